@@ -1,0 +1,122 @@
+//! `confab`: the command-line face of Confab.
+//!
+//! `confab serve` runs the signalling server with the browser UI. (`confab join`, the headless
+//! peer, arrives with the call engine.)
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use confab_signal::{Config, Server};
+use tracing_subscriber::EnvFilter;
+
+#[derive(Parser)]
+#[command(name = "confab", version, about = "Confab video calls")]
+struct Cli {
+    /// Log format on stderr.
+    #[arg(long, global = true, env = "CONFAB_LOG_FORMAT", default_value = "text")]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the signalling server and serve the browser UI.
+    Serve(ServeArgs),
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// Address to listen on (port 0 picks a free port; the chosen one is printed).
+    #[arg(long, env = "CONFAB_BIND", default_value = "127.0.0.1:3000")]
+    bind: SocketAddr,
+    /// Largest accepted event, in bytes of JSON.
+    #[arg(long, env = "CONFAB_MAX_PAYLOAD", default_value_t = confab_signal::DEFAULT_MAX_PAYLOAD)]
+    max_payload: usize,
+    /// Participants per room.
+    #[arg(long, env = "CONFAB_ROOM_CAPACITY", default_value_t = confab_signal::DEFAULT_ROOM_CAPACITY)]
+    room_capacity: usize,
+    /// Sustained events per second per socket.
+    #[arg(long, env = "CONFAB_RATE_LIMIT", default_value_t = confab_signal::DEFAULT_RATE_LIMIT_PER_SEC)]
+    rate_limit: f64,
+    /// Events a socket may send in one burst.
+    #[arg(long, env = "CONFAB_RATE_BURST", default_value_t = confab_signal::DEFAULT_RATE_LIMIT_BURST)]
+    rate_burst: f64,
+    /// The browser UI directory (default: the repository's `ui/`).
+    #[arg(long, env = "CONFAB_UI_DIR")]
+    ui_dir: Option<PathBuf>,
+    /// Directory with `socket.io.min.js` (default: `node_modules/socket.io-client/dist` next
+    /// to the UI directory, installed by the set-up script).
+    #[arg(long, env = "CONFAB_SOCKETIO_CLIENT_DIR")]
+    socketio_client_dir: Option<PathBuf>,
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let filter = EnvFilter::try_from_env("CONFAB_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("info,socketioxide=warn,engineioxide=warn"));
+    let fmt = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match cli.log_format {
+        LogFormat::Text => fmt.init(),
+        LogFormat::Json => fmt.json().init(),
+    }
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    match cli.command {
+        Command::Serve(args) => runtime.block_on(serve(args)),
+    }
+}
+
+/// The repository root when running from a checkout: the UI and npm packages live there.
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let ui_dir = args.ui_dir.unwrap_or_else(|| repo_root().join("ui"));
+    let socketio_client_dir = args
+        .socketio_client_dir
+        .unwrap_or_else(|| ui_dir.join("../node_modules/socket.io-client/dist"));
+    if !socketio_client_dir.join("socket.io.min.js").is_file() {
+        tracing::warn!(
+            dir = %socketio_client_dir.display(),
+            "socket.io.min.js not found: browser guests cannot join (run scripts/setup.sh)"
+        );
+    }
+    let config = Config {
+        max_payload: args.max_payload,
+        room_capacity: args.room_capacity,
+        rate_limit_per_sec: args.rate_limit,
+        rate_limit_burst: args.rate_burst,
+        ui_dir: Some(ui_dir),
+        socketio_client_dir: Some(socketio_client_dir),
+    };
+    let server = Server::start(args.bind, config)
+        .await
+        .with_context(|| format!("binding {}", args.bind))?;
+    // Tests and scripts read this line to learn the chosen port.
+    println!("confab serve listening on http://{}", server.local_addr());
+    tracing::info!(addr = %server.local_addr(), "listening");
+    shutdown_signal().await;
+    server.shutdown().await.context("serving")?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("installing a SIGTERM handler");
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}

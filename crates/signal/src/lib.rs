@@ -1,0 +1,181 @@
+//! confab-signal: the rooms-and-relay signalling server behind `confab serve`.
+//!
+//! A Socket.IO v5 server (socketioxide on axum) with the reference design's events, fixed:
+//! offers, answers and candidates go to their `to` participant only, the server stamps `from`,
+//! and bad input gets an `error` event instead of reaching anyone else. It also serves the
+//! browser UI (`ui/`) so guests join with their browser's own WebRTC.
+//!
+//! The server knows nothing of WebRTC: SDP and ICE payloads are relayed as opaque JSON.
+
+pub mod limits;
+pub mod metrics;
+pub mod protocol;
+pub mod rooms;
+mod server;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use socketioxide::SocketIo;
+use socketioxide::extract::SocketRef;
+use tokio::net::TcpListener;
+use tower_http::services::{ServeDir, ServeFile};
+
+pub use server::Hub;
+
+/// Default largest event, in bytes of JSON. An SDP offer with a dozen tracks is ~10 KB.
+pub const DEFAULT_MAX_PAYLOAD: usize = 64 * 1024;
+/// Default participants per room: a mesh beyond this costs each sender too much uplink.
+pub const DEFAULT_ROOM_CAPACITY: usize = 8;
+/// Default sustained events per second per socket.
+pub const DEFAULT_RATE_LIMIT_PER_SEC: f64 = 50.0;
+/// Default burst of events per socket (a renegotiation with its candidates comes at once).
+pub const DEFAULT_RATE_LIMIT_BURST: f64 = 200.0;
+
+/// Server settings; the CLI maps each to a flag and an environment variable.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub max_payload: usize,
+    pub room_capacity: usize,
+    pub rate_limit_per_sec: f64,
+    pub rate_limit_burst: f64,
+    /// The browser UI to serve at `/`; `None` serves no UI (API and Socket.IO only).
+    pub ui_dir: Option<PathBuf>,
+    /// The directory holding `socket.io.min.js` from npm's `socket.io-client/dist`, served at
+    /// `/vendor/socket.io.min.js`.
+    pub socketio_client_dir: Option<PathBuf>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            max_payload: DEFAULT_MAX_PAYLOAD,
+            room_capacity: DEFAULT_ROOM_CAPACITY,
+            rate_limit_per_sec: DEFAULT_RATE_LIMIT_PER_SEC,
+            rate_limit_burst: DEFAULT_RATE_LIMIT_BURST,
+            ui_dir: None,
+            socketio_client_dir: None,
+        }
+    }
+}
+
+/// Builds the HTTP application: Socket.IO at `/socket.io/`, `/api/rooms`, `/healthz`,
+/// `/metrics`, and the UI.
+pub fn app(config: Config) -> (Router, SocketIo, Arc<Hub>) {
+    // The transport limit sits well above the application limit so an oversized event still
+    // reaches the hub and earns a clear `payload-too-large` error; only far larger frames
+    // are cut off by the transport (which closes that one connection).
+    let transport_limit = config.max_payload.saturating_mul(4).max(256 * 1024);
+    let (layer, io) = SocketIo::builder()
+        .max_payload(transport_limit as u64)
+        .ws_max_message_size(transport_limit)
+        .ws_max_frame_size(transport_limit)
+        // Packets queued per socket before emits fail. socketioxide's default (128) drops
+        // relays when seven peers each send a renegotiation burst; this holds a full room's
+        // worth of rate-limit bursts.
+        .max_buffer_size(config.room_capacity.max(1) * config.rate_limit_burst.ceil() as usize)
+        .build_layer();
+    let hub = Arc::new(Hub::new(config.clone()));
+    {
+        let hub = hub.clone();
+        io.ns("/", async move |s: SocketRef| hub.on_connect(s));
+    }
+
+    let mut router = Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/metrics", get(metrics))
+        .route("/api/rooms", get(rooms));
+    if let Some(dir) = &config.socketio_client_dir {
+        router = router.route_service(
+            "/vendor/socket.io.min.js",
+            ServeFile::new(dir.join("socket.io.min.js")),
+        );
+    }
+    if let Some(dir) = &config.ui_dir {
+        router = router.fallback_service(ServeDir::new(dir));
+    }
+    let router = router.with_state(hub.clone()).layer(layer);
+    (router, io, hub)
+}
+
+async fn rooms(State(hub): State<Arc<Hub>>) -> impl IntoResponse {
+    axum::Json(hub.rooms())
+}
+
+async fn metrics(State(hub): State<Arc<Hub>>) -> impl IntoResponse {
+    (
+        StatusCode::OK,
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        hub.metrics.render(),
+    )
+}
+
+/// A running server. Dropping it does not stop it; call [`Server::shutdown`].
+pub struct Server {
+    addr: SocketAddr,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+    hub: Arc<Hub>,
+}
+
+impl Server {
+    /// Binds `addr` (port 0 picks a free port) and serves in a background task.
+    pub async fn start(addr: SocketAddr, config: Config) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let (router, io, hub) = app(config);
+        let task = tokio::spawn(serve(listener, router, io, async move {
+            let _ = stopped.await;
+        }));
+        Ok(Self {
+            addr,
+            stop,
+            task,
+            hub,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn hub(&self) -> &Arc<Hub> {
+        &self.hub
+    }
+
+    /// Disconnects every socket and waits for the server to finish.
+    pub async fn shutdown(self) -> std::io::Result<()> {
+        let _ = self.stop.send(());
+        self.task
+            .await
+            .unwrap_or_else(|e| Err(std::io::Error::other(e)))
+    }
+}
+
+/// Serves until `shutdown` resolves, then closes every Socket.IO session (each participant's
+/// room sees it leave) and lets in-flight HTTP requests finish.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    io: SocketIo,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            tracing::info!("shutting down: closing every session");
+            io.close().await;
+        })
+        .await
+}

@@ -1,0 +1,548 @@
+//! Room membership and routing, without I/O.
+//!
+//! [`Rooms`] decides who is in which room and who must be told what; it returns the messages
+//! to deliver instead of sending them, so the rules (takeover, secrets, capacity, routing by
+//! `to`) are unit-tested without sockets, and the server sends outside its lock.
+//!
+//! Identity rule: a participant is `(room, userId)`. A second socket that claims a userId whose
+//! socket is still live is rejected with `user-id-taken`; if the holder's socket is gone (a
+//! disconnect the server has not processed yet), the newcomer replaces it and the room sees
+//! `user-left` for the old one followed by `user-joined` for the new one.
+
+use std::collections::HashMap;
+use std::hash::Hash;
+
+use serde_json::Value;
+
+use crate::protocol::{
+    ErrorCode, RoomState, RoomSummary, RoomUser, RoomsResponse, UserJoined, UserLeft,
+};
+
+/// A socket as the room logic sees it: something to deliver to, which may have gone away.
+pub trait Peer: Clone {
+    /// False once the underlying connection is closed, even if its disconnect has not been
+    /// processed yet.
+    fn is_live(&self) -> bool;
+}
+
+/// What one peer must be told after a membership change.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Notice {
+    RoomState(RoomState),
+    UserJoined(UserJoined),
+    UserLeft(UserLeft),
+}
+
+/// A rejection: the code for the client and a sentence for a human.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rejection {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl Rejection {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+/// Where a relayed event goes.
+#[derive(Debug)]
+pub struct Route<'a, P> {
+    pub room_id: &'a str,
+    /// The sender's joined id: the value the server stamps as `from`.
+    pub from: &'a str,
+    pub recipients: Vec<&'a P>,
+}
+
+struct Member<K, P> {
+    key: K,
+    user_id: String,
+    user_data: Value,
+    peer: P,
+}
+
+struct Room<K, P> {
+    secret: Option<String>,
+    /// In joining order, so `room-state` lists participants the way they arrived.
+    members: Vec<Member<K, P>>,
+}
+
+/// All rooms of one server. `K` identifies a socket, `P` is how to reach it.
+pub struct Rooms<K, P> {
+    rooms: HashMap<String, Room<K, P>>,
+    /// Which room a socket is in: a socket is in at most one room at a time.
+    joined: HashMap<K, String>,
+    capacity: usize,
+}
+
+impl<K: Copy + Eq + Hash, P: Peer> Rooms<K, P> {
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            rooms: HashMap::new(),
+            joined: HashMap::new(),
+            capacity,
+        }
+    }
+
+    pub fn room_count(&self) -> usize {
+        self.rooms.len()
+    }
+
+    pub fn participant_count(&self) -> usize {
+        self.joined.len()
+    }
+
+    /// Joins `key` to `room_id` as `user_id`, leaving any room it was in first.
+    ///
+    /// Joining the room it is already in under the same id refreshes `userData` and re-sends
+    /// `room-state` without disturbing the others. On rejection nothing changes: the socket
+    /// stays where it was.
+    pub fn join(
+        &mut self,
+        key: K,
+        peer: P,
+        room_id: &str,
+        user_id: &str,
+        user_data: Value,
+        secret: Option<&str>,
+    ) -> Result<Vec<(P, Notice)>, Rejection> {
+        let current = self.joined.get(&key).cloned();
+        let mut out = Vec::new();
+
+        if let Some(room) = self.rooms.get_mut(room_id) {
+            if room.secret.is_some() && room.secret.as_deref() != secret {
+                return Err(Rejection::new(
+                    ErrorCode::WrongSecret,
+                    format!("room {room_id} needs its secret"),
+                ));
+            }
+            if current.as_deref() == Some(room_id) {
+                let me = room
+                    .members
+                    .iter_mut()
+                    .find(|m| m.key == key)
+                    .expect("a socket recorded as joined is a member of its room");
+                if me.user_id == user_id {
+                    me.user_data = user_data;
+                    out.push((peer, Notice::RoomState(room_state(room, key))));
+                    return Ok(out);
+                }
+            }
+            if let Some(holder) = room
+                .members
+                .iter()
+                .find(|m| m.user_id == user_id && m.key != key)
+                && holder.peer.is_live()
+            {
+                return Err(Rejection::new(
+                    ErrorCode::UserIdTaken,
+                    format!("{user_id} is already in room {room_id}"),
+                ));
+            }
+            let others = room
+                .members
+                .iter()
+                .filter(|m| m.key != key && m.user_id != user_id)
+                .count();
+            if others >= self.capacity {
+                return Err(Rejection::new(
+                    ErrorCode::RoomFull,
+                    format!("room {room_id} is full ({} participants)", self.capacity),
+                ));
+            }
+        }
+
+        // Admitted: leave the old membership, evict a dead holder of the id, then join.
+        if current.is_some() {
+            out.extend(self.leave(key));
+        }
+        if let Some(stale) = self
+            .rooms
+            .get(room_id)
+            .and_then(|r| r.members.iter().find(|m| m.user_id == user_id))
+            .map(|m| m.key)
+        {
+            out.extend(self.leave(stale));
+        }
+
+        let room = self
+            .rooms
+            .entry(room_id.to_owned())
+            .or_insert_with(|| Room {
+                secret: secret.map(str::to_owned),
+                members: Vec::new(),
+            });
+        room.members.push(Member {
+            key,
+            user_id: user_id.to_owned(),
+            user_data: user_data.clone(),
+            peer: peer.clone(),
+        });
+        let joined = UserJoined {
+            user_id: user_id.to_owned(),
+            user_data,
+            room_size: room.members.len(),
+        };
+        for m in room.members.iter().filter(|m| m.key != key) {
+            out.push((m.peer.clone(), Notice::UserJoined(joined.clone())));
+        }
+        out.push((peer, Notice::RoomState(room_state(room, key))));
+        self.joined.insert(key, room_id.to_owned());
+        Ok(out)
+    }
+
+    /// Removes `key` from its room (if any) and tells the others; an emptied room disappears.
+    pub fn leave(&mut self, key: K) -> Vec<(P, Notice)> {
+        let Some(room_id) = self.joined.remove(&key) else {
+            return Vec::new();
+        };
+        let room = self
+            .rooms
+            .get_mut(&room_id)
+            .expect("a socket recorded as joined names an existing room");
+        let Some(pos) = room.members.iter().position(|m| m.key == key) else {
+            return Vec::new();
+        };
+        let gone = room.members.remove(pos);
+        if room.members.is_empty() {
+            self.rooms.remove(&room_id);
+            return Vec::new();
+        }
+        let left = UserLeft {
+            user_id: gone.user_id,
+        };
+        room.members
+            .iter()
+            .map(|m| (m.peer.clone(), Notice::UserLeft(left.clone())))
+            .collect()
+    }
+
+    /// Who receives an event `key` relays. `to` picks one participant; without it, everyone
+    /// else in the room (the reference client's broadcast). `room_id`, when the sender names
+    /// one, must be the room it joined.
+    pub fn route(
+        &self,
+        key: K,
+        room_id: Option<&str>,
+        to: Option<&str>,
+    ) -> Result<Route<'_, P>, Rejection> {
+        let Some(joined) = self.joined.get(&key) else {
+            return Err(Rejection::new(
+                ErrorCode::NotInRoom,
+                "join a room before sending signalling messages",
+            ));
+        };
+        if let Some(named) = room_id
+            && named != joined
+        {
+            return Err(Rejection::new(
+                ErrorCode::NotInRoom,
+                format!("you are not in room {named}"),
+            ));
+        }
+        let room = &self.rooms[joined];
+        let from = &room
+            .members
+            .iter()
+            .find(|m| m.key == key)
+            .expect("a socket recorded as joined is a member of its room")
+            .user_id;
+        let recipients = match to {
+            Some(to) => {
+                let Some(target) = room
+                    .members
+                    .iter()
+                    .find(|m| m.user_id == to && m.key != key)
+                else {
+                    return Err(Rejection::new(
+                        ErrorCode::UnknownRecipient,
+                        format!("{to} is not in room {joined}"),
+                    ));
+                };
+                vec![&target.peer]
+            }
+            None => room
+                .members
+                .iter()
+                .filter(|m| m.key != key)
+                .map(|m| &m.peer)
+                .collect(),
+        };
+        Ok(Route {
+            room_id: joined,
+            from,
+            recipients,
+        })
+    }
+
+    /// The public room list: rooms with a secret are not listed.
+    pub fn summary(&self) -> RoomsResponse {
+        let mut rooms: Vec<RoomSummary> = self
+            .rooms
+            .iter()
+            .filter(|(_, r)| r.secret.is_none())
+            .map(|(id, r)| RoomSummary {
+                room_id: id.clone(),
+                user_count: r.members.len(),
+                users: r.members.iter().map(|m| m.user_id.clone()).collect(),
+            })
+            .collect();
+        rooms.sort_by(|a, b| a.room_id.cmp(&b.room_id));
+        RoomsResponse {
+            total_rooms: rooms.len(),
+            rooms,
+        }
+    }
+}
+
+fn room_state<K: Eq, P>(room: &Room<K, P>, except: K) -> RoomState {
+    RoomState {
+        users: room
+            .members
+            .iter()
+            .filter(|m| m.key != except)
+            .map(|m| RoomUser {
+                user_id: m.user_id.clone(),
+                user_data: m.user_data.clone(),
+            })
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use std::cell::Cell;
+    use std::rc::Rc;
+
+    #[derive(Clone, Debug, PartialEq)]
+    struct TestPeer {
+        name: &'static str,
+        live: Rc<Cell<bool>>,
+    }
+
+    impl TestPeer {
+        fn new(name: &'static str) -> Self {
+            Self {
+                name,
+                live: Rc::new(Cell::new(true)),
+            }
+        }
+    }
+
+    impl Peer for TestPeer {
+        fn is_live(&self) -> bool {
+            self.live.get()
+        }
+    }
+
+    fn names(out: &[(TestPeer, Notice)]) -> Vec<(&'static str, &'static str)> {
+        out.iter()
+            .map(|(p, n)| {
+                let kind = match n {
+                    Notice::RoomState(_) => "room-state",
+                    Notice::UserJoined(_) => "user-joined",
+                    Notice::UserLeft(_) => "user-left",
+                };
+                (p.name, kind)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn joiner_gets_the_others_and_the_others_get_user_joined() {
+        let mut rooms = Rooms::new(8);
+        let (a, b) = (TestPeer::new("a"), TestPeer::new("b"));
+        rooms
+            .join(1, a, "r", "alice", json!({"name": "A"}), None)
+            .unwrap();
+        let out = rooms.join(2, b, "r", "bob", json!({}), None).unwrap();
+        assert_eq!(names(&out), [("a", "user-joined"), ("b", "room-state")]);
+        let Notice::RoomState(state) = &out[1].1 else {
+            panic!()
+        };
+        assert_eq!(state.users.len(), 1);
+        assert_eq!(state.users[0].user_id, "alice");
+        assert_eq!(state.users[0].user_data, json!({"name": "A"}));
+        let Notice::UserJoined(j) = &out[0].1 else {
+            panic!()
+        };
+        assert_eq!(j.room_size, 2);
+    }
+
+    #[test]
+    fn joining_another_room_leaves_the_first() {
+        let mut rooms = Rooms::new(8);
+        let (a, b) = (TestPeer::new("a"), TestPeer::new("b"));
+        rooms
+            .join(1, a.clone(), "r1", "alice", json!({}), None)
+            .unwrap();
+        rooms
+            .join(2, b.clone(), "r1", "bob", json!({}), None)
+            .unwrap();
+        let out = rooms.join(2, b, "r2", "bob", json!({}), None).unwrap();
+        assert_eq!(names(&out), [("a", "user-left"), ("b", "room-state")]);
+        assert_eq!(rooms.room_count(), 2);
+        assert_eq!(rooms.participant_count(), 2);
+    }
+
+    #[test]
+    fn last_leaver_removes_the_room() {
+        let mut rooms = Rooms::new(8);
+        rooms
+            .join(1, TestPeer::new("a"), "r", "alice", json!({}), None)
+            .unwrap();
+        assert!(rooms.leave(1).is_empty());
+        assert_eq!(rooms.room_count(), 0);
+        assert!(rooms.summary().rooms.is_empty());
+    }
+
+    #[test]
+    fn live_holder_of_a_user_id_cannot_be_taken_over() {
+        let mut rooms = Rooms::new(8);
+        rooms
+            .join(1, TestPeer::new("a"), "r", "alice", json!({}), None)
+            .unwrap();
+        let err = rooms
+            .join(2, TestPeer::new("mallory"), "r", "alice", json!({}), None)
+            .unwrap_err();
+        assert_eq!(err.code, ErrorCode::UserIdTaken);
+        let route = rooms.route(1, None, None).unwrap();
+        assert!(
+            route.recipients.is_empty(),
+            "mallory must not be in the room"
+        );
+    }
+
+    #[test]
+    fn dead_holder_of_a_user_id_is_replaced() {
+        let mut rooms = Rooms::new(8);
+        let old = TestPeer::new("old");
+        let b = TestPeer::new("b");
+        rooms
+            .join(1, old.clone(), "r", "alice", json!({}), None)
+            .unwrap();
+        rooms.join(3, b, "r", "bob", json!({}), None).unwrap();
+        old.live.set(false);
+        let out = rooms
+            .join(2, TestPeer::new("new"), "r", "alice", json!({}), None)
+            .unwrap();
+        assert_eq!(
+            names(&out),
+            [
+                ("b", "user-left"),
+                ("b", "user-joined"),
+                ("new", "room-state")
+            ]
+        );
+        assert_eq!(rooms.participant_count(), 2);
+        let route = rooms.route(3, None, Some("alice")).unwrap();
+        assert_eq!(route.recipients[0].name, "new");
+    }
+
+    #[test]
+    fn full_room_rejects_and_keeps_the_joiner_where_it_was() {
+        let mut rooms = Rooms::new(2);
+        rooms
+            .join(1, TestPeer::new("a"), "r", "a", json!({}), None)
+            .unwrap();
+        rooms
+            .join(2, TestPeer::new("b"), "r", "b", json!({}), None)
+            .unwrap();
+        rooms
+            .join(3, TestPeer::new("c"), "other", "c", json!({}), None)
+            .unwrap();
+        let err = rooms
+            .join(3, TestPeer::new("c"), "r", "c", json!({}), None)
+            .unwrap_err();
+        assert_eq!(err.code, ErrorCode::RoomFull);
+        assert_eq!(rooms.route(3, None, None).unwrap().room_id, "other");
+    }
+
+    #[test]
+    fn secret_rooms_need_the_secret_and_are_not_listed() {
+        let mut rooms = Rooms::new(8);
+        rooms
+            .join(1, TestPeer::new("a"), "s", "a", json!({}), Some("pw"))
+            .unwrap();
+        rooms
+            .join(2, TestPeer::new("b"), "open", "b", json!({}), None)
+            .unwrap();
+        for wrong in [None, Some("nope")] {
+            let err = rooms
+                .join(3, TestPeer::new("c"), "s", "c", json!({}), wrong)
+                .unwrap_err();
+            assert_eq!(err.code, ErrorCode::WrongSecret);
+        }
+        rooms
+            .join(3, TestPeer::new("c"), "s", "c", json!({}), Some("pw"))
+            .unwrap();
+        let listed = rooms.summary();
+        assert_eq!(listed.total_rooms, 1);
+        assert_eq!(listed.rooms[0].room_id, "open");
+    }
+
+    #[test]
+    fn route_by_to_reaches_only_that_participant_and_stamps_the_sender() {
+        let mut rooms = Rooms::new(8);
+        for (k, n) in [(1, "a"), (2, "b"), (3, "c")] {
+            rooms
+                .join(k, TestPeer::new(n), "r", n, json!({}), None)
+                .unwrap();
+        }
+        let route = rooms.route(1, Some("r"), Some("c")).unwrap();
+        assert_eq!(route.from, "a");
+        assert_eq!(route.recipients.len(), 1);
+        assert_eq!(route.recipients[0].name, "c");
+        let all = rooms.route(1, None, None).unwrap();
+        let names: Vec<_> = all.recipients.iter().map(|p| p.name).collect();
+        assert_eq!(names, ["b", "c"]);
+    }
+
+    #[test]
+    fn route_rejects_strangers_other_rooms_and_self() {
+        let mut rooms = Rooms::new(8);
+        rooms
+            .join(1, TestPeer::new("a"), "r", "a", json!({}), None)
+            .unwrap();
+        assert_eq!(
+            rooms.route(9, None, None).unwrap_err().code,
+            ErrorCode::NotInRoom
+        );
+        assert_eq!(
+            rooms.route(1, Some("elsewhere"), None).unwrap_err().code,
+            ErrorCode::NotInRoom
+        );
+        assert_eq!(
+            rooms.route(1, None, Some("a")).unwrap_err().code,
+            ErrorCode::UnknownRecipient
+        );
+    }
+
+    #[test]
+    fn rejoining_the_same_room_refreshes_without_notifying_others() {
+        let mut rooms = Rooms::new(8);
+        rooms
+            .join(1, TestPeer::new("a"), "r", "a", json!({}), None)
+            .unwrap();
+        rooms
+            .join(2, TestPeer::new("b"), "r", "b", json!({}), None)
+            .unwrap();
+        let out = rooms
+            .join(2, TestPeer::new("b"), "r", "b", json!({"x": 1}), None)
+            .unwrap();
+        assert_eq!(names(&out), [("b", "room-state")]);
+        let again = rooms
+            .join(3, TestPeer::new("c"), "r", "c", json!({}), None)
+            .unwrap();
+        let Notice::RoomState(state) = &again.last().unwrap().1 else {
+            panic!()
+        };
+        assert_eq!(state.users[1].user_data, json!({"x": 1}));
+    }
+}

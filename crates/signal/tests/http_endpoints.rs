@@ -1,0 +1,71 @@
+//! The HTTP side: health, metrics, the room list, the UI, and graceful shutdown.
+
+mod common;
+
+use common::{Peer, get_text, offer, server, server_with, url};
+use confab_signal::Config;
+use serde_json::json;
+
+#[tokio::test]
+async fn metrics_count_rooms_participants_relays_and_rejections() {
+    let srv = server().await;
+    let (mut a, _) = Peer::joined(&srv, "r", "alice").await;
+    let (mut b, _) = Peer::joined(&srv, "r", "bob").await;
+    a.expect("user-joined").await;
+    a.emit("offer", offer("r", Some("bob"), "x"));
+    b.expect("offer").await;
+    b.emit("ice-candidate", json!(null));
+    b.expect_error("invalid-payload").await;
+
+    let (status, text) = get_text(&srv, "/metrics").await;
+    assert_eq!(status, 200);
+    for line in [
+        "confab_rooms 1",
+        "confab_participants 2",
+        "confab_relayed_events_total{event=\"offer\"} 1",
+        "confab_rejections_total{reason=\"invalid-payload\"} 1",
+        "confab_rejections_total{reason=\"room-full\"} 0",
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "missing {line:?} in\n{text}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_ui_and_the_socketio_client_are_served_when_configured() {
+    let dir = std::env::temp_dir().join(format!("confab-ui-test-{}", std::process::id()));
+    let vendor = dir.join("vendor");
+    std::fs::create_dir_all(&vendor).expect("temp dir");
+    std::fs::write(
+        dir.join("index.html"),
+        "<!doctype html><title>Confab</title>",
+    )
+    .expect("write");
+    std::fs::write(vendor.join("socket.io.min.js"), "/* client */").expect("write");
+    let srv = server_with(Config {
+        ui_dir: Some(dir.clone()),
+        socketio_client_dir: Some(vendor.clone()),
+        ..Config::default()
+    })
+    .await;
+    let (status, body) = get_text(&srv, "/").await;
+    assert_eq!(status, 200);
+    assert!(body.contains("<title>Confab</title>"));
+    let (status, body) = get_text(&srv, "/vendor/socket.io.min.js").await;
+    assert_eq!((status, body.as_str()), (200, "/* client */"));
+    let (status, _) = get_text(&srv, "/no-such-file").await;
+    assert_eq!(status, 404);
+    std::fs::remove_dir_all(&dir).expect("cleanup");
+}
+
+#[tokio::test]
+async fn shutdown_disconnects_every_client_and_stops_listening() {
+    let srv = server().await;
+    let base = url(&srv);
+    let (mut a, _) = Peer::joined(&srv, "r", "alice").await;
+    srv.shutdown().await.expect("clean shutdown");
+    a.expect_disconnected().await;
+    assert!(reqwest::get(format!("{base}/healthz")).await.is_err());
+}
