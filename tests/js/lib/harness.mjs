@@ -1,0 +1,88 @@
+// Test harness: starts the real `confab serve` binary on an ephemeral loopback port and
+// launches Debian's Chromium through playwright-core with fake camera and microphone.
+
+import { spawn } from "node:child_process";
+import { createInterface } from "node:readline";
+import { mkdtempSync, mkdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
+export const CONFAB = process.env.CONFAB_BIN || path.join(ROOT, "target/debug/confab");
+export const SHOTS = path.join(ROOT, "target/e2e");
+
+/** Starts `confab serve` and resolves once it prints the address it listens on. */
+export async function startServer(extraArgs = []) {
+  const child = spawn(CONFAB, ["serve", "--bind", "127.0.0.1:0", ...extraArgs], {
+    stdio: ["ignore", "pipe", "inherit"],
+    env: { ...process.env, CONFAB_LOG: process.env.CONFAB_LOG || "warn" },
+  });
+  const lines = createInterface({ input: child.stdout });
+  const url = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("confab serve did not start within 20 s")), 20000);
+    child.once("exit", (code) => reject(new Error(`confab serve exited with ${code}`)));
+    lines.on("line", (line) => {
+      const m = line.match(/listening on (http:\/\/\S+)/);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
+    });
+  });
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  return {
+    url,
+    child,
+    /** SIGTERM, then wait for the graceful shutdown to finish. */
+    async stop() {
+      if (child.exitCode === null) child.kill("SIGTERM");
+      return exited;
+    },
+  };
+}
+
+export const CHROMIUM_ARGS = [
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+  "--use-fake-device-for-media-stream",
+  "--use-fake-ui-for-media-stream",
+  "--allow-loopback-in-peer-connection",
+  "--autoplay-policy=no-user-gesture-required",
+  "--auto-accept-this-tab-capture",
+];
+
+export async function launchChromium() {
+  const { chromium } = await import("playwright-core");
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+    headless: true,
+    args: CHROMIUM_ARGS,
+  });
+}
+
+/** A fresh page with camera and microphone granted, logging its console errors. */
+export async function newPage(browser, url, label) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 860 }, acceptDownloads: true });
+  await context.grantPermissions(["camera", "microphone"], { origin: new URL(url).origin });
+  const page = await context.newPage();
+  page.on("pageerror", (err) => console.error(`[${label}] page error: ${err.message}`));
+  page.on("console", (msg) => {
+    if (msg.type() === "error") console.error(`[${label}] ${msg.text()}`);
+  });
+  return page;
+}
+
+export function shotsDir() {
+  mkdirSync(SHOTS, { recursive: true });
+  return SHOTS;
+}
+
+export function tempDir(prefix) {
+  return mkdtempSync(path.join(tmpdir(), prefix));
+}

@@ -1,0 +1,365 @@
+// The Confab UI: one page for browser guests and the desktop app, behind one backend
+// interface (see backend-browser.js). Everything a peer supplies (names, chat, file names)
+// reaches the page through textContent or attributes, never as HTML.
+
+import { BrowserBackend } from "./backend-browser.js";
+
+const $ = (id) => document.getElementById(id);
+const ID_RE = /^[A-Za-z0-9._-]{1,64}$/;
+
+const ui = {
+  status: $("status"),
+  form: $("join-form"),
+  room: $("room"),
+  name: $("name"),
+  secret: $("secret"),
+  join: $("join"),
+  leave: $("leave"),
+  video: $("toggle-video"),
+  audio: $("toggle-audio"),
+  share: $("share-screen"),
+  invite: $("invite"),
+  inviteLink: $("invite-link"),
+  grid: $("video-grid"),
+  localTile: $("local-tile"),
+  localVideo: $("local-video"),
+  localName: $("local-name"),
+  statsBody: $("stats-body"),
+  messages: $("messages"),
+  chatForm: $("chat-form"),
+  chatInput: $("chat-input"),
+  chatSend: $("chat-send"),
+  fileInput: $("file-input"),
+  fileSend: $("file-send"),
+  transfers: $("transfers"),
+  tileTemplate: $("tile-template"),
+};
+
+const isTauri = "__TAURI_INTERNALS__" in window;
+let backend = null;
+let inCall = false;
+let videoOn = true;
+let audioOn = true;
+let sharing = false;
+const names = new Map();
+
+function setStatus(text, level = "info") {
+  ui.status.textContent = text;
+  ui.status.className = `status ${level === "ok" ? "connected" : level === "error" ? "error" : ""}`;
+}
+
+function systemMessage(text) {
+  const div = document.createElement("div");
+  div.className = "message system";
+  div.textContent = text;
+  ui.messages.append(div);
+  ui.messages.scrollTop = ui.messages.scrollHeight;
+}
+
+function chatMessage({ id, from, text, ts, mine }) {
+  const div = document.createElement("div");
+  div.className = `message${mine ? " mine" : ""}`;
+  div.dataset.testid = "chat-entry";
+  div.dataset.messageId = id;
+  div.dataset.from = from;
+  const time = document.createElement("span");
+  time.className = "time";
+  time.textContent = new Date(ts).toLocaleTimeString();
+  const who = document.createElement("span");
+  who.className = "from";
+  who.textContent = mine ? "You" : names.get(from) || from;
+  const body = document.createElement("span");
+  body.className = "text";
+  body.textContent = text;
+  div.append(time, who, body);
+  ui.messages.append(div);
+  ui.messages.scrollTop = ui.messages.scrollHeight;
+}
+
+function tileFor(id) {
+  return ui.grid.querySelector(`.tile.remote[data-participant="${CSS.escape(id)}"]`);
+}
+
+function ensureTile(id) {
+  let tile = tileFor(id);
+  if (tile) return tile;
+  tile = ui.tileTemplate.content.firstElementChild.cloneNode(true);
+  tile.dataset.participant = id;
+  const name = names.get(id) || id;
+  tile.dataset.initial = name.slice(0, 1).toUpperCase();
+  tile.querySelector(".tile-name").textContent = name;
+  ui.grid.append(tile);
+  return tile;
+}
+
+function setFlags(tile, { video, audio }) {
+  const flags = [];
+  if (!audio) flags.push("mic off");
+  if (!video) flags.push("camera off");
+  tile.querySelector(".tile-flags").textContent = flags.join(" · ");
+  tile.classList.toggle("video-off", !video);
+  tile.dataset.video = String(video);
+  tile.dataset.audio = String(audio);
+}
+
+function fmtRate(bps) {
+  if (!bps) return "0 kb/s";
+  return bps >= 1e6 ? `${(bps / 1e6).toFixed(2)} Mb/s` : `${(bps / 1e3).toFixed(0)} kb/s`;
+}
+
+function showStats(s) {
+  let row = ui.statsBody.querySelector(`tr[data-participant="${CSS.escape(s.id)}"]`);
+  if (!row) {
+    row = document.createElement("tr");
+    row.dataset.participant = s.id;
+    for (let i = 0; i < 7; i++) row.append(document.createElement("td"));
+    ui.statsBody.append(row);
+  }
+  const video = s.width ? `${s.width}×${s.height} @ ${s.fps ?? 0} fps` : "—";
+  const cells = [names.get(s.id) || s.id, s.state, fmtRate(s.bitrateIn), fmtRate(s.bitrateOut), s.rtt == null ? "—" : `${(s.rtt * 1000).toFixed(0)} ms`, `${(s.loss * 100).toFixed(1)} %`, video];
+  cells.forEach((text, i) => (row.children[i].textContent = text));
+  row.dataset.framesDecoded = String(s.framesDecoded);
+}
+
+function el(tag, className = "") {
+  const e = document.createElement(tag);
+  if (className) e.className = className;
+  return e;
+}
+
+function fmtBytes(n) {
+  if (n >= 1 << 20) return `${(n / (1 << 20)).toFixed(1)} MB`;
+  if (n >= 1 << 10) return `${(n / (1 << 10)).toFixed(0)} KB`;
+  return `${n} B`;
+}
+
+function showTransfer(t) {
+  let row = ui.transfers.querySelector(`li[data-transfer-id="${CSS.escape(t.id)}"]`);
+  if (!row) {
+    row = document.createElement("li");
+    row.dataset.testid = "transfer";
+    row.dataset.transferId = t.id;
+    const head = el("div", "transfer-head");
+    head.append(el("span", "transfer-name"), el("span", "transfer-status"));
+    const bar = el("progress");
+    bar.max = 1;
+    bar.value = 0;
+    row.append(head, bar, el("div", "transfer-actions"));
+    ui.transfers.prepend(row);
+  }
+  row.className = `transfer ${t.status}`;
+  row.dataset.status = t.status;
+  row.dataset.direction = t.direction;
+  row.dataset.sha256 = t.sha256;
+  const arrow = t.direction === "sent" ? `→ ${names.get(t.peer) || t.peer}` : `← ${names.get(t.peer) || t.peer}`;
+  row.querySelector(".transfer-name").textContent = `${arrow}: ${t.name}`;
+  row.querySelector(".transfer-name").title = t.name;
+  const label = t.status === "failed" ? `failed: ${t.reason}` : t.status;
+  row.querySelector(".transfer-status").textContent = `${label} · ${fmtBytes(t.bytes)} / ${fmtBytes(t.size)}`;
+  row.querySelector("progress").value = t.size ? t.bytes / t.size : t.status === "done" ? 1 : 0;
+  const actions = row.querySelector(".transfer-actions");
+  actions.replaceChildren();
+  const button = (text, testid, onClick, cls = "") => {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.textContent = text;
+    b.dataset.testid = testid;
+    if (cls) b.className = cls;
+    b.addEventListener("click", onClick);
+    actions.append(b);
+  };
+  if (t.direction === "received" && t.status === "offered") {
+    button("Accept", "transfer-accept", () => backend.acceptTransfer(t.id));
+    button("Decline", "transfer-decline", () => backend.declineTransfer(t.id), "danger");
+  } else if (["offered", "sending", "receiving"].includes(t.status)) {
+    button("Cancel", "transfer-cancel", () => backend.cancelTransfer(t.id), "danger");
+  }
+  if (t.status === "done" && t.url) {
+    const a = document.createElement("a");
+    a.href = t.url;
+    a.download = t.name;
+    a.textContent = "Save file";
+    a.dataset.testid = "transfer-download";
+    actions.append(a);
+  }
+}
+
+function onEvent(e) {
+  switch (e.type) {
+    case "status":
+      setStatus(e.text, e.level);
+      if (e.level === "error") systemMessage(e.text);
+      break;
+    case "error":
+      systemMessage(`Error: ${e.message}`);
+      break;
+    case "joined":
+      setInCall(true);
+      systemMessage(`Joined room ${e.room}`);
+      showInvite(e.room);
+      break;
+    case "left":
+      setInCall(false);
+      break;
+    case "local-stream":
+      ui.localVideo.srcObject = e.stream;
+      break;
+    case "participant-joined":
+      names.set(e.id, e.name);
+      ensureTile(e.id);
+      systemMessage(`${e.name} joined`);
+      break;
+    case "participant-left": {
+      const tile = tileFor(e.id);
+      if (tile) {
+        const v = tile.querySelector("video");
+        v.srcObject = null;
+        tile.remove();
+      }
+      const row = ui.statsBody.querySelector(`tr[data-participant="${CSS.escape(e.id)}"]`);
+      if (row) row.remove();
+      systemMessage(`${names.get(e.id) || e.id} left`);
+      break;
+    }
+    case "track": {
+      const v = ensureTile(e.id).querySelector("video");
+      if (v.srcObject !== e.stream) v.srcObject = e.stream;
+      break;
+    }
+    case "media-state":
+      setFlags(ensureTile(e.id), e);
+      break;
+    case "chat":
+      chatMessage(e);
+      break;
+    case "transfer":
+      showTransfer(e.transfer);
+      break;
+    case "stats":
+      showStats(e);
+      break;
+    default:
+  }
+}
+
+function setInCall(on) {
+  inCall = on;
+  ui.join.disabled = on;
+  ui.leave.disabled = !on;
+  for (const el of [ui.room, ui.name, ui.secret]) el.disabled = on;
+  for (const el of [ui.chatInput, ui.chatSend, ui.fileInput, ui.fileSend]) el.disabled = !on;
+  if (!on) {
+    for (const tile of ui.grid.querySelectorAll(".tile.remote")) tile.remove();
+    ui.statsBody.replaceChildren();
+    ui.localVideo.srcObject = null;
+    ui.invite.hidden = true;
+    sharing = false;
+    ui.share.setAttribute("aria-pressed", "false");
+    ui.share.textContent = "Share Screen";
+  }
+}
+
+function showInvite(room) {
+  const url = new URL(window.location.href);
+  url.search = "";
+  url.hash = "";
+  url.searchParams.set("room", room);
+  ui.inviteLink.href = url.toString();
+  ui.inviteLink.textContent = url.toString();
+  ui.invite.hidden = false;
+}
+
+async function join() {
+  const room = ui.room.value.trim();
+  const user = ui.name.value.trim();
+  if (!ID_RE.test(room) || !ID_RE.test(user)) {
+    setStatus("Room and name: 1–64 letters, digits, . _ -", "error");
+    return;
+  }
+  if (isTauri) {
+    setStatus("Desktop calls arrive with the call engine; join from a browser for now", "error");
+    return;
+  }
+  ui.join.disabled = true;
+  setStatus(`Joining ${room}…`);
+  backend = new BrowserBackend({ onEvent });
+  window.confab.backend = backend;
+  const stream = await backend.startMedia();
+  ui.localVideo.srcObject = stream;
+  ui.localName.textContent = `You (${user})`;
+  ui.localTile.dataset.participant = user;
+  backend.setCamera(videoOn);
+  backend.setMic(audioOn);
+  await backend.join({ room, user, name: user, secret: ui.secret.value });
+}
+
+function leave() {
+  if (!backend) return;
+  backend.leave();
+  systemMessage("Left the room");
+  setStatus("Not connected");
+}
+
+ui.form.addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  join().catch((err) => {
+    setStatus(`Could not join: ${err.message}`, "error");
+    ui.join.disabled = false;
+  });
+});
+ui.leave.addEventListener("click", leave);
+ui.video.addEventListener("click", () => {
+  videoOn = !videoOn;
+  if (backend) backend.setCamera(videoOn);
+  ui.video.textContent = videoOn ? "Camera on" : "Camera off";
+  ui.video.setAttribute("aria-pressed", String(videoOn));
+  ui.video.classList.toggle("off", !videoOn);
+  ui.localTile.classList.toggle("video-off", !videoOn);
+});
+ui.audio.addEventListener("click", () => {
+  audioOn = !audioOn;
+  if (backend) backend.setMic(audioOn);
+  ui.audio.textContent = audioOn ? "Mic on" : "Mic off";
+  ui.audio.setAttribute("aria-pressed", String(audioOn));
+  ui.audio.classList.toggle("off", !audioOn);
+});
+ui.share.addEventListener("click", async () => {
+  if (!backend || !inCall) return;
+  try {
+    sharing = await backend.shareScreen(!sharing);
+  } catch (err) {
+    systemMessage(`Screen share failed: ${err.message}`);
+    sharing = false;
+  }
+  ui.share.setAttribute("aria-pressed", String(sharing));
+  ui.share.textContent = sharing ? "Stop Sharing" : "Share Screen";
+});
+ui.chatForm.addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  const text = ui.chatInput.value.trim();
+  if (!text || !backend) return;
+  backend.sendChat(text);
+  ui.chatInput.value = "";
+});
+ui.fileSend.addEventListener("click", async () => {
+  const file = ui.fileInput.files[0];
+  if (!file || !backend) return;
+  try {
+    await backend.sendFile(file);
+    ui.fileInput.value = "";
+  } catch (err) {
+    systemMessage(`Cannot send ${file.name}: ${err.message}`);
+  }
+});
+window.addEventListener("beforeunload", () => backend && backend.leave());
+
+// Invite links: /?room=ID&name=NAME[&secret=S][&autojoin=1]
+window.confab = { backend: null };
+const params = new URLSearchParams(window.location.search);
+if (params.get("room")) ui.room.value = params.get("room");
+if (params.get("name")) ui.name.value = params.get("name");
+if (params.get("secret")) ui.secret.value = params.get("secret");
+if (isTauri) setStatus("Desktop app: calls from the app arrive with the call engine");
+if (params.get("autojoin") === "1" && ui.room.value && ui.name.value) {
+  ui.form.requestSubmit();
+}

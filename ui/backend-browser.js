@@ -1,0 +1,540 @@
+// The browser backend: Socket.IO signalling plus the browser's own RTCPeerConnection.
+//
+// One RTCPeerConnection per remote participant (mesh). Negotiation follows the W3C "perfect
+// negotiation" pattern (https://w3c.github.io/webrtc-pc/#perfect-negotiation-example): either
+// side may offer at any time, glare is resolved by a fixed politeness (the participant with the
+// greater id is polite). Each pair shares exactly one data channel, negotiated out of band with
+// id 0 (RFC 8832 not needed), which carries chat, media state and file transfers.
+//
+// The UI talks to this only through the small interface documented on `BrowserBackend`; the
+// desktop backend (Tauri) implements the same interface.
+
+import { FileSender, FileReceiver, CHUNK_SIZE, parseChunk } from "./transfer.js";
+
+const CHAT_CHANNEL_ID = 0;
+/** Above this many queued bytes a sender waits for the channel to drain. */
+const HIGH_WATER = 4 * 1024 * 1024;
+/** Wake a waiting sender when the queue falls to this. */
+const LOW_WATER = 1024 * 1024;
+const STATS_INTERVAL_MS = 1000;
+
+/**
+ * @typedef {{type: string} & Record<string, any>} BackendEvent
+ * Events (`onEvent(e)`): `status` {text, level}, `joined` {room, user}, `left`,
+ * `participant-joined` {id, name}, `participant-left` {id}, `track` {id, stream},
+ * `media-state` {id, video, audio}, `chat` {id, from, text, ts, mine},
+ * `transfer` {transfer}, `stats` {id, ...}, `error` {message}.
+ */
+export class BrowserBackend {
+  /** @param {{onEvent: (e: BackendEvent) => void, iceServers?: RTCIceServer[]}} opts */
+  constructor({ onEvent, iceServers = [] }) {
+    this.emit = onEvent;
+    this.iceServers = iceServers;
+    this.socket = null;
+    this.localStream = null;
+    this.cameraTrack = null;
+    this.screenTrack = null;
+    /** @type {Map<string, Peer>} */
+    this.peers = new Map();
+    this.room = null;
+    this.user = null;
+    this.videoOn = true;
+    this.audioOn = true;
+    this.seenChat = new Set();
+    /** Display names of the participants in the room, by id (with or without a connection yet). */
+    this.names = new Map();
+    /** @type {Map<string, any>} transfers by id */
+    this.transfers = new Map();
+    this.statsTimer = null;
+  }
+
+  /** Acquires camera and microphone before joining, so the first offer already carries them. */
+  async startMedia() {
+    if (this.localStream) return this.localStream;
+    try {
+      this.localStream = await navigator.mediaDevices.getUserMedia({
+        video: { width: 640, height: 480, frameRate: 30 },
+        audio: { echoCancellation: true, noiseSuppression: true, autoGainControl: true },
+      });
+    } catch (err) {
+      this.emit({ type: "status", level: "error", text: `No camera/microphone: ${err.message}; joining receive-only` });
+      this.localStream = new MediaStream();
+    }
+    this.cameraTrack = this.localStream.getVideoTracks()[0] || null;
+    return this.localStream;
+  }
+
+  /** Connects to the signalling server at this page's origin and joins `room` as `user`. */
+  async join({ room, user, name, secret }) {
+    await this.startMedia();
+    this.room = room;
+    this.user = user;
+    this.userData = { name: name || user };
+    this.secret = secret || null;
+    // eslint-disable-next-line no-undef
+    const socket = io({ transports: ["websocket", "polling"], reconnectionDelayMax: 5000 });
+    this.socket = socket;
+    const joinArgs = () => {
+      const args = ["join-room", room, user, this.userData];
+      if (this.secret) args.push({ secret: this.secret });
+      socket.emit(...args);
+    };
+    socket.on("connect", joinArgs);
+    socket.on("connect_error", (err) => this.emit({ type: "status", level: "error", text: `Cannot reach the server: ${err.message}` }));
+    socket.on("disconnect", (reason) => {
+      if (this.socket === socket) this.emit({ type: "status", level: "error", text: `Signalling disconnected (${reason})` });
+    });
+    socket.on("room-state", ({ users }) => {
+      this.emit({ type: "joined", room, user });
+      this.emit({ type: "status", level: "ok", text: `In room ${room} as ${user}` });
+      // The joiner offers to everyone already there; they answer. One side starting avoids
+      // glare on the first negotiation (perfect negotiation still covers later ones).
+      for (const u of users || []) {
+        this.addParticipant(u.userId, u.userData);
+        this.connect(u.userId);
+      }
+    });
+    socket.on("user-joined", ({ userId, userData }) => this.addParticipant(userId, userData));
+    socket.on("user-left", ({ userId }) => this.dropPeer(userId));
+    socket.on("offer", (m) => this.onDescription(m.from, m.offer));
+    socket.on("answer", (m) => this.onDescription(m.from, m.answer));
+    socket.on("ice-candidate", (m) => this.onCandidate(m.from, m.candidate));
+    socket.on("data-channel-message", (m) => this.onFallbackMessage(m));
+    socket.on("error", (e) => this.emit({ type: "error", message: `${e.code}: ${e.message}` }));
+    this.statsTimer = setInterval(() => this.collectStats(), STATS_INTERVAL_MS);
+  }
+
+  /** Leaves the room: stops every local track, closes every connection and the socket. */
+  leave() {
+    clearInterval(this.statsTimer);
+    this.statsTimer = null;
+    for (const id of new Set([...this.names.keys(), ...this.peers.keys()])) this.dropPeer(id);
+    if (this.socket) {
+      const s = this.socket;
+      this.socket = null;
+      s.emit("leave-room");
+      s.disconnect();
+    }
+    for (const t of this.localStream ? this.localStream.getTracks() : []) t.stop();
+    if (this.screenTrack) this.screenTrack.stop();
+    if (this.cameraTrack) this.cameraTrack.stop();
+    this.localStream = null;
+    this.cameraTrack = null;
+    this.screenTrack = null;
+    this.emit({ type: "left" });
+  }
+
+  /** Local tracks that are still live (for tests and the UI). */
+  liveLocalTracks() {
+    const tracks = this.localStream ? this.localStream.getTracks() : [];
+    return tracks.filter((t) => t.readyState === "live").length;
+  }
+
+  setCamera(on) {
+    this.videoOn = on;
+    for (const t of this.localStream ? this.localStream.getVideoTracks() : []) t.enabled = on;
+    this.broadcastMediaState();
+    return on;
+  }
+
+  setMic(on) {
+    this.audioOn = on;
+    for (const t of this.localStream ? this.localStream.getAudioTracks() : []) t.enabled = on;
+    this.broadcastMediaState();
+    return on;
+  }
+
+  /** Switches the outgoing video between the camera and a screen capture, without renegotiating. */
+  async shareScreen(on) {
+    if (on) {
+      const display = await navigator.mediaDevices.getDisplayMedia({ video: { frameRate: 15 }, audio: false });
+      const track = display.getVideoTracks()[0];
+      track.onended = () => this.shareScreen(false);
+      this.screenTrack = track;
+      await this.replaceVideo(track);
+      return true;
+    }
+    if (this.screenTrack) {
+      const t = this.screenTrack;
+      this.screenTrack = null;
+      t.onended = null;
+      t.stop();
+    }
+    await this.replaceVideo(this.cameraTrack);
+    return false;
+  }
+
+  async replaceVideo(track) {
+    if (this.localStream) {
+      for (const t of this.localStream.getVideoTracks()) this.localStream.removeTrack(t);
+      if (track) this.localStream.addTrack(track);
+    }
+    for (const peer of this.peers.values()) {
+      const sender = peer.pc.getSenders().find((s) => s.track ? s.track.kind === "video" : s === peer.videoSender);
+      if (sender) await sender.replaceTrack(track);
+      else if (track) peer.videoSender = peer.pc.addTrack(track, this.localStream);
+    }
+    this.emit({ type: "local-stream", stream: this.localStream });
+  }
+
+  /** Sends `text` to everyone; returns the message as shown locally. */
+  sendChat(text) {
+    const msg = { t: "chat", id: crypto.randomUUID(), text, ts: Date.now() };
+    this.seenChat.add(msg.id);
+    for (const peer of this.peers.values()) {
+      if (peer.dc && peer.dc.readyState === "open") peer.dc.send(JSON.stringify(msg));
+      else if (this.socket) {
+        // Fallback path while the data channel is not open: the same message, by signalling.
+        this.socket.emit("data-channel-message", { roomId: this.room, to: peer.id, message: msg, type: "chat" });
+      }
+    }
+    const shown = { type: "chat", id: msg.id, from: this.user, text, ts: msg.ts, mine: true };
+    this.emit(shown);
+    return shown;
+  }
+
+  /** Offers `file` to every participant; each transfer waits for that participant to accept. */
+  async sendFile(file) {
+    const peers = [...this.peers.values()].filter((p) => p.dc && p.dc.readyState === "open");
+    if (peers.length === 0) throw new Error("nobody to send to yet");
+    const bytes = await file.arrayBuffer();
+    const digest = await crypto.subtle.digest("SHA-256", bytes);
+    const sha256 = [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+    for (const peer of peers) {
+      const sender = new FileSender({ file, sha256, peer: peer.id, onChange: (t) => this.emit({ type: "transfer", transfer: t }) });
+      this.transfers.set(sender.id, sender);
+      peer.dc.send(JSON.stringify(sender.offerMessage()));
+      sender.update({ status: "offered" });
+    }
+  }
+
+  acceptTransfer(id) {
+    const t = this.transfers.get(id);
+    if (!t || t.direction !== "received" || t.status !== "offered") return;
+    const peer = this.peers.get(t.peer);
+    if (!peer || !peer.dc || peer.dc.readyState !== "open") return t.fail("the sender is gone");
+    t.update({ status: "receiving" });
+    peer.dc.send(JSON.stringify({ t: "file-accept", id }));
+  }
+
+  declineTransfer(id) {
+    const t = this.transfers.get(id);
+    if (!t || t.direction !== "received" || t.status !== "offered") return;
+    const peer = this.peers.get(t.peer);
+    if (peer && peer.dc && peer.dc.readyState === "open") peer.dc.send(JSON.stringify({ t: "file-decline", id }));
+    t.update({ status: "declined" });
+  }
+
+  cancelTransfer(id) {
+    const t = this.transfers.get(id);
+    if (!t || t.isFinished()) return;
+    const peer = this.peers.get(t.peer);
+    if (peer && peer.dc && peer.dc.readyState === "open") peer.dc.send(JSON.stringify({ t: "file-cancel", id }));
+    t.cancel();
+  }
+
+  // ---- peers and negotiation ----
+
+  addParticipant(id, userData) {
+    if (id === this.user) return;
+    const name = (userData && typeof userData.name === "string" && userData.name) || id;
+    if (this.names.has(id)) return;
+    this.names.set(id, name);
+    this.emit({ type: "participant-joined", id, name });
+  }
+
+  /** Starts the connection to `id` as the offering side. */
+  connect(id) {
+    if (this.peers.has(id)) return;
+    const peer = this.createPeer(id);
+    this.attachLocalMedia(peer, true);
+    this.openChannel(peer);
+  }
+
+  createPeer(id) {
+    const pc = new RTCPeerConnection({ iceServers: this.iceServers, bundlePolicy: "max-bundle", rtcpMuxPolicy: "require" });
+    const peer = { id, pc, dc: null, polite: this.user > id, makingOffer: false, ignoreOffer: false, videoSender: null, stats: null };
+    this.peers.set(id, peer);
+    pc.onnegotiationneeded = async () => {
+      try {
+        peer.makingOffer = true;
+        await pc.setLocalDescription();
+        this.signal(pc.localDescription.type, id, pc.localDescription);
+      } catch (err) {
+        this.emit({ type: "error", message: `negotiation with ${id}: ${err.message}` });
+      } finally {
+        peer.makingOffer = false;
+      }
+    };
+    pc.onicecandidate = ({ candidate }) => {
+      if (!this.socket) return;
+      this.socket.emit("ice-candidate", { roomId: this.room, to: id, candidate: candidate ? candidate.toJSON() : null });
+    };
+    pc.ontrack = (ev) => {
+      const stream = ev.streams[0] || new MediaStream([ev.track]);
+      this.emit({ type: "track", id, stream });
+    };
+    pc.onconnectionstatechange = () => {
+      if (pc.connectionState === "failed") pc.restartIce();
+    };
+    return peer;
+  }
+
+  attachLocalMedia(peer, offering) {
+    const pc = peer.pc;
+    for (const track of this.localStream.getTracks()) {
+      const sender = pc.addTrack(track, this.localStream);
+      if (track.kind === "video") peer.videoSender = sender;
+    }
+    if (offering) {
+      // Receive both kinds even when we have nothing to send.
+      if (!this.localStream.getVideoTracks().length) pc.addTransceiver("video", { direction: "recvonly" });
+      if (!this.localStream.getAudioTracks().length) pc.addTransceiver("audio", { direction: "recvonly" });
+    }
+  }
+
+  /** The pair's one data channel, negotiated out of band (same id on both sides). */
+  openChannel(peer) {
+    const dc = peer.pc.createDataChannel("confab", { negotiated: true, id: CHAT_CHANNEL_ID, ordered: true });
+    dc.binaryType = "arraybuffer";
+    dc.bufferedAmountLowThreshold = LOW_WATER;
+    peer.dc = dc;
+    dc.onopen = () => {
+      this.emit({ type: "status", level: "ok", text: `Connected to ${peer.id}` });
+      this.sendMediaState(peer);
+    };
+    dc.onmessage = (ev) => this.onChannelMessage(peer, ev.data);
+    dc.onclose = () => this.failTransfersOf(peer.id, "the connection closed");
+  }
+
+  signal(kind, to, description) {
+    if (!this.socket) return;
+    const payload = { roomId: this.room, to, [kind]: { type: description.type, sdp: description.sdp } };
+    this.socket.emit(kind, payload);
+  }
+
+  async onDescription(from, description) {
+    if (!description || from === this.user) return;
+    let peer = this.peers.get(from);
+    const fresh = !peer;
+    if (fresh) {
+      if (description.type !== "offer") return;
+      this.addParticipant(from, null);
+      peer = this.createPeer(from);
+    }
+    const pc = peer.pc;
+    try {
+      const collision = description.type === "offer" && (peer.makingOffer || pc.signalingState !== "stable");
+      peer.ignoreOffer = !peer.polite && collision;
+      if (peer.ignoreOffer) return;
+      await pc.setRemoteDescription(description);
+      if (fresh) {
+        // Answering side: our tracks take the transceivers the offer created.
+        this.attachLocalMedia(peer, false);
+        this.openChannel(peer);
+      }
+      if (description.type === "offer") {
+        await pc.setLocalDescription();
+        this.signal("answer", from, pc.localDescription);
+      }
+    } catch (err) {
+      this.emit({ type: "error", message: `description from ${from}: ${err.message}` });
+    }
+  }
+
+  async onCandidate(from, candidate) {
+    const peer = this.peers.get(from);
+    if (!peer) return;
+    try {
+      await peer.pc.addIceCandidate(candidate || null);
+    } catch (err) {
+      if (!peer.ignoreOffer) this.emit({ type: "error", message: `candidate from ${from}: ${err.message}` });
+    }
+  }
+
+  dropPeer(id) {
+    const known = this.names.delete(id);
+    const peer = this.peers.get(id);
+    if (peer) {
+      this.peers.delete(id);
+      this.failTransfersOf(id, "the participant left");
+      if (peer.dc) peer.dc.close();
+      peer.pc.close();
+    }
+    if (known || peer) this.emit({ type: "participant-left", id });
+  }
+
+  // ---- data channel protocol ----
+
+  broadcastMediaState() {
+    for (const peer of this.peers.values()) this.sendMediaState(peer);
+  }
+
+  sendMediaState(peer) {
+    if (peer.dc && peer.dc.readyState === "open") {
+      peer.dc.send(JSON.stringify({ t: "media-state", video: this.videoOn, audio: this.audioOn }));
+    }
+  }
+
+  onFallbackMessage(m) {
+    const msg = m && m.message;
+    if (msg && typeof msg === "object" && msg.t === "chat") this.onChat(m.from, msg);
+  }
+
+  onChat(from, msg) {
+    if (typeof msg.id !== "string" || typeof msg.text !== "string") return;
+    if (this.seenChat.has(msg.id)) return; // exactly once, whichever path it came by
+    this.seenChat.add(msg.id);
+    const ts = Number.isFinite(msg.ts) ? msg.ts : Date.now();
+    this.emit({ type: "chat", id: msg.id, from, text: msg.text, ts, mine: false });
+  }
+
+  onChannelMessage(peer, data) {
+    if (data instanceof ArrayBuffer) {
+      const chunk = parseChunk(data);
+      const t = chunk && this.transfers.get(chunk.id);
+      if (t && t.direction === "received" && t.peer === peer.id) t.onChunk(chunk.payload);
+      return;
+    }
+    let msg;
+    try {
+      msg = JSON.parse(data);
+    } catch {
+      return;
+    }
+    if (!msg || typeof msg !== "object") return;
+    switch (msg.t) {
+      case "chat":
+        return this.onChat(peer.id, msg);
+      case "media-state":
+        return this.emit({ type: "media-state", id: peer.id, video: msg.video !== false, audio: msg.audio !== false });
+      case "file-offer": {
+        if (typeof msg.id !== "string" || this.transfers.has(msg.id)) return;
+        const receiver = FileReceiver.fromOffer(msg, peer.id, {
+          onChange: (t) => this.emit({ type: "transfer", transfer: t }),
+          onVerdict: (v) => peer.dc.readyState === "open" && peer.dc.send(JSON.stringify({ t: "file-result", id: msg.id, ...v })),
+        });
+        if (!receiver) return;
+        this.transfers.set(receiver.id, receiver);
+        receiver.update({ status: "offered" });
+        return;
+      }
+      case "file-accept":
+        return this.startSending(peer, msg.id);
+      case "file-decline": {
+        const t = this.transfers.get(msg.id);
+        if (t && t.direction === "sent" && t.peer === peer.id && !t.isFinished()) t.update({ status: "declined" });
+        return;
+      }
+      case "file-cancel": {
+        const t = this.transfers.get(msg.id);
+        if (t && t.peer === peer.id && !t.isFinished()) t.cancel();
+        return;
+      }
+      case "file-end": {
+        const t = this.transfers.get(msg.id);
+        if (t && t.direction === "received" && t.peer === peer.id) t.onEnd();
+        return;
+      }
+      case "file-result": {
+        const t = this.transfers.get(msg.id);
+        if (t && t.direction === "sent" && t.peer === peer.id && !t.isFinished()) {
+          if (msg.ok) t.update({ status: "done" });
+          else t.fail(typeof msg.reason === "string" ? msg.reason : "the receiver rejected the file");
+        }
+        return;
+      }
+      default:
+    }
+  }
+
+  async startSending(peer, id) {
+    const t = this.transfers.get(id);
+    if (!t || t.direction !== "sent" || t.peer !== peer.id || t.status !== "offered") return;
+    t.update({ status: "sending" });
+    const dc = peer.dc;
+    const waitForDrain = () =>
+      new Promise((resolve) => {
+        const done = () => {
+          dc.removeEventListener("bufferedamountlow", done);
+          dc.removeEventListener("close", done);
+          resolve();
+        };
+        dc.addEventListener("bufferedamountlow", done);
+        dc.addEventListener("close", done);
+      });
+    try {
+      for await (const frame of t.frames(CHUNK_SIZE)) {
+        if (t.isFinished()) return;
+        if (dc.readyState !== "open") throw new Error("the connection closed");
+        if (dc.bufferedAmount > HIGH_WATER) await waitForDrain();
+        if (dc.readyState !== "open") throw new Error("the connection closed");
+        dc.send(frame);
+      }
+      if (!t.isFinished()) {
+        dc.send(JSON.stringify({ t: "file-end", id }));
+        t.update({ status: "verifying" });
+      }
+    } catch (err) {
+      t.fail(err.message);
+    }
+  }
+
+  failTransfersOf(peerId, reason) {
+    for (const t of this.transfers.values()) {
+      if (t.peer === peerId && !t.isFinished()) t.fail(reason);
+    }
+  }
+
+  // ---- statistics ----
+
+  async collectStats() {
+    for (const peer of this.peers.values()) {
+      let report;
+      try {
+        report = await peer.pc.getStats();
+      } catch {
+        continue;
+      }
+      const now = performance.now();
+      const s = { bytesIn: 0, bytesOut: 0, rtt: null, lost: 0, packets: 0, fps: null, width: null, height: null, framesDecoded: 0, audioSamples: 0 };
+      report.forEach((r) => {
+        if (r.type === "inbound-rtp") {
+          s.bytesIn += r.bytesReceived || 0;
+          s.lost += r.packetsLost || 0;
+          s.packets += r.packetsReceived || 0;
+          if (r.kind === "video") {
+            s.fps = r.framesPerSecond ?? s.fps;
+            s.width = r.frameWidth ?? s.width;
+            s.height = r.frameHeight ?? s.height;
+            s.framesDecoded += r.framesDecoded || 0;
+          } else if (r.kind === "audio") {
+            s.audioSamples += r.totalSamplesReceived || 0;
+          }
+        } else if (r.type === "outbound-rtp") {
+          s.bytesOut += r.bytesSent || 0;
+        } else if (r.type === "candidate-pair" && r.nominated && r.state === "succeeded") {
+          if (typeof r.currentRoundTripTime === "number") s.rtt = r.currentRoundTripTime;
+        }
+      });
+      const prev = peer.stats;
+      const dt = prev ? (now - prev.at) / 1000 : 0;
+      const stat = {
+        type: "stats",
+        id: peer.id,
+        state: peer.pc.connectionState,
+        bitrateIn: prev && dt > 0 ? ((s.bytesIn - prev.bytesIn) * 8) / dt : 0,
+        bitrateOut: prev && dt > 0 ? ((s.bytesOut - prev.bytesOut) * 8) / dt : 0,
+        rtt: s.rtt,
+        loss: s.packets + s.lost > 0 ? s.lost / (s.packets + s.lost) : 0,
+        fps: s.fps,
+        width: s.width,
+        height: s.height,
+        framesDecoded: s.framesDecoded,
+        audioSamples: s.audioSamples,
+      };
+      peer.stats = { ...s, at: now };
+      this.emit(stat);
+    }
+  }
+}
