@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Sets everything up and runs every test: formatting and lints, the Rust unit and integration
+# tests, the socket.io-client v4 compatibility tests, and the three-browser end-to-end call.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/setup.sh
+export PATH="$HOME/.cargo/bin:$PATH"
+
+TARGET="${CARGO_TARGET_DIR:-target}"
+export CONFAB_BIN="$PWD/$TARGET/debug/confab"
+case "$TARGET" in /*) export CONFAB_BIN="$TARGET/debug/confab" ;; esac
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+step "cargo clippy (warnings are errors)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+step "cargo build"
+cargo build --workspace --locked
+step "cargo test"
+cargo test --workspace --locked
+
+step "socket.io-client v4 compatibility"
+node --test --test-concurrency=1 tests/js/compat-*.test.mjs
+
+# WebRTC tests run in a network namespace with only loopback, so every ICE candidate is
+# 127.0.0.1 and no packet leaves the machine.
+step "end to end in headless Chromium (loopback-only network namespace)"
+if [ "$(id -u)" -eq 0 ]; then NS=(unshare -n); else NS=(unshare -rn); fi
+"${NS[@]}" sh -c 'ip link set lo up && node --test --test-concurrency=1 tests/js/e2e-*.test.mjs'
+
+step "all tests passed"
