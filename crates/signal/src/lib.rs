@@ -77,6 +77,9 @@ pub fn app(config: Config) -> (Router, SocketIo, Arc<Hub>) {
         .max_payload(transport_limit as u64)
         .ws_max_message_size(transport_limit)
         .ws_max_frame_size(transport_limit)
+        // Signalling messages are small; tungstenite grows the buffer for the odd large SDP.
+        // The default 4 KiB per connection is most of what an idle participant costs.
+        .ws_read_buffer_size(1024)
         // Packets queued per socket before emits fail. socketioxide's default (128) drops
         // relays when seven peers each send a renegotiation burst; this holds a full room's
         // worth of rate-limit bursts.
@@ -101,8 +104,39 @@ pub fn app(config: Config) -> (Router, SocketIo, Arc<Hub>) {
     if let Some(dir) = &config.ui_dir {
         router = router.fallback_service(ServeDir::new(dir));
     }
-    let router = router.with_state(hub.clone()).layer(layer);
+    let router = router
+        .with_state(hub.clone())
+        .layer(layer)
+        .layer(axum::middleware::map_request(detach_from_read_buffer));
     (router, io, hub)
+}
+
+/// Copies the request's URI and headers into allocations of their own.
+///
+/// hyper parses a request head into `Bytes` slices of its connection read buffer (8–16 KiB),
+/// and socketioxide keeps every socket's request parts for the socket's lifetime, which pinned
+/// that whole buffer to each connection: ~16 KiB of a ~26 KiB per-connection footprint
+/// (measured with massif, BENCHMARKS.md). A few hundred bytes copied once per request free it.
+async fn detach_from_read_buffer(mut req: axum::extract::Request) -> axum::extract::Request {
+    let mut headers = http::HeaderMap::with_capacity(req.headers().len());
+    for (name, value) in req.headers() {
+        // Re-parsing bytes that hyper already validated cannot fail.
+        if let (Ok(name), Ok(value)) = (
+            http::HeaderName::from_bytes(name.as_str().as_bytes()),
+            http::HeaderValue::from_bytes(value.as_bytes()),
+        ) {
+            headers.append(name, value);
+        }
+    }
+    *req.headers_mut() = headers;
+    if let Ok(uri) = req.uri().to_string().parse::<http::Uri>() {
+        // axum keeps its own clone of the URI before any layer runs.
+        if let Some(original) = req.extensions_mut().get_mut::<axum::extract::OriginalUri>() {
+            original.0 = uri.clone();
+        }
+        *req.uri_mut() = uri;
+    }
+    req
 }
 
 async fn rooms(State(hub): State<Arc<Hub>>) -> impl IntoResponse {
