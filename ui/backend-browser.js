@@ -86,7 +86,7 @@ export class BrowserBackend {
     });
     socket.on("room-state", ({ users }) => {
       this.emit({ type: "joined", room, user });
-      this.emit({ type: "status", level: "ok", text: `In room ${room} as ${user}` });
+      this.emit({ type: "status", level: "ok", text: this.roomSummary() });
       // The joiner offers to everyone already there; they answer. One side starting avoids
       // glare on the first negotiation (perfect negotiation still covers later ones).
       for (const u of users || []) {
@@ -122,6 +122,12 @@ export class BrowserBackend {
     this.cameraTrack = null;
     this.screenTrack = null;
     this.emit({ type: "left" });
+  }
+
+  /** "In room R as U · N connected", for the status badge. */
+  roomSummary() {
+    const open = [...this.peers.values()].filter((p) => p.dc && p.dc.readyState === "open").length;
+    return `In room ${this.room} as ${this.user} · ${open} connected`;
   }
 
   /** Local tracks that are still live (for tests and the UI). */
@@ -300,7 +306,7 @@ export class BrowserBackend {
     dc.bufferedAmountLowThreshold = LOW_WATER;
     peer.dc = dc;
     dc.onopen = () => {
-      this.emit({ type: "status", level: "ok", text: `Connected to ${peer.id}` });
+      this.emit({ type: "status", level: "ok", text: this.roomSummary() });
       this.sendMediaState(peer);
     };
     dc.onmessage = (ev) => this.onChannelMessage(peer, ev.data);
@@ -361,7 +367,10 @@ export class BrowserBackend {
       if (peer.dc) peer.dc.close();
       peer.pc.close();
     }
-    if (known || peer) this.emit({ type: "participant-left", id });
+    if (known || peer) {
+      this.emit({ type: "participant-left", id });
+      if (this.socket) this.emit({ type: "status", level: "ok", text: this.roomSummary() });
+    }
   }
 
   // ---- data channel protocol ----

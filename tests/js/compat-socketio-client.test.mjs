@@ -11,7 +11,7 @@ before(async () => {
   server = await startServer();
 });
 after(async () => {
-  await server.stop();
+  if (server.child.exitCode === null) await server.stop();
 });
 
 /** Resolves with the first argument of the next `event` on `socket`. */
@@ -110,3 +110,14 @@ for (const transports of [["polling"], ["websocket"], ["polling", "websocket"]])
     s.disconnect();
   });
 }
+
+// The server closes sessions at the transport level on purpose: a stock client treats that as
+// a dropped connection and reconnects (and the UI re-joins) when the server is back, whereas
+// an "io server disconnect" would tell it never to come back.
+test("SIGTERM shuts the server down gracefully: clients see the transport close, exit status 0", async () => {
+  const s = await connect(["websocket"]);
+  const gone = next(s, "disconnect");
+  const code = await server.stop();
+  assert.equal(code, 0);
+  assert.equal(await gone, "transport close");
+});

@@ -161,6 +161,26 @@ test("a 20 MB file arrives hash-exact at both receivers", async () => {
   await pages.bob.screenshot({ path: path.join(shotsDir(), "after-transfer-bob.png") });
 });
 
+test("camera and mic toggles are seen by the others", async () => {
+  await pages.alice.click('[data-testid="toggle-video"]');
+  await pages.alice.click('[data-testid="toggle-audio"]');
+  for (const name of ["bob", "carol"]) {
+    const tile = pages[name].locator('[data-testid="tile"][data-participant="alice"]');
+    await pages[name].waitForFunction(() => {
+      const t = document.querySelector('[data-testid="tile"][data-participant="alice"]');
+      return t && t.dataset.video === "false" && t.dataset.audio === "false";
+    }, null, { timeout: 15000 });
+    assert.match(await tile.locator(".tile-flags").textContent(), /mic off.*camera off/);
+  }
+  await pages.bob.screenshot({ path: path.join(shotsDir(), "alice-muted-seen-by-bob.png") });
+  await pages.alice.click('[data-testid="toggle-video"]');
+  await pages.alice.click('[data-testid="toggle-audio"]');
+  await pages.bob.waitForFunction(() => {
+    const t = document.querySelector('[data-testid="tile"][data-participant="alice"]');
+    return t && t.dataset.video === "true" && t.dataset.audio === "true";
+  }, null, { timeout: 15000 });
+});
+
 test("leaving removes the tile elsewhere and stops the leaver's tracks", async () => {
   await pages.carol.click('[data-testid="leave"]');
   for (const name of ["alice", "bob"]) {
