@@ -308,20 +308,22 @@ ui.form.addEventListener("submit", (ev) => {
   });
 });
 ui.leave.addEventListener("click", leave);
+/** Reflects a media toggle's state on its button ("Camera on" / "Camera off"). */
+function showToggle(button, label, on) {
+  button.textContent = `${label} ${on ? "on" : "off"}`;
+  button.setAttribute("aria-pressed", String(on));
+  button.classList.toggle("off", !on);
+}
 ui.video.addEventListener("click", () => {
   videoOn = !videoOn;
   if (backend) backend.setCamera(videoOn);
-  ui.video.textContent = videoOn ? "Camera on" : "Camera off";
-  ui.video.setAttribute("aria-pressed", String(videoOn));
-  ui.video.classList.toggle("off", !videoOn);
+  showToggle(ui.video, "Camera", videoOn);
   ui.localTile.classList.toggle("video-off", !videoOn);
 });
 ui.audio.addEventListener("click", () => {
   audioOn = !audioOn;
   if (backend) backend.setMic(audioOn);
-  ui.audio.textContent = audioOn ? "Mic on" : "Mic off";
-  ui.audio.setAttribute("aria-pressed", String(audioOn));
-  ui.audio.classList.toggle("off", !audioOn);
+  showToggle(ui.audio, "Mic", audioOn);
 });
 ui.share.addEventListener("click", async () => {
   if (!backend || !inCall) return;

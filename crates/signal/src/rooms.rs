@@ -341,6 +341,15 @@ mod tests {
         }
     }
 
+    fn join(
+        rooms: &mut Rooms<u32, TestPeer>,
+        key: u32,
+        room: &str,
+        user: &'static str,
+    ) -> Result<Vec<(TestPeer, Notice)>, Rejection> {
+        rooms.join(key, TestPeer::new(user), room, user, json!({}), None)
+    }
+
     fn names(out: &[(TestPeer, Notice)]) -> Vec<(&'static str, &'static str)> {
         out.iter()
             .map(|(p, n)| {
@@ -448,18 +457,10 @@ mod tests {
     #[test]
     fn full_room_rejects_and_keeps_the_joiner_where_it_was() {
         let mut rooms = Rooms::new(2);
-        rooms
-            .join(1, TestPeer::new("a"), "r", "a", json!({}), None)
-            .unwrap();
-        rooms
-            .join(2, TestPeer::new("b"), "r", "b", json!({}), None)
-            .unwrap();
-        rooms
-            .join(3, TestPeer::new("c"), "other", "c", json!({}), None)
-            .unwrap();
-        let err = rooms
-            .join(3, TestPeer::new("c"), "r", "c", json!({}), None)
-            .unwrap_err();
+        join(&mut rooms, 1, "r", "a").unwrap();
+        join(&mut rooms, 2, "r", "b").unwrap();
+        join(&mut rooms, 3, "other", "c").unwrap();
+        let err = join(&mut rooms, 3, "r", "c").unwrap_err();
         assert_eq!(err.code, ErrorCode::RoomFull);
         assert_eq!(rooms.route(3, None, None).unwrap().room_id, "other");
     }
@@ -470,9 +471,7 @@ mod tests {
         rooms
             .join(1, TestPeer::new("a"), "s", "a", json!({}), Some("pw"))
             .unwrap();
-        rooms
-            .join(2, TestPeer::new("b"), "open", "b", json!({}), None)
-            .unwrap();
+        join(&mut rooms, 2, "open", "b").unwrap();
         for wrong in [None, Some("nope")] {
             let err = rooms
                 .join(3, TestPeer::new("c"), "s", "c", json!({}), wrong)
@@ -507,9 +506,7 @@ mod tests {
     #[test]
     fn route_rejects_strangers_other_rooms_and_self() {
         let mut rooms = Rooms::new(8);
-        rooms
-            .join(1, TestPeer::new("a"), "r", "a", json!({}), None)
-            .unwrap();
+        join(&mut rooms, 1, "r", "a").unwrap();
         assert_eq!(
             rooms.route(9, None, None).unwrap_err().code,
             ErrorCode::NotInRoom
@@ -527,19 +524,13 @@ mod tests {
     #[test]
     fn rejoining_the_same_room_refreshes_without_notifying_others() {
         let mut rooms = Rooms::new(8);
-        rooms
-            .join(1, TestPeer::new("a"), "r", "a", json!({}), None)
-            .unwrap();
-        rooms
-            .join(2, TestPeer::new("b"), "r", "b", json!({}), None)
-            .unwrap();
+        join(&mut rooms, 1, "r", "a").unwrap();
+        join(&mut rooms, 2, "r", "b").unwrap();
         let out = rooms
             .join(2, TestPeer::new("b"), "r", "b", json!({"x": 1}), None)
             .unwrap();
         assert_eq!(names(&out), [("b", "room-state")]);
-        let again = rooms
-            .join(3, TestPeer::new("c"), "r", "c", json!({}), None)
-            .unwrap();
+        let again = join(&mut rooms, 3, "r", "c").unwrap();
         let Notice::RoomState(state) = &again.last().unwrap().1 else {
             panic!()
         };
