@@ -1,0 +1,163 @@
+//! H.264 through openh264: Constrained Baseline, Annex B access units, one layer.
+//!
+//! Built with nasm (set-up installs it): without it openh264 compiles silently with its C
+//! fallbacks and encodes 2.6–4.4× slower (FINDINGS.md).
+
+use openh264::OpenH264API;
+use openh264::decoder::{Decoder, DecoderConfig};
+use openh264::encoder::{
+    BitRate, Complexity, Encoder, EncoderConfig, FrameRate, FrameType, IntraFramePeriod, Level,
+    Profile, RateControlMode, UsageType,
+};
+use openh264::formats::YUVSource;
+
+use super::CodecError;
+use crate::frame::VideoFrame;
+
+/// Encoder settings; the defaults suit a 640×480 camera call.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct H264Settings {
+    pub bitrate_bps: u32,
+    pub max_fps: f32,
+    /// Frames between forced keyframes; 0 leaves keyframes to PLI requests and scene cuts.
+    pub keyframe_interval: u32,
+    /// Screen content: sharper text, fewer frames.
+    pub screen: bool,
+}
+
+impl Default for H264Settings {
+    fn default() -> Self {
+        Self {
+            bitrate_bps: 1_000_000,
+            max_fps: 30.0,
+            keyframe_interval: 0,
+            screen: false,
+        }
+    }
+}
+
+/// One encoded picture in Annex B byte-stream format (start codes before each NAL unit).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessUnit {
+    pub data: Vec<u8>,
+    pub keyframe: bool,
+    pub capture_us: u64,
+}
+
+pub struct H264Encoder {
+    inner: Encoder,
+    settings: H264Settings,
+}
+
+impl H264Encoder {
+    pub fn new(settings: H264Settings) -> Result<Self, CodecError> {
+        let config = EncoderConfig::new()
+            .bitrate(BitRate::from_bps(settings.bitrate_bps))
+            .max_frame_rate(FrameRate::from_hz(settings.max_fps))
+            // Rate control only holds its target when it may skip frames (openh264 warns).
+            .skip_frames(true)
+            .rate_control_mode(RateControlMode::Bitrate)
+            .usage_type(if settings.screen {
+                UsageType::ScreenContentRealTime
+            } else {
+                UsageType::CameraVideoRealTime
+            })
+            .profile(Profile::Baseline)
+            .level(Level::Level_3_1)
+            .complexity(Complexity::Low)
+            .intra_frame_period(IntraFramePeriod::from_num_frames(
+                settings.keyframe_interval,
+            ))
+            // One thread per encoder: a call runs one encoder per participant already.
+            .num_threads(1);
+        let inner = Encoder::with_api_config(OpenH264API::from_source(), config)
+            .map_err(|e| CodecError::H264(e.to_string()))?;
+        Ok(Self { inner, settings })
+    }
+
+    pub fn settings(&self) -> H264Settings {
+        self.settings
+    }
+
+    /// The next frame will be a keyframe (on a PLI, or when a participant joins).
+    pub fn request_keyframe(&mut self) {
+        self.inner.force_intra_frame();
+    }
+
+    /// Encodes one frame; `None` when rate control skipped it.
+    pub fn encode(&mut self, frame: &VideoFrame) -> Result<Option<AccessUnit>, CodecError> {
+        let stream = self
+            .inner
+            .encode(&I420(frame))
+            .map_err(|e| CodecError::H264(e.to_string()))?;
+        let keyframe = match stream.frame_type() {
+            FrameType::Skip | FrameType::Invalid => return Ok(None),
+            FrameType::IDR | FrameType::I => true,
+            FrameType::P | FrameType::IPMixed => false,
+        };
+        Ok(Some(AccessUnit {
+            data: stream.to_vec(),
+            keyframe,
+            capture_us: frame.capture_us,
+        }))
+    }
+}
+
+pub struct H264Decoder {
+    inner: Decoder,
+}
+
+impl H264Decoder {
+    pub fn new() -> Result<Self, CodecError> {
+        let inner = Decoder::with_api_config(OpenH264API::from_source(), DecoderConfig::new())
+            .map_err(|e| CodecError::H264(e.to_string()))?;
+        Ok(Self { inner })
+    }
+
+    /// Decodes one Annex B access unit; `None` while the decoder has no picture to show
+    /// (before the first keyframe).
+    pub fn decode(&mut self, data: &[u8]) -> Result<Option<VideoFrame>, CodecError> {
+        let Some(yuv) = self
+            .inner
+            .decode(data)
+            .map_err(|e| CodecError::H264(e.to_string()))?
+        else {
+            return Ok(None);
+        };
+        let (w, h) = yuv.dimensions();
+        let (ys, us, vs) = yuv.strides();
+        let mut frame = VideoFrame::black(w, h);
+        copy_plane(yuv.y(), ys, &mut frame.y, w, h);
+        copy_plane(yuv.u(), us, &mut frame.u, w / 2, h / 2);
+        copy_plane(yuv.v(), vs, &mut frame.v, w / 2, h / 2);
+        Ok(Some(frame))
+    }
+}
+
+fn copy_plane(src: &[u8], stride: usize, dst: &mut [u8], width: usize, height: usize) {
+    for row in 0..height {
+        dst[row * width..(row + 1) * width]
+            .copy_from_slice(&src[row * stride..row * stride + width]);
+    }
+}
+
+/// Lends a [`VideoFrame`]'s planes to openh264 without copying.
+struct I420<'a>(&'a VideoFrame);
+
+impl YUVSource for I420<'_> {
+    fn dimensions(&self) -> (usize, usize) {
+        (self.0.width, self.0.height)
+    }
+    fn strides(&self) -> (usize, usize, usize) {
+        (self.0.width, self.0.width / 2, self.0.width / 2)
+    }
+    fn y(&self) -> &[u8] {
+        &self.0.y
+    }
+    fn u(&self) -> &[u8] {
+        &self.0.u
+    }
+    fn v(&self) -> &[u8] {
+        &self.0.v
+    }
+}

@@ -1,0 +1,268 @@
+//! Synthetic sources: the stand-ins for a camera and a microphone on machines that have
+//! neither. They produce frames exactly like the real devices and go through the same
+//! pipeline; what they add is a picture and a sound a receiver can check.
+//!
+//! The test pattern carries a *stamp*: the frame number and the capture time drawn as
+//! black/white 16×16 blocks (one per bit, aligned to H.264 macroblocks so compression keeps
+//! them readable), with a CRC-8 and a sync byte. [`read_stamp`] recovers it from a decoded
+//! frame, so a receiver can verify that frames arrive in order and measure glass-to-glass
+//! latency.
+
+use crate::frame::{AudioFrame, SAMPLE_RATE, SAMPLES_PER_FRAME, VideoFrame, now_us};
+
+/// Side of one stamp block, in luma pixels: one H.264 macroblock.
+const BLOCK: usize = 16;
+/// Stamp blocks per row; the stamp is 5 rows of 16 blocks (256×80 pixels, top left).
+const BLOCKS_PER_ROW: usize = 16;
+const STAMP_BITS: usize = 80;
+const SYNC: u8 = 0xA5;
+
+/// What the stamp says about a frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stamp {
+    pub frame_number: u32,
+    /// Capture time in milliseconds since the Unix epoch, modulo 2³².
+    pub capture_ms: u32,
+}
+
+impl Stamp {
+    /// Milliseconds from capture to `now_us`, correct across the 2³² ms wrap.
+    pub fn age_ms(&self, now_us: u64) -> u32 {
+        ((now_us / 1000) as u32).wrapping_sub(self.capture_ms)
+    }
+}
+
+/// CRC-8 (polynomial 0x07) over the stamp's payload: a torn or corrupted frame fails it.
+fn crc8(bytes: &[u8]) -> u8 {
+    let mut crc = 0u8;
+    for &b in bytes {
+        crc ^= b;
+        for _ in 0..8 {
+            crc = if crc & 0x80 != 0 {
+                (crc << 1) ^ 0x07
+            } else {
+                crc << 1
+            };
+        }
+    }
+    crc
+}
+
+fn stamp_bytes(s: Stamp) -> [u8; 10] {
+    let mut out = [0u8; 10];
+    out[..4].copy_from_slice(&s.frame_number.to_be_bytes());
+    out[4..8].copy_from_slice(&s.capture_ms.to_be_bytes());
+    out[8] = crc8(&out[..8]);
+    out[9] = SYNC;
+    out
+}
+
+/// Draws `stamp` into the frame's top-left corner. The frame must be at least 256×80.
+pub fn write_stamp(frame: &mut VideoFrame, stamp: Stamp) {
+    let bytes = stamp_bytes(stamp);
+    for bit in 0..STAMP_BITS {
+        let on = bytes[bit / 8] & (0x80 >> (bit % 8)) != 0;
+        let (bx, by) = (bit % BLOCKS_PER_ROW, bit / BLOCKS_PER_ROW);
+        let luma = if on { 235 } else { 16 };
+        for row in by * BLOCK..(by + 1) * BLOCK {
+            let start = row * frame.width + bx * BLOCK;
+            frame.y[start..start + BLOCK].fill(luma);
+        }
+        let cw = frame.chroma_width();
+        for row in by * BLOCK / 2..(by + 1) * BLOCK / 2 {
+            let start = row * cw + bx * BLOCK / 2;
+            frame.u[start..start + BLOCK / 2].fill(128);
+            frame.v[start..start + BLOCK / 2].fill(128);
+        }
+    }
+}
+
+/// Reads a stamp back from a (decoded) frame; `None` when the blocks do not form a valid
+/// stamp (a frame from another source, or a corrupted one).
+pub fn read_stamp(frame: &VideoFrame) -> Option<Stamp> {
+    if frame.width < BLOCK * BLOCKS_PER_ROW || frame.height < BLOCK * STAMP_BITS / BLOCKS_PER_ROW {
+        return None;
+    }
+    let mut bytes = [0u8; 10];
+    for bit in 0..STAMP_BITS {
+        let (bx, by) = (bit % BLOCKS_PER_ROW, bit / BLOCKS_PER_ROW);
+        // The inner 8×8 of the block: its edges blur into the neighbours under compression.
+        let mut sum = 0u32;
+        for row in by * BLOCK + 4..by * BLOCK + 12 {
+            let start = row * frame.width + bx * BLOCK + 4;
+            sum += frame.y[start..start + 8]
+                .iter()
+                .map(|&p| u32::from(p))
+                .sum::<u32>();
+        }
+        if sum / 64 > 125 {
+            bytes[bit / 8] |= 0x80 >> (bit % 8);
+        }
+    }
+    (bytes[9] == SYNC && bytes[8] == crc8(&bytes[..8])).then(|| Stamp {
+        frame_number: u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]),
+        capture_ms: u32::from_be_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]),
+    })
+}
+
+/// A moving test picture with a stamp: diagonal colour bands that scroll, and a box that
+/// bounces, so consecutive frames differ everywhere and motion is visible in a screenshot.
+pub struct TestPattern {
+    width: usize,
+    height: usize,
+    frame_number: u32,
+}
+
+impl TestPattern {
+    /// `width` and `height` must be even and at least 256×80.
+    pub fn new(width: usize, height: usize) -> Self {
+        assert!(width >= 256 && height >= 80 && width % 2 == 0 && height % 2 == 0);
+        Self {
+            width,
+            height,
+            frame_number: 0,
+        }
+    }
+
+    /// Renders the next frame, stamped with its number and the current time.
+    pub fn next_frame(&mut self) -> VideoFrame {
+        let n = self.frame_number;
+        self.frame_number = self.frame_number.wrapping_add(1);
+        let mut f = VideoFrame::black(self.width, self.height);
+        let shift = (n as usize * 4) % 256;
+        for row in 0..self.height {
+            for col in 0..self.width {
+                f.y[row * self.width + col] = (((col + row + shift) % 256) as u8 / 2) + 40;
+            }
+        }
+        let cw = f.chroma_width();
+        for row in 0..self.height / 2 {
+            for col in 0..cw {
+                f.u[row * cw + col] = ((col * 2 + shift) % 256) as u8 / 2 + 64;
+                f.v[row * cw + col] = ((row * 2 + 255 - shift) % 256) as u8 / 2 + 64;
+            }
+        }
+        // A bright box bouncing horizontally across the lower half.
+        let span = self.width - 64;
+        let phase = (n as usize * 8) % (2 * span);
+        let x0 = if phase < span {
+            phase
+        } else {
+            2 * span - phase
+        };
+        let y0 = self.height / 2;
+        for row in y0..(y0 + 64).min(self.height) {
+            f.y[row * self.width + x0..row * self.width + x0 + 64].fill(235);
+        }
+        f.capture_us = now_us();
+        let stamp = Stamp {
+            frame_number: n,
+            capture_ms: (f.capture_us / 1000) as u32,
+        };
+        write_stamp(&mut f, stamp);
+        f
+    }
+}
+
+/// A sine tone, the microphone's stand-in: 20 ms frames of 48 kHz mono.
+pub struct Tone {
+    frequency: f64,
+    amplitude: f64,
+    sample_index: u64,
+}
+
+impl Tone {
+    pub fn new(frequency: f64) -> Self {
+        Self {
+            frequency,
+            amplitude: 0.5 * f64::from(i16::MAX),
+            sample_index: 0,
+        }
+    }
+
+    pub fn next_frame(&mut self) -> AudioFrame {
+        let samples = (0..SAMPLES_PER_FRAME)
+            .map(|i| {
+                let t = (self.sample_index + i as u64) as f64 / f64::from(SAMPLE_RATE);
+                (self.amplitude * (2.0 * std::f64::consts::PI * self.frequency * t).sin()) as i16
+            })
+            .collect();
+        self.sample_index += SAMPLES_PER_FRAME as u64;
+        AudioFrame {
+            samples,
+            channels: 1,
+            capture_us: now_us(),
+        }
+    }
+}
+
+/// The dominant frequency of mono `samples` at 48 kHz, by counting zero crossings with linear
+/// interpolation: exact enough (well under 0.1 Hz on a second of a clean tone) for checking
+/// that a tone survived a codec, and far simpler than an FFT.
+pub fn dominant_frequency(samples: &[i16]) -> Option<f64> {
+    let mut first = None;
+    let mut last = None;
+    let mut crossings = 0u32;
+    for i in 1..samples.len() {
+        let (a, b) = (f64::from(samples[i - 1]), f64::from(samples[i]));
+        if a < 0.0 && b >= 0.0 {
+            let t = (i - 1) as f64 + (-a) / (b - a);
+            if first.is_none() {
+                first = Some(t);
+            } else {
+                crossings += 1;
+            }
+            last = Some(t);
+        }
+    }
+    let (first, last) = (first?, last?);
+    (crossings > 0).then(|| f64::from(crossings) * f64::from(SAMPLE_RATE) / (last - first))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stamp_round_trips_through_a_frame() {
+        let mut p = TestPattern::new(320, 240);
+        let _ = p.next_frame();
+        let f = p.next_frame();
+        let s = read_stamp(&f).expect("a fresh frame carries a stamp");
+        assert_eq!(s.frame_number, 1);
+        assert!(s.age_ms(now_us()) < 1000);
+    }
+
+    #[test]
+    fn a_damaged_stamp_is_rejected() {
+        let mut f = TestPattern::new(320, 240).next_frame();
+        // Flip one block (bit 3): the CRC no longer matches.
+        for row in 4..12 {
+            let start = row * f.width + 3 * BLOCK + 4;
+            for p in &mut f.y[start..start + 8] {
+                *p = 255 - *p;
+            }
+        }
+        assert_eq!(read_stamp(&f), None);
+        assert_eq!(read_stamp(&VideoFrame::black(320, 240)), None);
+    }
+
+    #[test]
+    fn consecutive_pattern_frames_differ() {
+        let mut p = TestPattern::new(320, 240);
+        let (a, b) = (p.next_frame(), p.next_frame());
+        let changed = a.y.iter().zip(&b.y).filter(|(x, y)| x != y).count();
+        assert!(
+            changed > a.y.len() / 2,
+            "only {changed} luma samples changed"
+        );
+    }
+
+    #[test]
+    fn tone_frequency_is_measured_within_a_tenth_of_a_hertz() {
+        let mut tone = Tone::new(440.0);
+        let samples: Vec<i16> = (0..50).flat_map(|_| tone.next_frame().samples).collect();
+        let f = dominant_frequency(&samples).expect("a tone has zero crossings");
+        assert!((f - 440.0).abs() < 0.1, "measured {f}");
+    }
+}
