@@ -1,0 +1,244 @@
+//! One peer connection to one remote participant, and its events as a channel.
+//!
+//! webrtc-rs 0.21 reports events through one handler trait; [`Forward`] turns them into
+//! [`LinkEvent`]s on a channel so the call logic is a plain loop over events (no callbacks
+//! holding locks).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rtc::media::Sample;
+use rtc::media_stream::MediaStreamTrack;
+use rtc::rtp_transceiver::rtp_sender::{
+    RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
+};
+use tokio::sync::mpsc;
+use webrtc::data_channel::DataChannel;
+use webrtc::media_stream::track_local::TrackLocal;
+use webrtc::media_stream::track_local::static_sample::TrackLocalStaticSample;
+use webrtc::media_stream::track_remote::TrackRemote;
+use webrtc::peer_connection::{
+    PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCBundlePolicy,
+    RTCConfigurationBuilder, RTCIceCandidateInit, RTCIceGatheringState, RTCIceServer,
+    RTCIceTransportPolicy, RTCPeerConnectionIceEvent, RTCPeerConnectionState, RTCRtcpMuxPolicy,
+    Registry, register_default_interceptors,
+};
+use webrtc::rtp_transceiver::RtpSender;
+
+use confab_media::codec::h264::AccessUnit;
+
+use crate::codecs;
+
+/// The stream id of the one data channel every pair shares, negotiated out of band on both
+/// sides (the browser UI does the same), so no side ever creates a second one.
+pub const CHANNEL_ID: u16 = 0;
+pub const CHANNEL_LABEL: &str = "confab";
+
+#[derive(Debug, thiserror::Error)]
+pub enum LinkError {
+    #[error("webrtc: {0}")]
+    WebRtc(#[from] rtc::shared::error::Error),
+    #[error("the peer connection has no video sender")]
+    NoVideoSender,
+}
+
+/// Where and how a link gathers candidates.
+#[derive(Debug, Clone)]
+pub struct LinkConfig {
+    /// Local addresses to bind; `0.0.0.0:0` means every interface except loopback.
+    pub bind: Vec<String>,
+    pub ice_servers: Vec<RTCIceServer>,
+    /// Only relay (TURN) candidates: hides the host address from the remote side.
+    pub relay_only: bool,
+}
+
+impl LinkConfig {
+    /// Binds 127.0.0.1 only: every candidate is loopback (tests, benchmarks).
+    pub fn loopback() -> Self {
+        Self {
+            bind: vec!["127.0.0.1:0".to_owned()],
+            ice_servers: Vec::new(),
+            relay_only: false,
+        }
+    }
+}
+
+/// What a link reports.
+pub enum LinkEvent {
+    /// A local candidate to trickle to the remote side.
+    Candidate(RTCIceCandidateInit),
+    GatheringComplete,
+    NegotiationNeeded,
+    State(RTCPeerConnectionState),
+    /// A remote track started; its RTP is read with [`crate::video_rx`].
+    Track(Arc<dyn TrackRemote>),
+}
+
+impl std::fmt::Debug for LinkEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LinkEvent::Candidate(c) => write!(f, "Candidate({})", c.candidate),
+            LinkEvent::GatheringComplete => f.write_str("GatheringComplete"),
+            LinkEvent::NegotiationNeeded => f.write_str("NegotiationNeeded"),
+            LinkEvent::State(s) => write!(f, "State({s})"),
+            LinkEvent::Track(_) => f.write_str("Track"),
+        }
+    }
+}
+
+struct Forward(mpsc::UnboundedSender<LinkEvent>);
+
+#[async_trait::async_trait]
+impl PeerConnectionEventHandler for Forward {
+    async fn on_negotiation_needed(&self) {
+        let _ = self.0.send(LinkEvent::NegotiationNeeded);
+    }
+    async fn on_ice_candidate(&self, event: RTCPeerConnectionIceEvent) {
+        match event.candidate.to_json() {
+            Ok(init) => {
+                let _ = self.0.send(LinkEvent::Candidate(init));
+            }
+            Err(e) => tracing::warn!("cannot serialise a local candidate: {e}"),
+        }
+    }
+    async fn on_ice_gathering_state_change(&self, state: RTCIceGatheringState) {
+        if state == RTCIceGatheringState::Complete {
+            let _ = self.0.send(LinkEvent::GatheringComplete);
+        }
+    }
+    async fn on_connection_state_change(&self, state: RTCPeerConnectionState) {
+        let _ = self.0.send(LinkEvent::State(state));
+    }
+    async fn on_track(&self, track: Arc<dyn TrackRemote>) {
+        let _ = self.0.send(LinkEvent::Track(track));
+    }
+}
+
+/// An H.264 track we send on, with what `write_sample` needs.
+struct VideoOut {
+    track: Arc<TrackLocalStaticSample>,
+    sender: Arc<dyn RtpSender>,
+    ssrc: u32,
+}
+
+pub struct Link {
+    pub pc: Arc<dyn PeerConnection>,
+    /// The pair's one data channel (chat, media state, files).
+    pub channel: Arc<dyn DataChannel>,
+    video: Option<VideoOut>,
+}
+
+impl Link {
+    pub async fn new(
+        config: &LinkConfig,
+    ) -> Result<(Self, mpsc::UnboundedReceiver<LinkEvent>), LinkError> {
+        let mut engine = codecs::media_engine()?;
+        let registry = register_default_interceptors(Registry::new(), &mut engine)?;
+        let rtc_config = RTCConfigurationBuilder::new()
+            .with_ice_servers(config.ice_servers.clone())
+            .with_ice_transport_policy(if config.relay_only {
+                RTCIceTransportPolicy::Relay
+            } else {
+                RTCIceTransportPolicy::All
+            })
+            .with_bundle_policy(RTCBundlePolicy::MaxBundle)
+            .with_rtcp_mux_policy(RTCRtcpMuxPolicy::Require)
+            .build();
+        let (tx, rx) = mpsc::unbounded_channel();
+        let pc = PeerConnectionBuilder::new()
+            .with_configuration(rtc_config)
+            .with_media_engine(engine)
+            .with_interceptor_registry(registry)
+            .with_handler(Arc::new(Forward(tx)))
+            .with_udp_addrs(config.bind.clone())
+            .build()
+            .await?;
+        let pc: Arc<dyn PeerConnection> = Arc::new(pc);
+        let channel = pc
+            .create_data_channel(
+                CHANNEL_LABEL,
+                Some(rtc::data_channel::RTCDataChannelInit {
+                    ordered: true,
+                    negotiated: Some(CHANNEL_ID),
+                    ..Default::default()
+                }),
+            )
+            .await?;
+        Ok((
+            Self {
+                pc,
+                channel,
+                video: None,
+            },
+            rx,
+        ))
+    }
+
+    /// Adds the H.264 track this link sends camera or screen on.
+    pub async fn add_video_track(&mut self, stream_id: &str) -> Result<(), LinkError> {
+        let ssrc = rand_ssrc();
+        let track = Arc::new(TrackLocalStaticSample::new(
+            Instant::now(),
+            MediaStreamTrack::new(
+                stream_id.to_owned(),
+                format!("{stream_id}-video"),
+                "video".to_owned(),
+                RtpCodecKind::Video,
+                vec![RTCRtpEncodingParameters {
+                    rtp_coding_parameters: RTCRtpCodingParameters {
+                        ssrc: Some(ssrc),
+                        ..Default::default()
+                    },
+                    codec: codecs::h264_codec(),
+                    ..Default::default()
+                }],
+            ),
+        )?);
+        let sender = self
+            .pc
+            .add_track(Arc::clone(&track) as Arc<dyn TrackLocal>)
+            .await?;
+        self.video = Some(VideoOut {
+            track,
+            sender,
+            ssrc,
+        });
+        Ok(())
+    }
+
+    /// Sends one access unit; `duration` advances the RTP clock (1/fps).
+    pub async fn send_video(&self, au: &AccessUnit, duration: Duration) -> Result<(), LinkError> {
+        let video = self.video.as_ref().ok_or(LinkError::NoVideoSender)?;
+        let payload_type = video
+            .sender
+            .get_parameters()
+            .await?
+            .rtp_parameters
+            .codecs
+            .first()
+            .map(|c| c.payload_type)
+            .unwrap_or(codecs::H264_PAYLOAD_TYPE);
+        video
+            .track
+            .sample_writer(video.ssrc, payload_type)
+            .write_sample(&Sample {
+                data: bytes::Bytes::copy_from_slice(&au.data),
+                duration,
+                ..Sample::new(Instant::now())
+            })
+            .await?;
+        Ok(())
+    }
+}
+
+/// An SSRC unlikely to collide with the remote side's (RFC 3550 §8.1 picks at random).
+fn rand_ssrc() -> u32 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let seq = SSRC_SEQ.fetch_add(0x9E37_79B9, std::sync::atomic::Ordering::Relaxed);
+    nanos ^ seq ^ std::process::id().rotate_left(16)
+}
+
+static SSRC_SEQ: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0x1234_5678);
