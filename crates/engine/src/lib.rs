@@ -1,12 +1,12 @@
 //! confab-engine: the call, without Tauri, so it runs headless (CLI, tests, bots).
 //!
-//! This first slice holds the media plumbing of one peer connection ([`link`]): the codecs
-//! Confab negotiates, an H.264 sending track and the receiving side that turns RTP back into
-//! decoded frames. The call itself (signalling, perfect negotiation, chat, transfers) builds
-//! on it.
+//! [`call::join`] joins a room on a signalling server and runs the call: one [`link::Link`]
+//! (webrtc-rs peer connection) per remote participant, media encoded once and sent to all,
+//! decoded media and chat reported as [`call::CallEvent`]s.
 
+pub mod call;
 pub mod codecs;
 pub mod link;
-pub mod video_rx;
+pub mod receive;
 
 pub use webrtc;

@@ -38,8 +38,8 @@ pub const CHANNEL_LABEL: &str = "confab";
 pub enum LinkError {
     #[error("webrtc: {0}")]
     WebRtc(#[from] rtc::shared::error::Error),
-    #[error("the peer connection has no video sender")]
-    NoVideoSender,
+    #[error("the peer connection has no {0} sender")]
+    NoSender(&'static str),
 }
 
 /// Where and how a link gathers candidates.
@@ -114,18 +114,47 @@ impl PeerConnectionEventHandler for Forward {
     }
 }
 
-/// An H.264 track we send on, with what `write_sample` needs.
-struct VideoOut {
+/// A track we send on, with what `write_sample` needs.
+struct TrackOut {
     track: Arc<TrackLocalStaticSample>,
     sender: Arc<dyn RtpSender>,
     ssrc: u32,
+}
+
+impl TrackOut {
+    async fn write(
+        &self,
+        data: &[u8],
+        duration: Duration,
+        fallback_pt: u8,
+    ) -> Result<(), LinkError> {
+        let payload_type = self
+            .sender
+            .get_parameters()
+            .await?
+            .rtp_parameters
+            .codecs
+            .first()
+            .map(|c| c.payload_type)
+            .unwrap_or(fallback_pt);
+        self.track
+            .sample_writer(self.ssrc, payload_type)
+            .write_sample(&Sample {
+                data: bytes::Bytes::copy_from_slice(data),
+                duration,
+                ..Sample::new(Instant::now())
+            })
+            .await?;
+        Ok(())
+    }
 }
 
 pub struct Link {
     pub pc: Arc<dyn PeerConnection>,
     /// The pair's one data channel (chat, media state, files).
     pub channel: Arc<dyn DataChannel>,
-    video: Option<VideoOut>,
+    video: Option<TrackOut>,
+    audio: Option<TrackOut>,
 }
 
 impl Link {
@@ -169,27 +198,31 @@ impl Link {
                 pc,
                 channel,
                 video: None,
+                audio: None,
             },
             rx,
         ))
     }
 
-    /// Adds the H.264 track this link sends camera or screen on.
-    pub async fn add_video_track(&mut self, stream_id: &str) -> Result<(), LinkError> {
+    async fn add_track(&self, stream_id: &str, kind: RtpCodecKind) -> Result<TrackOut, LinkError> {
         let ssrc = rand_ssrc();
+        let (codec, label) = match kind {
+            RtpCodecKind::Audio => (codecs::opus_codec(), "audio"),
+            _ => (codecs::h264_codec(), "video"),
+        };
         let track = Arc::new(TrackLocalStaticSample::new(
             Instant::now(),
             MediaStreamTrack::new(
                 stream_id.to_owned(),
-                format!("{stream_id}-video"),
-                "video".to_owned(),
-                RtpCodecKind::Video,
+                format!("{stream_id}-{label}"),
+                label.to_owned(),
+                kind,
                 vec![RTCRtpEncodingParameters {
                     rtp_coding_parameters: RTCRtpCodingParameters {
                         ssrc: Some(ssrc),
                         ..Default::default()
                     },
-                    codec: codecs::h264_codec(),
+                    codec,
                     ..Default::default()
                 }],
             ),
@@ -198,36 +231,39 @@ impl Link {
             .pc
             .add_track(Arc::clone(&track) as Arc<dyn TrackLocal>)
             .await?;
-        self.video = Some(VideoOut {
+        Ok(TrackOut {
             track,
             sender,
             ssrc,
-        });
+        })
+    }
+
+    /// Adds the H.264 track this link sends camera or screen on.
+    pub async fn add_video_track(&mut self, stream_id: &str) -> Result<(), LinkError> {
+        self.video = Some(self.add_track(stream_id, RtpCodecKind::Video).await?);
+        Ok(())
+    }
+
+    /// Adds the Opus track this link sends the microphone on.
+    pub async fn add_audio_track(&mut self, stream_id: &str) -> Result<(), LinkError> {
+        self.audio = Some(self.add_track(stream_id, RtpCodecKind::Audio).await?);
         Ok(())
     }
 
     /// Sends one access unit; `duration` advances the RTP clock (1/fps).
     pub async fn send_video(&self, au: &AccessUnit, duration: Duration) -> Result<(), LinkError> {
-        let video = self.video.as_ref().ok_or(LinkError::NoVideoSender)?;
-        let payload_type = video
-            .sender
-            .get_parameters()
-            .await?
-            .rtp_parameters
-            .codecs
-            .first()
-            .map(|c| c.payload_type)
-            .unwrap_or(codecs::H264_PAYLOAD_TYPE);
+        let video = self.video.as_ref().ok_or(LinkError::NoSender("video"))?;
         video
-            .track
-            .sample_writer(video.ssrc, payload_type)
-            .write_sample(&Sample {
-                data: bytes::Bytes::copy_from_slice(&au.data),
-                duration,
-                ..Sample::new(Instant::now())
-            })
-            .await?;
-        Ok(())
+            .write(&au.data, duration, codecs::H264_PAYLOAD_TYPE)
+            .await
+    }
+
+    /// Sends one 20 ms Opus packet.
+    pub async fn send_audio(&self, packet: &[u8]) -> Result<(), LinkError> {
+        let audio = self.audio.as_ref().ok_or(LinkError::NoSender("audio"))?;
+        audio
+            .write(packet, Duration::from_millis(20), codecs::OPUS_PAYLOAD_TYPE)
+            .await
     }
 }
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use confab_engine::link::{Link, LinkConfig, LinkEvent};
-use confab_engine::video_rx::{self, Received};
+use confab_engine::receive::{self, Received};
 use confab_engine::webrtc::data_channel::DataChannelEvent;
 use confab_engine::webrtc::peer_connection::RTCPeerConnectionState;
 use confab_media::codec::h264::{H264Encoder, H264Settings};
@@ -146,7 +146,7 @@ async fn video_and_chat_cross_a_loopback_peer_connection() {
     let LinkEvent::Track(track) = track else {
         unreachable!()
     };
-    tokio::spawn(video_rx::run(track, frames_tx));
+    tokio::spawn(receive::video(track, frames_tx));
 
     let mut last = None;
     let mut decoded = 0;
@@ -170,6 +170,7 @@ async fn video_and_chat_cross_a_loopback_peer_connection() {
                 decoded += 1;
             }
             Received::DecodeError(e) => panic!("decode error: {e}"),
+            Received::Audio(_) => unreachable!("no audio track was added"),
         }
     }
 

@@ -1,5 +1,6 @@
-//! The receiving side of video: RTP → H.264 access units (RFC 6184 depacketization via
-//! rtc's sample builder) → decoded frames.
+//! The receiving side: RTP → H.264 access units (RFC 6184 depacketization via rtc's sample
+//! builder) → decoded frames, and RTP → Opus packets (RFC 7587: one packet per RTP payload)
+//! → decoded audio.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -10,7 +11,8 @@ use tokio::sync::mpsc;
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 
 use confab_media::codec::h264::H264Decoder;
-use confab_media::frame::VideoFrame;
+use confab_media::codec::opus::OpusDecoder;
+use confab_media::frame::{AudioFrame, VideoFrame};
 
 /// How many packets the sample builder may hold back waiting for a late one: enough for
 /// NACK retransmissions on a lossy link, small enough not to add visible delay.
@@ -20,13 +22,14 @@ const MAX_LATE_PACKETS: u16 = 256;
 #[derive(Debug)]
 pub enum Received {
     Frame(VideoFrame),
+    Audio(AudioFrame),
     /// The decoder rejected an access unit (corrupt, or a P frame without its reference).
     DecodeError(String),
 }
 
-/// Reads `track` until it ends, decoding every access unit, and sends the results on `out`.
-/// Runs until the track ends or `out` is closed.
-pub async fn run(track: Arc<dyn TrackRemote>, out: mpsc::Sender<Received>) {
+/// Reads a video `track` until it ends, decoding every access unit, and sends the results on
+/// `out`. Runs until the track ends or `out` is closed.
+pub async fn video(track: Arc<dyn TrackRemote>, out: mpsc::Sender<Received>) {
     let mut builder = SampleBuilder::new(MAX_LATE_PACKETS, H264Packet::default(), 90_000);
     let mut decoder = match H264Decoder::new() {
         Ok(d) => d,
@@ -49,6 +52,32 @@ pub async fn run(track: Arc<dyn TrackRemote>, out: mpsc::Sender<Received>) {
             if out.send(result).await.is_err() {
                 return;
             }
+        }
+    }
+}
+
+/// Reads an audio `track` until it ends, decoding every Opus packet.
+pub async fn audio(track: Arc<dyn TrackRemote>, out: mpsc::Sender<Received>) {
+    let mut decoder = match OpusDecoder::new() {
+        Ok(d) => d,
+        Err(e) => {
+            let _ = out.send(Received::DecodeError(e.to_string())).await;
+            return;
+        }
+    };
+    while let Some(event) = track.poll().await {
+        let TrackRemoteEvent::OnRtpPacket(packet) = event else {
+            continue;
+        };
+        if packet.payload.is_empty() {
+            continue;
+        }
+        let result = match decoder.decode(&packet.payload) {
+            Ok(frame) => Received::Audio(frame),
+            Err(e) => Received::DecodeError(e.to_string()),
+        };
+        if out.send(result).await.is_err() {
+            return;
         }
     }
 }

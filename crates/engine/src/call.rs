@@ -1,0 +1,769 @@
+//! A call: one room on a signalling server, one [`Link`] per remote participant (mesh).
+//!
+//! `join(config)` returns a [`CallHandle`] that takes commands and a stream of [`CallEvent`]s.
+//! Everything runs in one actor task that owns the participants, so no state is shared
+//! behind locks: signalling events, link events, data-channel messages, decoded media and the
+//! media clock all arrive on channels the actor selects over.
+//!
+//! Negotiation matches the browser UI: the joiner offers to everyone already in the room (the
+//! room-state), the others answer; each pair shares one data channel negotiated with id 0.
+//! Media is encoded once per call and the same access units go to every participant.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+use webrtc::data_channel::DataChannelEvent;
+use webrtc::media_stream::track_remote::TrackRemote;
+use webrtc::peer_connection::{
+    RTCIceCandidateInit, RTCPeerConnectionState, RTCSdpType, RTCSessionDescription,
+};
+
+use confab_media::codec::h264::{H264Encoder, H264Settings};
+use confab_media::codec::opus::OpusEncoder;
+use confab_media::source::synthetic::{TestPattern, Tone, read_stamp};
+use confab_sio::Incoming;
+
+use crate::link::{Link, LinkConfig, LinkError, LinkEvent};
+use crate::receive::{self, Received};
+
+/// Socket.IO event names (the reference design's, shared with the server and the UI).
+mod ev {
+    pub const JOIN_ROOM: &str = "join-room";
+    pub const LEAVE_ROOM: &str = "leave-room";
+    pub const ROOM_STATE: &str = "room-state";
+    pub const USER_JOINED: &str = "user-joined";
+    pub const USER_LEFT: &str = "user-left";
+    pub const OFFER: &str = "offer";
+    pub const ANSWER: &str = "answer";
+    pub const ICE_CANDIDATE: &str = "ice-candidate";
+    pub const DATA_CHANNEL_MESSAGE: &str = "data-channel-message";
+    pub const ERROR: &str = "error";
+}
+
+/// Decoded frames a participant may queue before older ones are dropped: latency over
+/// completeness.
+const RECEIVE_QUEUE: usize = 8;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    #[error("signalling: {0}")]
+    Signalling(#[from] confab_sio::ClientError),
+    #[error("peer connection: {0}")]
+    Link(#[from] LinkError),
+    #[error("codec: {0}")]
+    Codec(#[from] confab_media::codec::CodecError),
+}
+
+/// What to send. Real devices come with the device issue; the synthetic sources go through
+/// the same encoders and tracks.
+#[derive(Debug, Clone)]
+pub struct CallConfig {
+    pub server: String,
+    pub room: String,
+    /// The participant's id in the room and its display name.
+    pub name: String,
+    pub secret: Option<String>,
+    pub synthetic_video: bool,
+    pub synthetic_audio: bool,
+    pub video: H264Settings,
+    pub width: usize,
+    pub height: usize,
+    pub link: LinkConfig,
+}
+
+impl CallConfig {
+    pub fn new(server: &str, room: &str, name: &str) -> Self {
+        Self {
+            server: server.to_owned(),
+            room: room.to_owned(),
+            name: name.to_owned(),
+            secret: None,
+            synthetic_video: true,
+            synthetic_audio: true,
+            video: H264Settings::default(),
+            width: 640,
+            height: 480,
+            link: LinkConfig::loopback(),
+        }
+    }
+}
+
+/// What happens in the call, in the order it happens.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum CallEvent {
+    /// The server admitted us to the room.
+    Joined {
+        room: String,
+    },
+    /// Someone is in the room (already there when we joined, or arrived after).
+    ParticipantJoined {
+        id: String,
+        name: String,
+    },
+    ParticipantLeft {
+        id: String,
+    },
+    /// The peer connection to `id` is up.
+    Connected {
+        id: String,
+    },
+    /// The pair's data channel opened: chat and files can go to `id` now.
+    ChannelOpen {
+        id: String,
+    },
+    /// A decoded video frame from `id`, with the synthetic stamp's frame number when present.
+    VideoFrame {
+        id: String,
+        width: usize,
+        height: usize,
+        frame_number: Option<u32>,
+    },
+    /// A decoded 20 ms audio frame from `id`.
+    AudioFrame {
+        id: String,
+        samples: usize,
+    },
+    Chat {
+        from: String,
+        id: String,
+        text: String,
+    },
+    MediaState {
+        id: String,
+        video: bool,
+        audio: bool,
+    },
+    /// Something went wrong that did not end the call.
+    Error {
+        message: String,
+    },
+    /// The call is over (leave, or the signalling connection ended).
+    Left,
+}
+
+#[derive(Debug)]
+pub enum Command {
+    SendChat(String),
+    SetCamera(bool),
+    SetMic(bool),
+    Leave,
+}
+
+#[derive(Clone)]
+pub struct CallHandle {
+    tx: mpsc::UnboundedSender<Command>,
+}
+
+impl CallHandle {
+    pub fn send(&self, command: Command) {
+        // The actor is gone only after the call ended; nothing is left to command then.
+        let _ = self.tx.send(command);
+    }
+}
+
+struct Participant {
+    name: String,
+    link: Link,
+    remote_set: bool,
+    /// Candidates that arrived before the remote description.
+    pending: Vec<RTCIceCandidateInit>,
+    connected: bool,
+    channel_open: bool,
+}
+
+/// Everything the actor waits on besides signalling and commands, tagged by participant.
+enum Internal {
+    Link(String, LinkEvent),
+    Channel(String, DataChannelEvent),
+    Media(String, Received),
+}
+
+/// Joins the room and runs the call until it is left.
+pub async fn join(
+    config: CallConfig,
+) -> Result<(CallHandle, mpsc::UnboundedReceiver<CallEvent>), CallError> {
+    let (client, incoming) = confab_sio::connect(&config.server).await?;
+    let mut args = vec![
+        json!(config.room),
+        json!(config.name),
+        json!({"name": config.name}),
+    ];
+    if let Some(secret) = &config.secret {
+        args.push(json!({"secret": secret}));
+    }
+    client.emit_args(ev::JOIN_ROOM, &args)?;
+
+    let video = if config.synthetic_video {
+        Some((
+            TestPattern::new(config.width, config.height),
+            H264Encoder::new(config.video)?,
+        ))
+    } else {
+        None
+    };
+    let audio = if config.synthetic_audio {
+        Some(std::sync::Mutex::new((
+            Tone::new(440.0),
+            OpusEncoder::new(32_000)?,
+        )))
+    } else {
+        None
+    };
+    let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
+    let (events_tx, events_rx) = mpsc::unbounded_channel();
+    let (internal_tx, internal_rx) = mpsc::unbounded_channel();
+    let actor = Actor {
+        config,
+        client,
+        events: events_tx,
+        internal: internal_tx,
+        participants: HashMap::new(),
+        names: HashMap::new(),
+        seen_chat: HashSet::new(),
+        video,
+        audio,
+        camera_on: true,
+        mic_on: true,
+    };
+    tokio::spawn(actor.run(incoming, cmd_rx, internal_rx));
+    Ok((CallHandle { tx: cmd_tx }, events_rx))
+}
+
+struct Actor {
+    config: CallConfig,
+    client: confab_sio::Client,
+    events: mpsc::UnboundedSender<CallEvent>,
+    internal: mpsc::UnboundedSender<Internal>,
+    participants: HashMap<String, Participant>,
+    names: HashMap<String, String>,
+    seen_chat: HashSet<String>,
+    video: Option<(TestPattern, H264Encoder)>,
+    /// In a mutex only because libopus's encoder is `Send` but not `Sync`, and the actor's
+    /// future must be `Send`; only the actor ever locks it.
+    audio: Option<std::sync::Mutex<(Tone, OpusEncoder)>>,
+    camera_on: bool,
+    mic_on: bool,
+}
+
+impl Actor {
+    async fn run(
+        mut self,
+        mut incoming: mpsc::UnboundedReceiver<Incoming>,
+        mut commands: mpsc::UnboundedReceiver<Command>,
+        mut internal: mpsc::UnboundedReceiver<Internal>,
+    ) {
+        let frame_period = Duration::from_secs_f32(1.0 / self.config.video.max_fps.max(1.0));
+        let mut video_tick = tokio::time::interval(frame_period);
+        video_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let mut audio_tick = tokio::time::interval(Duration::from_millis(20));
+        audio_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            tokio::select! {
+                msg = incoming.recv() => match msg {
+                    Some(Incoming::Event { name, args }) => self.on_signal(&name, args).await,
+                    Some(Incoming::Disconnected { reason }) => {
+                        self.error(format!("signalling ended: {reason}"));
+                        break;
+                    }
+                    None => break,
+                },
+                cmd = commands.recv() => match cmd {
+                    Some(Command::Leave) | None => break,
+                    Some(cmd) => self.on_command(cmd).await,
+                },
+                Some(event) = internal.recv() => self.on_internal(event).await,
+                _ = video_tick.tick(), if self.video.is_some() => self.send_video_frame(frame_period).await,
+                _ = audio_tick.tick(), if self.audio.is_some() => self.send_audio_frame().await,
+            }
+        }
+        let _ = self.client.emit_args(ev::LEAVE_ROOM, &[]);
+        for (_, p) in self.participants.drain() {
+            let _ = p.link.pc.close().await;
+        }
+        self.client.clone().disconnect();
+        self.emit(CallEvent::Left);
+    }
+
+    fn emit(&self, event: CallEvent) {
+        let _ = self.events.send(event);
+    }
+
+    fn error(&self, message: String) {
+        tracing::warn!("{message}");
+        self.emit(CallEvent::Error { message });
+    }
+
+    async fn on_signal(&mut self, name: &str, args: Vec<Value>) {
+        let arg = args.into_iter().next().unwrap_or(Value::Null);
+        match name {
+            ev::ROOM_STATE => {
+                self.emit(CallEvent::Joined {
+                    room: self.config.room.clone(),
+                });
+                let users = arg["users"].as_array().cloned().unwrap_or_default();
+                for user in users {
+                    let Some(id) = user["userId"].as_str().map(str::to_owned) else {
+                        continue;
+                    };
+                    self.note_participant(&id, &user["userData"]);
+                    if let Err(e) = self.offer_to(&id).await {
+                        self.error(format!("offering to {id}: {e}"));
+                    }
+                }
+            }
+            ev::USER_JOINED => {
+                if let Some(id) = arg["userId"].as_str() {
+                    let id = id.to_owned();
+                    self.note_participant(&id, &arg["userData"]);
+                }
+            }
+            ev::USER_LEFT => {
+                if let Some(id) = arg["userId"].as_str() {
+                    self.drop_participant(id).await;
+                }
+            }
+            ev::OFFER | ev::ANSWER => {
+                let (Some(from), Some(sdp)) = (
+                    arg["from"].as_str().map(str::to_owned),
+                    arg[name]["sdp"].as_str().map(str::to_owned),
+                ) else {
+                    return self.error(format!("malformed {name}"));
+                };
+                let result = if name == ev::OFFER {
+                    self.on_offer(&from, sdp).await
+                } else {
+                    self.on_answer(&from, sdp).await
+                };
+                if let Err(e) = result {
+                    self.error(format!("{name} from {from}: {e}"));
+                }
+            }
+            ev::ICE_CANDIDATE => {
+                let Some(from) = arg["from"].as_str() else {
+                    return;
+                };
+                let candidate = &arg["candidate"];
+                let Some(text) = candidate["candidate"].as_str() else {
+                    return; // end of candidates
+                };
+                if text.is_empty() {
+                    return;
+                }
+                let init = RTCIceCandidateInit {
+                    candidate: text.to_owned(),
+                    sdp_mid: candidate["sdpMid"].as_str().map(str::to_owned),
+                    sdp_mline_index: candidate["sdpMLineIndex"].as_u64().map(|i| i as u16),
+                    username_fragment: candidate["usernameFragment"].as_str().map(str::to_owned),
+                    ..Default::default()
+                };
+                let Some(p) = self.participants.get_mut(from) else {
+                    return;
+                };
+                if p.remote_set {
+                    if let Err(e) = p.link.pc.add_ice_candidate(init).await {
+                        let message = format!("candidate from {from}: {e}");
+                        self.error(message);
+                    }
+                } else {
+                    p.pending.push(init);
+                }
+            }
+            ev::DATA_CHANNEL_MESSAGE => {
+                if let (Some(from), Some(message)) = (arg["from"].as_str(), arg.get("message")) {
+                    let from = from.to_owned();
+                    self.on_app_message(&from, message.clone());
+                }
+            }
+            ev::ERROR => {
+                self.error(format!(
+                    "server: {} {}",
+                    arg["code"].as_str().unwrap_or("?"),
+                    arg["message"].as_str().unwrap_or("")
+                ));
+            }
+            _ => {}
+        }
+    }
+
+    fn note_participant(&mut self, id: &str, user_data: &Value) {
+        if id == self.config.name || self.names.contains_key(id) {
+            return;
+        }
+        let name = user_data["name"].as_str().unwrap_or(id).to_owned();
+        self.names.insert(id.to_owned(), name.clone());
+        self.emit(CallEvent::ParticipantJoined {
+            id: id.to_owned(),
+            name,
+        });
+    }
+
+    /// Creates the link to `id` and starts its event pumps.
+    async fn new_link(&mut self, id: &str) -> Result<Link, CallError> {
+        let (link, mut events) = Link::new(&self.config.link).await?;
+        let tx = self.internal.clone();
+        let who = id.to_owned();
+        tokio::spawn(async move {
+            while let Some(e) = events.recv().await {
+                if tx.send(Internal::Link(who.clone(), e)).is_err() {
+                    return;
+                }
+            }
+        });
+        let channel = link.channel.clone();
+        let tx = self.internal.clone();
+        let who = id.to_owned();
+        tokio::spawn(async move {
+            while let Some(e) = channel.poll().await {
+                if tx.send(Internal::Channel(who.clone(), e)).is_err() {
+                    return;
+                }
+            }
+        });
+        Ok(link)
+    }
+
+    async fn add_local_tracks(&self, link: &mut Link) -> Result<(), CallError> {
+        if self.video.is_some() {
+            link.add_video_track(&self.config.name).await?;
+        }
+        if self.audio.is_some() {
+            link.add_audio_track(&self.config.name).await?;
+        }
+        Ok(())
+    }
+
+    async fn offer_to(&mut self, id: &str) -> Result<(), CallError> {
+        if self.participants.contains_key(id) {
+            return Ok(());
+        }
+        let mut link = self.new_link(id).await?;
+        self.add_local_tracks(&mut link).await?;
+        let offer = link.pc.create_offer(None).await.map_err(LinkError::from)?;
+        link.pc
+            .set_local_description(offer.clone())
+            .await
+            .map_err(LinkError::from)?;
+        self.signal(ev::OFFER, id, &offer);
+        self.insert(id, link);
+        Ok(())
+    }
+
+    async fn on_offer(&mut self, from: &str, sdp: String) -> Result<(), CallError> {
+        let offer = RTCSessionDescription::offer(sdp).map_err(LinkError::from)?;
+        if !self.participants.contains_key(from) {
+            self.note_participant(from, &Value::Null);
+            let link = self.new_link(from).await?;
+            self.insert(from, link);
+        }
+        let mut link_needs_tracks = false;
+        {
+            let p = self.participants.get_mut(from).expect("inserted above");
+            p.link
+                .pc
+                .set_remote_description(offer)
+                .await
+                .map_err(LinkError::from)?;
+            if !p.remote_set {
+                link_needs_tracks = true;
+            }
+            p.remote_set = true;
+        }
+        if link_needs_tracks {
+            // Answering side: our tracks take the transceivers the offer created.
+            let mut p = self.participants.remove(from).expect("present");
+            let added = self.add_local_tracks(&mut p.link).await;
+            self.participants.insert(from.to_owned(), p);
+            added?;
+        }
+        let p = self.participants.get_mut(from).expect("present");
+        for c in std::mem::take(&mut p.pending) {
+            let _ = p.link.pc.add_ice_candidate(c).await;
+        }
+        let answer = p
+            .link
+            .pc
+            .create_answer(None)
+            .await
+            .map_err(LinkError::from)?;
+        p.link
+            .pc
+            .set_local_description(answer.clone())
+            .await
+            .map_err(LinkError::from)?;
+        self.signal(ev::ANSWER, from, &answer);
+        Ok(())
+    }
+
+    async fn on_answer(&mut self, from: &str, sdp: String) -> Result<(), CallError> {
+        let Some(p) = self.participants.get_mut(from) else {
+            return Ok(());
+        };
+        let answer = RTCSessionDescription::answer(sdp).map_err(LinkError::from)?;
+        p.link
+            .pc
+            .set_remote_description(answer)
+            .await
+            .map_err(LinkError::from)?;
+        p.remote_set = true;
+        for c in std::mem::take(&mut p.pending) {
+            let _ = p.link.pc.add_ice_candidate(c).await;
+        }
+        Ok(())
+    }
+
+    fn insert(&mut self, id: &str, link: Link) {
+        self.participants.insert(
+            id.to_owned(),
+            Participant {
+                name: self.names.get(id).cloned().unwrap_or_else(|| id.to_owned()),
+                link,
+                remote_set: false,
+                pending: Vec::new(),
+                connected: false,
+                channel_open: false,
+            },
+        );
+    }
+
+    fn signal(&self, kind: &str, to: &str, desc: &RTCSessionDescription) {
+        let sdp_type = match desc.sdp_type {
+            RTCSdpType::Offer => "offer",
+            RTCSdpType::Answer => "answer",
+            RTCSdpType::Pranswer => "pranswer",
+            _ => "rollback",
+        };
+        let payload = json!({
+            "roomId": self.config.room,
+            "to": to,
+            kind: {"type": sdp_type, "sdp": desc.sdp},
+        });
+        if let Err(e) = self.client.emit(kind, &payload) {
+            self.error(format!("sending {kind}: {e}"));
+        }
+    }
+
+    async fn drop_participant(&mut self, id: &str) {
+        self.names.remove(id);
+        if let Some(p) = self.participants.remove(id) {
+            let _ = p.link.pc.close().await;
+        }
+        self.emit(CallEvent::ParticipantLeft { id: id.to_owned() });
+    }
+
+    async fn on_internal(&mut self, event: Internal) {
+        match event {
+            Internal::Link(id, LinkEvent::Candidate(c)) => {
+                // Browsers match candidates to m-lines by index; with max-bundle every
+                // candidate belongs to the first one.
+                let payload = json!({
+                    "roomId": self.config.room,
+                    "to": id,
+                    "candidate": {
+                        "candidate": c.candidate,
+                        "sdpMid": Value::Null,
+                        "sdpMLineIndex": 0,
+                        "usernameFragment": c.username_fragment,
+                    },
+                });
+                let _ = self.client.emit(ev::ICE_CANDIDATE, &payload);
+            }
+            Internal::Link(id, LinkEvent::State(state)) => match state {
+                RTCPeerConnectionState::Connected => {
+                    if let Some(p) = self.participants.get_mut(&id)
+                        && !p.connected
+                    {
+                        p.connected = true;
+                        // A newcomer needs a keyframe to start decoding.
+                        if let Some((_, encoder)) = &mut self.video {
+                            encoder.request_keyframe();
+                        }
+                        self.emit(CallEvent::Connected { id });
+                    }
+                }
+                RTCPeerConnectionState::Failed => {
+                    self.error(format!("connection to {id} failed"));
+                }
+                _ => {}
+            },
+            Internal::Link(id, LinkEvent::Track(track)) => self.receive_track(id, track).await,
+            Internal::Link(..) => {}
+            Internal::Channel(id, DataChannelEvent::OnOpen) => {
+                if let Some(p) = self.participants.get_mut(&id) {
+                    p.channel_open = true;
+                    let state =
+                        json!({"t": "media-state", "video": self.camera_on, "audio": self.mic_on});
+                    let _ = p.link.channel.send_text(&state.to_string()).await;
+                }
+                self.emit(CallEvent::ChannelOpen { id });
+            }
+            Internal::Channel(id, DataChannelEvent::OnMessage(m)) => {
+                if m.is_string
+                    && let Ok(v) = serde_json::from_slice::<Value>(&m.data)
+                {
+                    self.on_app_message(&id, v);
+                }
+            }
+            Internal::Channel(..) => {}
+            Internal::Media(id, Received::Frame(frame)) => {
+                self.emit(CallEvent::VideoFrame {
+                    id,
+                    width: frame.width,
+                    height: frame.height,
+                    frame_number: read_stamp(&frame).map(|s| s.frame_number),
+                });
+            }
+            Internal::Media(id, Received::Audio(frame)) => {
+                self.emit(CallEvent::AudioFrame {
+                    id,
+                    samples: frame.samples.len(),
+                });
+            }
+            Internal::Media(id, Received::DecodeError(e)) => {
+                self.error(format!("decoding media from {id}: {e}"));
+            }
+        }
+    }
+
+    async fn receive_track(&self, id: String, track: Arc<dyn TrackRemote>) {
+        let kind = track.kind().await;
+        let (tx, mut rx) = mpsc::channel(RECEIVE_QUEUE);
+        match kind {
+            RtpCodecKind::Video => {
+                tokio::spawn(receive::video(track, tx));
+            }
+            RtpCodecKind::Audio => {
+                tokio::spawn(receive::audio(track, tx));
+            }
+            _ => return,
+        }
+        let internal = self.internal.clone();
+        tokio::spawn(async move {
+            while let Some(r) = rx.recv().await {
+                if internal.send(Internal::Media(id.clone(), r)).is_err() {
+                    return;
+                }
+            }
+        });
+    }
+
+    /// A JSON message from `from` on the data channel or the signalling fallback.
+    fn on_app_message(&mut self, from: &str, v: Value) {
+        match v["t"].as_str() {
+            Some("chat") => {
+                let (Some(id), Some(text)) = (v["id"].as_str(), v["text"].as_str()) else {
+                    return;
+                };
+                // Exactly once, whichever path delivered it first.
+                if !self.seen_chat.insert(id.to_owned()) {
+                    return;
+                }
+                self.emit(CallEvent::Chat {
+                    from: from.to_owned(),
+                    id: id.to_owned(),
+                    text: text.to_owned(),
+                });
+            }
+            Some("media-state") => self.emit(CallEvent::MediaState {
+                id: from.to_owned(),
+                video: v["video"].as_bool() != Some(false),
+                audio: v["audio"].as_bool() != Some(false),
+            }),
+            _ => {}
+        }
+    }
+
+    async fn on_command(&mut self, cmd: Command) {
+        match cmd {
+            Command::SendChat(text) => {
+                let id = message_id(&self.config.name, self.seen_chat.len());
+                self.seen_chat.insert(id.clone());
+                let ts = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_millis() as u64)
+                    .unwrap_or(0);
+                let msg = json!({"t": "chat", "id": id, "text": text, "ts": ts});
+                for (pid, p) in &self.participants {
+                    if p.channel_open {
+                        if let Err(e) = p.link.channel.send_text(&msg.to_string()).await {
+                            self.error(format!("chat to {pid}: {e}"));
+                        }
+                    } else {
+                        let payload = json!({"roomId": self.config.room, "to": pid, "message": msg, "type": "chat"});
+                        let _ = self.client.emit(ev::DATA_CHANNEL_MESSAGE, &payload);
+                    }
+                }
+            }
+            Command::SetCamera(on) => {
+                self.camera_on = on;
+                self.broadcast_media_state().await;
+            }
+            Command::SetMic(on) => {
+                self.mic_on = on;
+                self.broadcast_media_state().await;
+            }
+            Command::Leave => {}
+        }
+    }
+
+    async fn broadcast_media_state(&self) {
+        let state = json!({"t": "media-state", "video": self.camera_on, "audio": self.mic_on});
+        for p in self.participants.values().filter(|p| p.channel_open) {
+            let _ = p.link.channel.send_text(&state.to_string()).await;
+        }
+    }
+
+    async fn send_video_frame(&mut self, period: Duration) {
+        if !self.camera_on || !self.participants.values().any(|p| p.connected) {
+            return;
+        }
+        let Some((pattern, encoder)) = &mut self.video else {
+            return;
+        };
+        let frame = pattern.next_frame();
+        let au = match encoder.encode(&frame) {
+            Ok(Some(au)) => au,
+            Ok(None) => return,
+            Err(e) => return self.error(format!("encoding video: {e}")),
+        };
+        for p in self.participants.values().filter(|p| p.connected) {
+            if let Err(e) = p.link.send_video(&au, period).await {
+                tracing::debug!("video to {}: {e}", p.name);
+            }
+        }
+    }
+
+    async fn send_audio_frame(&mut self) {
+        if !self.participants.values().any(|p| p.connected) {
+            return;
+        }
+        let Some(audio) = &self.audio else { return };
+        let encoded = {
+            let mut guard = audio.lock().unwrap_or_else(|p| p.into_inner());
+            let (tone, encoder) = &mut *guard;
+            let mut frame = tone.next_frame();
+            if !self.mic_on {
+                frame.samples.fill(0);
+            }
+            encoder.encode(&frame)
+        };
+        let packet = match encoded {
+            Ok(p) => p,
+            Err(e) => return self.error(format!("encoding audio: {e}")),
+        };
+        for p in self.participants.values().filter(|p| p.connected) {
+            if let Err(e) = p.link.send_audio(&packet).await {
+                tracing::debug!("audio to {}: {e}", p.name);
+            }
+        }
+    }
+}
+
+/// A chat message id unique across the room: the sender's id, the process and a counter.
+fn message_id(user: &str, n: usize) -> String {
+    format!("{user}-{}-{n}", std::process::id())
+}
