@@ -3,15 +3,16 @@
 // One RTCPeerConnection per remote participant (mesh). Negotiation follows the W3C "perfect
 // negotiation" pattern (https://w3c.github.io/webrtc-pc/#perfect-negotiation-example): either
 // side may offer at any time, glare is resolved by a fixed politeness (the participant with the
-// greater id is polite). Each pair shares exactly one data channel, negotiated out of band with
-// id 0 (RFC 8832 not needed), which carries chat, media state and file transfers.
+// greater id is polite). Each pair shares exactly one data channel, labelled "confab": the side
+// that makes the first offer creates it (RFC 8832 in-band open), the other adopts it from
+// `ondatachannel`. It carries chat, media state and file transfers.
 //
 // The UI talks to this only through the small interface documented on `BrowserBackend`; the
 // desktop backend (Tauri) implements the same interface.
 
 import { FileSender, FileReceiver, CHUNK_SIZE, parseChunk } from "./transfer.js";
 
-const CHAT_CHANNEL_ID = 0;
+const CHANNEL_LABEL = "confab";
 /** Above this many queued bytes a sender waits for the channel to drain. */
 const HIGH_WATER = 4 * 1024 * 1024;
 /** Wake a waiting sender when the queue falls to this. */
@@ -254,7 +255,7 @@ export class BrowserBackend {
     if (this.peers.has(id)) return;
     const peer = this.createPeer(id);
     this.attachLocalMedia(peer, true);
-    this.openChannel(peer);
+    this.useChannel(peer, peer.pc.createDataChannel(CHANNEL_LABEL, { ordered: true }));
   }
 
   createPeer(id) {
@@ -283,6 +284,12 @@ export class BrowserBackend {
     pc.onconnectionstatechange = () => {
       if (pc.connectionState === "failed") pc.restartIce();
     };
+    // The answering side adopts the channel the offerer opened; anything more is refused so
+    // the pair keeps exactly one.
+    pc.ondatachannel = ({ channel }) => {
+      if (!peer.dc && channel.label === CHANNEL_LABEL) this.useChannel(peer, channel);
+      else channel.close();
+    };
     return peer;
   }
 
@@ -299,16 +306,17 @@ export class BrowserBackend {
     }
   }
 
-  /** The pair's one data channel, negotiated out of band (same id on both sides). */
-  openChannel(peer) {
-    const dc = peer.pc.createDataChannel("confab", { negotiated: true, id: CHAT_CHANNEL_ID, ordered: true });
+  /** Makes `dc` the pair's channel (created here, or adopted from the offerer). */
+  useChannel(peer, dc) {
     dc.binaryType = "arraybuffer";
     dc.bufferedAmountLowThreshold = LOW_WATER;
     peer.dc = dc;
-    dc.onopen = () => {
+    const opened = () => {
       this.emit({ type: "status", level: "ok", text: this.roomSummary() });
       this.sendMediaState(peer);
     };
+    if (dc.readyState === "open") opened();
+    else dc.onopen = opened;
     dc.onmessage = (ev) => this.onChannelMessage(peer, ev.data);
     dc.onclose = () => this.failTransfersOf(peer.id, "the connection closed");
   }
@@ -335,9 +343,9 @@ export class BrowserBackend {
       if (peer.ignoreOffer) return;
       await pc.setRemoteDescription(description);
       if (fresh) {
-        // Answering side: our tracks take the transceivers the offer created.
+        // Answering side: our tracks take the transceivers the offer created; the channel
+        // arrives through ondatachannel.
         this.attachLocalMedia(peer, false);
-        this.openChannel(peer);
       }
       if (description.type === "offer") {
         await pc.setLocalDescription();

@@ -1,7 +1,9 @@
 //! `confab`: the command-line face of Confab.
 //!
-//! `confab serve` runs the signalling server with the browser UI. (`confab join`, the headless
-//! peer, arrives with the call engine.)
+//! `confab serve` runs the signalling server with the browser UI; `confab join` is the headless
+//! peer (demo participant, test bot).
+
+mod join;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -31,6 +33,8 @@ enum LogFormat {
 enum Command {
     /// Run the signalling server and serve the browser UI.
     Serve(ServeArgs),
+    /// Join a room as a headless participant.
+    Join(join::JoinArgs),
 }
 
 #[derive(clap::Args)]
@@ -73,6 +77,7 @@ fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     match cli.command {
         Command::Serve(args) => runtime.block_on(serve(args)),
+        Command::Join(args) => runtime.block_on(join::run(args)),
     }
 }
 

@@ -6,17 +6,18 @@
 //! media clock all arrive on channels the actor selects over.
 //!
 //! Negotiation matches the browser UI: the joiner offers to everyone already in the room (the
-//! room-state), the others answer; each pair shares one data channel negotiated with id 0.
+//! room-state), the others answer; the offering side opens the pair's one data channel.
 //! Media is encoded once per call and the same access units go to every participant.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
+use rtc::data_channel::RTCDataChannelState;
 use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
-use webrtc::data_channel::DataChannelEvent;
+use webrtc::data_channel::{DataChannel, DataChannelEvent};
 use webrtc::media_stream::track_remote::TrackRemote;
 use webrtc::peer_connection::{
     RTCIceCandidateInit, RTCPeerConnectionState, RTCSdpType, RTCSessionDescription,
@@ -402,9 +403,10 @@ impl Actor {
         });
     }
 
-    /// Creates the link to `id` and starts its event pumps.
-    async fn new_link(&mut self, id: &str) -> Result<Link, CallError> {
-        let (link, mut events) = Link::new(&self.config.link).await?;
+    /// Creates the link to `id` and starts its event pump (and its channel's, when this side
+    /// opens the channel).
+    async fn new_link(&mut self, id: &str, offering: bool) -> Result<Link, CallError> {
+        let (link, mut events) = Link::new(&self.config.link, offering).await?;
         let tx = self.internal.clone();
         let who = id.to_owned();
         tokio::spawn(async move {
@@ -414,17 +416,30 @@ impl Actor {
                 }
             }
         });
-        let channel = link.channel.clone();
+        if let Some(channel) = &link.channel {
+            self.pump_channel(id, channel.clone());
+        }
+        Ok(link)
+    }
+
+    fn pump_channel(&self, id: &str, channel: Arc<dyn DataChannel>) {
         let tx = self.internal.clone();
         let who = id.to_owned();
         tokio::spawn(async move {
+            // An adopted channel may be open before anyone polls it: report that first.
+            if matches!(channel.ready_state().await, Ok(RTCDataChannelState::Open))
+                && tx
+                    .send(Internal::Channel(who.clone(), DataChannelEvent::OnOpen))
+                    .is_err()
+            {
+                return;
+            }
             while let Some(e) = channel.poll().await {
                 if tx.send(Internal::Channel(who.clone(), e)).is_err() {
                     return;
                 }
             }
         });
-        Ok(link)
     }
 
     async fn add_local_tracks(&self, link: &mut Link) -> Result<(), CallError> {
@@ -441,7 +456,7 @@ impl Actor {
         if self.participants.contains_key(id) {
             return Ok(());
         }
-        let mut link = self.new_link(id).await?;
+        let mut link = self.new_link(id, true).await?;
         self.add_local_tracks(&mut link).await?;
         let offer = link.pc.create_offer(None).await.map_err(LinkError::from)?;
         link.pc
@@ -457,7 +472,7 @@ impl Actor {
         let offer = RTCSessionDescription::offer(sdp).map_err(LinkError::from)?;
         if !self.participants.contains_key(from) {
             self.note_participant(from, &Value::Null);
-            let link = self.new_link(from).await?;
+            let link = self.new_link(from, false).await?;
             self.insert(from, link);
         }
         let mut link_needs_tracks = false;
@@ -591,13 +606,34 @@ impl Actor {
                 _ => {}
             },
             Internal::Link(id, LinkEvent::Track(track)) => self.receive_track(id, track).await,
+            Internal::Link(id, LinkEvent::DataChannel(channel)) => {
+                let adopt = match self.participants.get_mut(&id) {
+                    Some(p) if p.link.channel.is_none() => {
+                        p.link.channel = Some(channel.clone());
+                        true
+                    }
+                    _ => false,
+                };
+                if adopt {
+                    self.pump_channel(&id, channel);
+                } else {
+                    // Not ours to keep: the pair already has its channel.
+                    let _ = channel.close().await;
+                }
+            }
             Internal::Link(..) => {}
             Internal::Channel(id, DataChannelEvent::OnOpen) => {
-                if let Some(p) = self.participants.get_mut(&id) {
-                    p.channel_open = true;
-                    let state =
-                        json!({"t": "media-state", "video": self.camera_on, "audio": self.mic_on});
-                    let _ = p.link.channel.send_text(&state.to_string()).await;
+                let Some(p) = self.participants.get_mut(&id) else {
+                    return;
+                };
+                if p.channel_open {
+                    return; // reported by both the ready-state check and the event
+                }
+                p.channel_open = true;
+                let state =
+                    json!({"t": "media-state", "video": self.camera_on, "audio": self.mic_on});
+                if let Some(channel) = &p.link.channel {
+                    let _ = channel.send_text(&state.to_string()).await;
                 }
                 self.emit(CallEvent::ChannelOpen { id });
             }
@@ -688,8 +724,8 @@ impl Actor {
                     .unwrap_or(0);
                 let msg = json!({"t": "chat", "id": id, "text": text, "ts": ts});
                 for (pid, p) in &self.participants {
-                    if p.channel_open {
-                        if let Err(e) = p.link.channel.send_text(&msg.to_string()).await {
+                    if let (true, Some(channel)) = (p.channel_open, &p.link.channel) {
+                        if let Err(e) = channel.send_text(&msg.to_string()).await {
                             self.error(format!("chat to {pid}: {e}"));
                         }
                     } else {
@@ -713,7 +749,9 @@ impl Actor {
     async fn broadcast_media_state(&self) {
         let state = json!({"t": "media-state", "video": self.camera_on, "audio": self.mic_on});
         for p in self.participants.values().filter(|p| p.channel_open) {
-            let _ = p.link.channel.send_text(&state.to_string()).await;
+            if let Some(channel) = &p.link.channel {
+                let _ = channel.send_text(&state.to_string()).await;
+            }
         }
     }
 

@@ -7,6 +7,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use rtc::ice::mdns::MulticastDnsMode;
 use rtc::media::Sample;
 use rtc::media_stream::MediaStreamTrack;
 use rtc::rtp_transceiver::rtp_sender::{
@@ -21,7 +22,7 @@ use webrtc::peer_connection::{
     PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCBundlePolicy,
     RTCConfigurationBuilder, RTCIceCandidateInit, RTCIceGatheringState, RTCIceServer,
     RTCIceTransportPolicy, RTCPeerConnectionIceEvent, RTCPeerConnectionState, RTCRtcpMuxPolicy,
-    Registry, register_default_interceptors,
+    Registry, SettingEngineBuilder, register_default_interceptors,
 };
 use webrtc::rtp_transceiver::RtpSender;
 
@@ -29,9 +30,11 @@ use confab_media::codec::h264::AccessUnit;
 
 use crate::codecs;
 
-/// The stream id of the one data channel every pair shares, negotiated out of band on both
-/// sides (the browser UI does the same), so no side ever creates a second one.
-pub const CHANNEL_ID: u16 = 0;
+/// The label of the one data channel every pair shares. The offering side creates it (in-band,
+/// RFC 8832 DCEP) and the answering side adopts it from `on_data_channel`, so there is exactly
+/// one per pair. (Negotiating it out of band with a fixed id on both sides raced in webrtc-rs
+/// when it answered a browser: data the browser sent on the stream before webrtc-rs had
+/// registered its own end was dropped, "data channel not existed".)
 pub const CHANNEL_LABEL: &str = "confab";
 
 #[derive(Debug, thiserror::Error)]
@@ -70,8 +73,10 @@ pub enum LinkEvent {
     GatheringComplete,
     NegotiationNeeded,
     State(RTCPeerConnectionState),
-    /// A remote track started; its RTP is read with [`crate::video_rx`].
+    /// A remote track started; its RTP is read with [`crate::receive`].
     Track(Arc<dyn TrackRemote>),
+    /// The remote side opened a data channel (the answering side's pair channel).
+    DataChannel(Arc<dyn DataChannel>),
 }
 
 impl std::fmt::Debug for LinkEvent {
@@ -82,6 +87,7 @@ impl std::fmt::Debug for LinkEvent {
             LinkEvent::NegotiationNeeded => f.write_str("NegotiationNeeded"),
             LinkEvent::State(s) => write!(f, "State({s})"),
             LinkEvent::Track(_) => f.write_str("Track"),
+            LinkEvent::DataChannel(_) => f.write_str("DataChannel"),
         }
     }
 }
@@ -111,6 +117,9 @@ impl PeerConnectionEventHandler for Forward {
     }
     async fn on_track(&self, track: Arc<dyn TrackRemote>) {
         let _ = self.0.send(LinkEvent::Track(track));
+    }
+    async fn on_data_channel(&self, channel: Arc<dyn DataChannel>) {
+        let _ = self.0.send(LinkEvent::DataChannel(channel));
     }
 }
 
@@ -151,48 +160,45 @@ impl TrackOut {
 
 pub struct Link {
     pub pc: Arc<dyn PeerConnection>,
-    /// The pair's one data channel (chat, media state, files).
-    pub channel: Arc<dyn DataChannel>,
+    /// The pair's one data channel (chat, media state, files): created here on the offering
+    /// side, adopted from [`LinkEvent::DataChannel`] on the answering side.
+    pub channel: Option<Arc<dyn DataChannel>>,
     video: Option<TrackOut>,
     audio: Option<TrackOut>,
 }
 
 impl Link {
+    /// `offering`: this side will send the first offer, so it creates the pair's channel.
     pub async fn new(
         config: &LinkConfig,
+        offering: bool,
     ) -> Result<(Self, mpsc::UnboundedReceiver<LinkEvent>), LinkError> {
-        let mut engine = codecs::media_engine()?;
-        let registry = register_default_interceptors(Registry::new(), &mut engine)?;
-        let rtc_config = RTCConfigurationBuilder::new()
-            .with_ice_servers(config.ice_servers.clone())
-            .with_ice_transport_policy(if config.relay_only {
-                RTCIceTransportPolicy::Relay
-            } else {
-                RTCIceTransportPolicy::All
-            })
-            .with_bundle_policy(RTCBundlePolicy::MaxBundle)
-            .with_rtcp_mux_policy(RTCRtcpMuxPolicy::Require)
-            .build();
         let (tx, rx) = mpsc::unbounded_channel();
-        let pc = PeerConnectionBuilder::new()
-            .with_configuration(rtc_config)
-            .with_media_engine(engine)
-            .with_interceptor_registry(registry)
-            .with_handler(Arc::new(Forward(tx)))
-            .with_udp_addrs(config.bind.clone())
-            .build()
-            .await?;
-        let pc: Arc<dyn PeerConnection> = Arc::new(pc);
-        let channel = pc
-            .create_data_channel(
-                CHANNEL_LABEL,
-                Some(rtc::data_channel::RTCDataChannelInit {
-                    ordered: true,
-                    negotiated: Some(CHANNEL_ID),
-                    ..Default::default()
-                }),
+        let handler: Arc<dyn PeerConnectionEventHandler> = Arc::new(Forward(tx));
+        // Resolving a browser's `.local` candidates needs a multicast socket; where none can
+        // be opened (no multicast route, e.g. a loopback-only network namespace) the call
+        // still works with IP candidates, so fall back rather than fail.
+        let pc = match build_pc(config, handler.clone(), MulticastDnsMode::QueryOnly).await {
+            Ok(pc) => pc,
+            Err(e) => {
+                tracing::debug!("mDNS unavailable ({e}); gathering without it");
+                build_pc(config, handler, MulticastDnsMode::Disabled).await?
+            }
+        };
+        let channel = if offering {
+            Some(
+                pc.create_data_channel(
+                    CHANNEL_LABEL,
+                    Some(rtc::data_channel::RTCDataChannelInit {
+                        ordered: true,
+                        ..Default::default()
+                    }),
+                )
+                .await?,
             )
-            .await?;
+        } else {
+            None
+        };
         Ok((
             Self {
                 pc,
@@ -265,6 +271,39 @@ impl Link {
             .write(packet, Duration::from_millis(20), codecs::OPUS_PAYLOAD_TYPE)
             .await
     }
+}
+
+async fn build_pc(
+    config: &LinkConfig,
+    handler: Arc<dyn PeerConnectionEventHandler>,
+    mdns: MulticastDnsMode,
+) -> Result<Arc<dyn PeerConnection>, LinkError> {
+    let mut engine = codecs::media_engine()?;
+    let registry = register_default_interceptors(Registry::new(), &mut engine)?;
+    let rtc_config = RTCConfigurationBuilder::new()
+        .with_ice_servers(config.ice_servers.clone())
+        .with_ice_transport_policy(if config.relay_only {
+            RTCIceTransportPolicy::Relay
+        } else {
+            RTCIceTransportPolicy::All
+        })
+        .with_bundle_policy(RTCBundlePolicy::MaxBundle)
+        .with_rtcp_mux_policy(RTCRtcpMuxPolicy::Require)
+        .build();
+    let pc = PeerConnectionBuilder::new()
+        .with_configuration(rtc_config)
+        .with_media_engine(engine)
+        .with_interceptor_registry(registry)
+        .with_setting_engine(
+            SettingEngineBuilder::new()
+                .with_multicast_dns_mode(mdns)
+                .build(),
+        )
+        .with_handler(handler)
+        .with_udp_addrs(config.bind.clone())
+        .build()
+        .await?;
+    Ok(Arc::new(pc))
 }
 
 /// An SSRC unlikely to collide with the remote side's (RFC 3550 §8.1 picks at random).

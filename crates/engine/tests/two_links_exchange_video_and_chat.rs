@@ -36,7 +36,7 @@ fn trickle(
                 LinkEvent::State(s) => {
                     let _ = states.send(s);
                 }
-                e @ LinkEvent::Track(_) => {
+                e @ (LinkEvent::Track(_) | LinkEvent::DataChannel(_)) => {
                     if let Some(t) = &tracks {
                         let _ = t.send(e);
                     }
@@ -63,8 +63,12 @@ async fn wait_connected(states: &mut mpsc::UnboundedReceiver<RTCPeerConnectionSt
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn video_and_chat_cross_a_loopback_peer_connection() {
-    let (mut alice, alice_events) = Link::new(&LinkConfig::loopback()).await.expect("alice");
-    let (bob, bob_events) = Link::new(&LinkConfig::loopback()).await.expect("bob");
+    let (mut alice, alice_events) = Link::new(&LinkConfig::loopback(), true)
+        .await
+        .expect("alice");
+    let (bob, bob_events) = Link::new(&LinkConfig::loopback(), false)
+        .await
+        .expect("bob");
     alice.add_video_track("alice").await.expect("video track");
 
     let (a_states_tx, mut a_states) = mpsc::unbounded_channel();
@@ -101,8 +105,25 @@ async fn video_and_chat_cross_a_loopback_peer_connection() {
     wait_connected(&mut a_states).await;
     wait_connected(&mut b_states).await;
 
-    // Chat over the negotiated channel, once both ends report it open.
-    for channel in [&alice.channel, &bob.channel] {
+    // Bob adopts the channel alice opened; chat goes over it once both ends report it open.
+    let LinkEvent::DataChannel(bob_channel) = tokio::time::timeout(WAIT, b_tracks.recv())
+        .await
+        .expect("bob is offered alice's channel")
+        .expect("event")
+    else {
+        panic!("the channel comes before any track: alice sends no media yet");
+    };
+    let alice_channel = alice
+        .channel
+        .clone()
+        .expect("the offerer opened the channel");
+    for channel in [&alice_channel, &bob_channel] {
+        if matches!(
+            channel.ready_state().await,
+            Ok(confab_engine::webrtc::data_channel::RTCDataChannelState::Open)
+        ) {
+            continue;
+        }
         tokio::time::timeout(WAIT, async {
             while let Some(e) = channel.poll().await {
                 if matches!(e, DataChannelEvent::OnOpen) {
@@ -113,8 +134,7 @@ async fn video_and_chat_cross_a_loopback_peer_connection() {
         .await
         .expect("data channel opens");
     }
-    alice
-        .channel
+    alice_channel
         .send_text(r#"{"t":"chat","id":"m1","text":"hello bob","ts":0}"#)
         .await
         .expect("send chat");
@@ -175,7 +195,7 @@ async fn video_and_chat_cross_a_loopback_peer_connection() {
     }
 
     let msg = tokio::time::timeout(WAIT, async {
-        while let Some(e) = bob.channel.poll().await {
+        while let Some(e) = bob_channel.poll().await {
             if let DataChannelEvent::OnMessage(m) = e {
                 return m;
             }

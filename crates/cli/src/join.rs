@@ -1,0 +1,252 @@
+//! `confab join`: the headless peer — demo participant, test bot, benchmark client.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use confab_engine::call::{self, CallConfig, CallEvent, Command};
+use confab_engine::link::LinkConfig;
+use confab_engine::webrtc::peer_connection::RTCIceServer;
+use serde::Serialize;
+
+#[derive(clap::Args)]
+pub struct JoinArgs {
+    /// Signalling server, e.g. http://127.0.0.1:3000
+    #[arg(long, env = "CONFAB_SERVER")]
+    server: String,
+    #[arg(long, env = "CONFAB_ROOM")]
+    room: String,
+    /// The participant's id in the room and its display name.
+    #[arg(long, env = "CONFAB_NAME")]
+    name: String,
+    #[arg(long, env = "CONFAB_SECRET")]
+    secret: Option<String>,
+    /// Camera device (not available yet: use --synthetic-video).
+    #[arg(long, conflicts_with = "synthetic_video")]
+    camera: Option<String>,
+    /// Send the synthetic test pattern (frame numbers and capture times readable by receivers).
+    #[arg(long)]
+    synthetic_video: bool,
+    /// Microphone device (not available yet: use --synthetic-audio).
+    #[arg(long, conflicts_with = "synthetic_audio")]
+    mic: Option<String>,
+    /// Send a 440 Hz tone.
+    #[arg(long)]
+    synthetic_audio: bool,
+    /// A chat message to send once every remote participant's chat channel is open
+    /// (repeatable; sent in order).
+    #[arg(long = "chat")]
+    chat: Vec<String>,
+    /// STUN/TURN server, e.g. stun:host:3478 or turn:user:pass@host:3478 (repeatable).
+    #[arg(long = "ice-server")]
+    ice_servers: Vec<String>,
+    /// Only relay candidates.
+    #[arg(long)]
+    relay_only: bool,
+    /// Local address to gather candidates on (repeatable). Default: every interface except
+    /// loopback; pass 127.0.0.1:0 for calls on this machine.
+    #[arg(long = "bind", default_value = "0.0.0.0:0")]
+    bind: Vec<String>,
+    /// Stay this many seconds (default: until Ctrl-C).
+    #[arg(long)]
+    duration: Option<f64>,
+    /// Write a JSON report here on exit.
+    #[arg(long)]
+    report: Option<PathBuf>,
+    /// Print progress as JSON lines on stdout: participants, connections, chat, and every
+    /// 30th decoded video frame per participant (for scripts and tests to wait on).
+    #[arg(long)]
+    progress: bool,
+}
+
+#[derive(Default, Serialize)]
+struct ParticipantReport {
+    video_frames_decoded: u64,
+    last_frame_number: Option<u32>,
+    audio_frames_decoded: u64,
+    chat_received: Vec<String>,
+}
+
+#[derive(Default, Serialize)]
+struct Report {
+    participants: BTreeMap<String, ParticipantReport>,
+    transfers: Vec<serde_json::Value>,
+    stats: BTreeMap<String, serde_json::Value>,
+    errors: Vec<String>,
+}
+
+/// `turn:user:pass@host:port` → an ICE server with credentials.
+fn ice_server(url: &str) -> RTCIceServer {
+    if let Some((scheme, rest)) = url.split_once(':')
+        && let Some((creds, host)) = rest.rsplit_once('@')
+        && let Some((user, pass)) = creds.split_once(':')
+    {
+        return RTCIceServer {
+            urls: vec![format!("{scheme}:{host}")],
+            username: user.to_owned(),
+            credential: pass.to_owned(),
+        };
+    }
+    RTCIceServer {
+        urls: vec![url.to_owned()],
+        ..Default::default()
+    }
+}
+
+pub async fn run(args: JoinArgs) -> anyhow::Result<()> {
+    if args.camera.is_some() || args.mic.is_some() {
+        bail!(
+            "camera and microphone capture are not available yet; use --synthetic-video and --synthetic-audio"
+        );
+    }
+    let mut config = CallConfig::new(&args.server, &args.room, &args.name);
+    config.secret = args.secret.clone();
+    config.synthetic_video = args.synthetic_video;
+    config.synthetic_audio = args.synthetic_audio;
+    config.link = LinkConfig {
+        bind: args.bind.clone(),
+        ice_servers: args.ice_servers.iter().map(|u| ice_server(u)).collect(),
+        relay_only: args.relay_only,
+    };
+    let (handle, mut events) = call::join(config).await.context("joining the call")?;
+
+    let deadline = async {
+        match args.duration {
+            Some(secs) => tokio::time::sleep(Duration::from_secs_f64(secs)).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(deadline);
+    let mut report = Report::default();
+    let mut present = BTreeSet::new();
+    let mut open = BTreeSet::new();
+    let mut chats_sent = args.chat.is_empty();
+    let mut leaving = false;
+    loop {
+        let event = tokio::select! {
+            e = events.recv() => e,
+            _ = &mut deadline, if !leaving => {
+                leaving = true;
+                handle.send(Command::Leave);
+                continue;
+            }
+            _ = tokio::signal::ctrl_c(), if !leaving => {
+                leaving = true;
+                handle.send(Command::Leave);
+                continue;
+            }
+        };
+        let Some(event) = event else { break };
+        if args.progress {
+            progress(&event, &report);
+        }
+        match event {
+            CallEvent::ParticipantJoined { id, name } => {
+                tracing::info!(%id, %name, "participant joined");
+                report.participants.entry(id.clone()).or_default();
+                present.insert(id);
+            }
+            CallEvent::ParticipantLeft { id } => {
+                tracing::info!(%id, "participant left");
+                present.remove(&id);
+                open.remove(&id);
+            }
+            CallEvent::ChannelOpen { id } => {
+                open.insert(id);
+            }
+            CallEvent::VideoFrame {
+                id, frame_number, ..
+            } => {
+                let p = report.participants.entry(id).or_default();
+                p.video_frames_decoded += 1;
+                if frame_number.is_some() {
+                    p.last_frame_number = frame_number;
+                }
+            }
+            CallEvent::AudioFrame { id, .. } => {
+                report
+                    .participants
+                    .entry(id)
+                    .or_default()
+                    .audio_frames_decoded += 1;
+            }
+            CallEvent::Chat { from, text, .. } => {
+                tracing::info!(%from, "chat received");
+                report
+                    .participants
+                    .entry(from)
+                    .or_default()
+                    .chat_received
+                    .push(text);
+            }
+            CallEvent::Error { message } => {
+                tracing::warn!("{message}");
+                report.errors.push(message);
+            }
+            CallEvent::Left => break,
+            _ => {}
+        }
+        if !chats_sent && !present.is_empty() && present.iter().all(|p| open.contains(p)) {
+            for text in &args.chat {
+                handle.send(Command::SendChat(text.clone()));
+            }
+            chats_sent = true;
+        }
+    }
+    if let Some(path) = &args.report {
+        let json = serde_json::to_string_pretty(&report).context("serialising the report")?;
+        std::fs::write(path, json).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// One JSON line per notable event; decoded media is sampled (every 30th frame) so the
+/// output stays readable.
+fn progress(event: &CallEvent, report: &Report) {
+    let count = |id: &str| {
+        report
+            .participants
+            .get(id)
+            .map_or(0, |p| p.video_frames_decoded)
+    };
+    let line = match event {
+        CallEvent::Joined { room } => serde_json::json!({"event": "joined", "room": room}),
+        CallEvent::ParticipantJoined { id, .. } => {
+            serde_json::json!({"event": "participant-joined", "id": id})
+        }
+        CallEvent::ParticipantLeft { id } => {
+            serde_json::json!({"event": "participant-left", "id": id})
+        }
+        CallEvent::Connected { id } => serde_json::json!({"event": "connected", "id": id}),
+        CallEvent::ChannelOpen { id } => serde_json::json!({"event": "channel-open", "id": id}),
+        CallEvent::Chat { from, text, .. } => {
+            serde_json::json!({"event": "chat", "from": from, "text": text})
+        }
+        // Counted before this frame is added to the report.
+        CallEvent::VideoFrame { id, .. } if (count(id) + 1) % 30 == 0 => {
+            serde_json::json!({"event": "video", "from": id, "frames": count(id) + 1})
+        }
+        CallEvent::Error { message } => serde_json::json!({"event": "error", "message": message}),
+        _ => return,
+    };
+    println!("{line}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn turn_urls_carry_their_credentials() {
+        let s = ice_server("turn:alice:s3cret@turn.example:3478");
+        assert_eq!(s.urls, ["turn:turn.example:3478"]);
+        assert_eq!(
+            (s.username.as_str(), s.credential.as_str()),
+            ("alice", "s3cret")
+        );
+        let plain = ice_server("stun:stun.example:3478");
+        assert_eq!(plain.urls, ["stun:stun.example:3478"]);
+        assert!(plain.username.is_empty());
+    }
+}

@@ -1,0 +1,142 @@
+// Interop: a headless Rust peer (`confab join`, webrtc-rs + openh264 + Opus) and a Chromium
+// guest (the UI served by `confab serve`, browser backend, fake devices, an invite link) in one
+// room. Both directions of negotiation are exercised: the browser offers to a Rust peer that
+// was there first, and a Rust peer that arrives later offers to the browser. Each side decodes
+// the other's video and audio, and chat crosses both ways exactly once.
+
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { createInterface } from "node:readline";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { CONFAB, startServer, launchChromium, newPage, shotsDir, tempDir } from "./lib/harness.mjs";
+
+const ROOM = "interop";
+let server;
+let browser;
+let page;
+const dir = tempDir("confab-interop-");
+
+/**
+ * Starts `confab join` as `name` with --progress. waitFor(pred) resolves on the first progress
+ * line (JSON) for which pred is true; stop() sends SIGINT and resolves with the report.
+ */
+function rustPeer(name, chat) {
+  const report = path.join(dir, `${name}.json`);
+  const child = spawn(
+    CONFAB,
+    ["join", "--server", server.url, "--room", ROOM, "--name", name, "--synthetic-video", "--synthetic-audio",
+      "--bind", "127.0.0.1:0", "--chat", chat, "--report", report, "--progress"],
+    { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, CONFAB_LOG: process.env.CONFAB_LOG || "warn,webrtc=off" } },
+  );
+  const seen = [];
+  const waiters = [];
+  createInterface({ input: child.stdout }).on("line", (line) => {
+    let event;
+    try {
+      event = JSON.parse(line);
+    } catch {
+      return;
+    }
+    seen.push(event);
+    for (const w of waiters.splice(0)) {
+      if (w.pred(event)) w.resolve(event);
+      else waiters.push(w);
+    }
+  });
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  return {
+    waitFor(pred, what, ms = 30000) {
+      const hit = seen.find(pred);
+      if (hit) return Promise.resolve(hit);
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`${name}: no ${what} within ${ms} ms; saw ${JSON.stringify(seen)}`)), ms);
+        waiters.push({ pred, resolve: (e) => { clearTimeout(timer); resolve(e); } });
+      });
+    },
+    async stop() {
+      child.kill("SIGINT");
+      const code = await exited;
+      assert.equal(code, 0, `${name} exits cleanly`);
+      return JSON.parse(readFileSync(report, "utf8"));
+    },
+  };
+}
+
+/** Waits until the page decodes video and audio from `id` (getStats on its connection). */
+async function decodesFrom(id) {
+  await page.waitForFunction(
+    async (id) => {
+      const peer = window.confab.backend && window.confab.backend.peers.get(id);
+      if (!peer) return false;
+      let frames = 0;
+      let samples = 0;
+      (await peer.pc.getStats()).forEach((r) => {
+        if (r.type === "inbound-rtp" && r.kind === "video") frames += r.framesDecoded || 0;
+        if (r.type === "inbound-rtp" && r.kind === "audio") samples += r.totalSamplesReceived || 0;
+      });
+      return frames >= 30 && samples >= 48000;
+    },
+    id,
+    { timeout: 30000, polling: 250 },
+  );
+}
+
+async function chatTexts() {
+  return page.locator('[data-testid="chat-entry"] .text').allTextContents();
+}
+
+before(async () => {
+  server = await startServer();
+  browser = await launchChromium();
+  page = await newPage(browser, server.url, "guest");
+});
+
+after(async () => {
+  if (browser) await browser.close();
+  if (server) await server.stop();
+});
+
+test("the browser offers to a Rust peer that was there first; media and chat flow both ways", async () => {
+  const rust = rustPeer("rusty", "hello from rust");
+  // Wait until the Rust peer is in the room before the browser arrives.
+  for (let i = 0; i < 100; i++) {
+    const rooms = await (await fetch(`${server.url}/api/rooms`)).json();
+    if (rooms.rooms.some((r) => r.roomId === ROOM && r.users.includes("rusty"))) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await page.goto(`${server.url}/?room=${ROOM}&name=guest&autojoin=1`);
+  await decodesFrom("rusty");
+  await page.waitForFunction(() => [...document.querySelectorAll('[data-testid="chat-entry"] .text')].some((e) => e.textContent === "hello from rust"), null, { timeout: 15000 });
+  await page.fill('[data-testid="chat-input"]', "hello from the browser");
+  await page.click('[data-testid="chat-send"]');
+  await page.screenshot({ path: path.join(shotsDir(), "interop-browser-with-rust-peer.png") });
+
+  await rust.waitFor((e) => e.event === "video" && e.from === "guest" && e.frames >= 30, "30 decoded frames from the guest");
+  await rust.waitFor((e) => e.event === "chat" && e.from === "guest", "chat from the guest");
+  const report = await rust.stop();
+  const guest = report.participants.guest;
+  assert.ok(guest, `report has the guest: ${JSON.stringify(report)}`);
+  assert.ok(guest.video_frames_decoded >= 30, `Rust decoded ${guest.video_frames_decoded} browser frames`);
+  assert.ok(guest.audio_frames_decoded >= 50, `Rust decoded ${guest.audio_frames_decoded} browser audio frames`);
+  assert.deepEqual(guest.chat_received, ["hello from the browser"]);
+  assert.equal((await chatTexts()).filter((t) => t === "hello from rust").length, 1);
+  await page.waitForFunction(() => !document.querySelector('[data-testid="tile"][data-participant="rusty"]'), null, { timeout: 15000 });
+});
+
+test("a Rust peer that arrives later offers to the browser; media and chat flow both ways", async () => {
+  const rust = rustPeer("latecomer", "late hello");
+  await decodesFrom("latecomer");
+  await page.waitForFunction(() => [...document.querySelectorAll('[data-testid="chat-entry"] .text')].some((e) => e.textContent === "late hello"), null, { timeout: 15000 });
+  await page.fill('[data-testid="chat-input"]', "welcome late one");
+  await page.click('[data-testid="chat-send"]');
+  await page.screenshot({ path: path.join(shotsDir(), "interop-rust-latecomer.png") });
+  await rust.waitFor((e) => e.event === "video" && e.from === "guest" && e.frames >= 30, "30 decoded frames from the guest");
+  await rust.waitFor((e) => e.event === "chat" && e.from === "guest", "chat from the guest");
+  const report = await rust.stop();
+  const guest = report.participants.guest;
+  assert.ok(guest.video_frames_decoded >= 30, `Rust decoded ${guest.video_frames_decoded} browser frames`);
+  assert.ok(guest.audio_frames_decoded >= 50);
+  assert.deepEqual(guest.chat_received, ["welcome late one"]);
+});
