@@ -8,5 +8,6 @@ pub mod call;
 pub mod codecs;
 pub mod link;
 pub mod receive;
+pub mod transfer;
 
 pub use webrtc;
