@@ -2,13 +2,15 @@
 // guest (the UI served by `confab serve`, browser backend, fake devices, an invite link) in one
 // room. Both directions of negotiation are exercised: the browser offers to a Rust peer that
 // was there first, and a Rust peer that arrives later offers to the browser. Each side decodes
-// the other's video and audio, and chat crosses both ways exactly once.
+// the other's video and audio, chat crosses both ways exactly once, and files cross both ways
+// hash-exact.
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { createInterface } from "node:readline";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
+import { createHash, randomBytes } from "node:crypto";
 import path from "node:path";
 import { CONFAB, startServer, launchChromium, newPage, shotsDir, tempDir } from "./lib/harness.mjs";
 
@@ -22,12 +24,12 @@ const dir = tempDir("confab-interop-");
  * Starts `confab join` as `name` with --progress. waitFor(pred) resolves on the first progress
  * line (JSON) for which pred is true; stop() sends SIGINT and resolves with the report.
  */
-function rustPeer(name, chat) {
+function rustPeer(name, chat, extra = []) {
   const report = path.join(dir, `${name}.json`);
   const child = spawn(
     CONFAB,
     ["join", "--server", server.url, "--room", ROOM, "--name", name, "--synthetic-video", "--synthetic-audio",
-      "--bind", "127.0.0.1:0", "--chat", chat, "--report", report, "--progress"],
+      "--bind", "127.0.0.1:0", "--chat", chat, "--report", report, "--progress", ...extra],
     { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, CONFAB_LOG: process.env.CONFAB_LOG || "warn,webrtc=off" } },
   );
   const seen = [];
@@ -98,8 +100,17 @@ after(async () => {
   if (server) await server.stop();
 });
 
-test("the browser offers to a Rust peer that was there first; media and chat flow both ways", async () => {
-  const rust = rustPeer("rusty", "hello from rust");
+const sha256 = (data) => createHash("sha256").update(data).digest("hex");
+
+test("the browser offers to a Rust peer that was there first; media, chat and files flow both ways", async () => {
+  const fromRust = randomBytes(5 * 1024 * 1024);
+  const fromBrowser = randomBytes(3 * 1024 * 1024 + 17);
+  writeFileSync(path.join(dir, "from-rust.bin"), fromRust);
+  writeFileSync(path.join(dir, "from-browser.bin"), fromBrowser);
+  const downloads = path.join(dir, "rusty-downloads");
+  const rust = rustPeer("rusty", "hello from rust", [
+    "--send-file", path.join(dir, "from-rust.bin"), "--accept-files", "--download-dir", downloads,
+  ]);
   // Wait until the Rust peer is in the room before the browser arrives.
   for (let i = 0; i < 100; i++) {
     const rooms = await (await fetch(`${server.url}/api/rooms`)).json();
@@ -113,11 +124,35 @@ test("the browser offers to a Rust peer that was there first; media and chat flo
   await page.click('[data-testid="chat-send"]');
   await page.screenshot({ path: path.join(shotsDir(), "interop-browser-with-rust-peer.png") });
 
+  // Rust → browser: the guest accepts, verifies and saves the file.
+  const incoming = page.locator('[data-testid="transfer"][data-direction="received"]');
+  await incoming.locator('[data-testid="transfer-accept"]').click({ timeout: 30000 });
+  await page.waitForFunction(() => document.querySelector('[data-testid="transfer"][data-direction="received"]')?.dataset.status === "done", null, { timeout: 60000 });
+  const [download] = await Promise.all([page.waitForEvent("download"), incoming.locator('[data-testid="transfer-download"]').click()]);
+  assert.equal(download.suggestedFilename(), "from-rust.bin");
+  assert.equal(sha256(readFileSync(await download.path())), sha256(fromRust), "the browser got Rust's exact bytes");
+  await rust.waitFor((e) => e.event === "transfer" && e.direction === "sent" && e.status === "done", "the guest's verdict on the sent file", 60000);
+
+  // Browser → Rust: the Rust peer accepts, verifies and writes it into its download folder.
+  await page.setInputFiles('[data-testid="file-input"]', path.join(dir, "from-browser.bin"));
+  await page.click('[data-testid="file-send"]');
+  await rust.waitFor((e) => e.event === "transfer" && e.direction === "received" && e.status === "done", "the guest's file", 60000);
+  await page.waitForFunction(() => document.querySelector('[data-testid="transfer"][data-direction="sent"]')?.dataset.status === "done", null, { timeout: 30000 });
+
   await rust.waitFor((e) => e.event === "video" && e.from === "guest" && e.frames >= 30, "30 decoded frames from the guest");
   await rust.waitFor((e) => e.event === "chat" && e.from === "guest", "chat from the guest");
+  await page.screenshot({ path: path.join(shotsDir(), "interop-files-both-ways.png") });
   const report = await rust.stop();
   const guest = report.participants.guest;
   assert.ok(guest, `report has the guest: ${JSON.stringify(report)}`);
+  const received = report.transfers.find((t) => t.direction === "received");
+  assert.equal(received.status, "done");
+  assert.equal(received.sha256, sha256(fromBrowser));
+  assert.equal(received.name, "from-browser.bin");
+  assert.equal(sha256(readFileSync(received.path)), sha256(fromBrowser), "Rust wrote the browser's exact bytes");
+  assert.equal(path.dirname(received.path), downloads);
+  const sent = report.transfers.find((t) => t.direction === "sent");
+  assert.deepEqual([sent.status, sent.sha256, sent.peer], ["done", sha256(fromRust), "guest"]);
   assert.ok(guest.video_frames_decoded >= 30, `Rust decoded ${guest.video_frames_decoded} browser frames`);
   assert.ok(guest.audio_frames_decoded >= 50, `Rust decoded ${guest.audio_frames_decoded} browser audio frames`);
   assert.deepEqual(guest.chat_received, ["hello from the browser"]);

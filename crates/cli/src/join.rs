@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use confab_engine::call::{self, CallConfig, CallEvent, Command};
+use confab_engine::call::{self, CallConfig, CallEvent, Command, Direction, TransferInfo};
 use confab_engine::link::LinkConfig;
 use confab_engine::webrtc::peer_connection::RTCIceServer;
 use serde::Serialize;
@@ -38,6 +38,15 @@ pub struct JoinArgs {
     /// (repeatable; sent in order).
     #[arg(long = "chat")]
     chat: Vec<String>,
+    /// A file to offer to every participant once their channels are open (repeatable).
+    #[arg(long = "send-file")]
+    send_files: Vec<PathBuf>,
+    /// Accept every offered file (otherwise offers are declined: there is nobody to ask).
+    #[arg(long)]
+    accept_files: bool,
+    /// Where accepted files go.
+    #[arg(long, default_value = ".")]
+    download_dir: PathBuf,
     /// STUN/TURN server, e.g. stun:host:3478 or turn:user:pass@host:3478 (repeatable).
     #[arg(long = "ice-server")]
     ice_servers: Vec<String>,
@@ -68,10 +77,41 @@ struct ParticipantReport {
     chat_received: Vec<String>,
 }
 
+#[derive(Serialize)]
+struct TransferReport {
+    name: String,
+    size: u64,
+    sha256: String,
+    direction: &'static str,
+    status: &'static str,
+    path: Option<PathBuf>,
+    peer: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
+}
+
+impl From<&TransferInfo> for TransferReport {
+    fn from(t: &TransferInfo) -> Self {
+        Self {
+            name: t.name.clone(),
+            size: t.size,
+            sha256: t.sha256.clone(),
+            direction: match t.direction {
+                Direction::Sent => "sent",
+                Direction::Received => "received",
+            },
+            status: t.status.as_str(),
+            path: t.path.clone(),
+            peer: t.peer.clone(),
+            reason: t.reason.clone(),
+        }
+    }
+}
+
 #[derive(Default, Serialize)]
 struct Report {
     participants: BTreeMap<String, ParticipantReport>,
-    transfers: Vec<serde_json::Value>,
+    transfers: Vec<TransferReport>,
     stats: BTreeMap<String, serde_json::Value>,
     errors: Vec<String>,
 }
@@ -104,6 +144,8 @@ pub async fn run(args: JoinArgs) -> anyhow::Result<()> {
     config.secret = args.secret.clone();
     config.synthetic_video = args.synthetic_video;
     config.synthetic_audio = args.synthetic_audio;
+    config.download_dir = args.download_dir.clone();
+    config.accept_files = args.accept_files;
     config.link = LinkConfig {
         bind: args.bind.clone(),
         ice_servers: args.ice_servers.iter().map(|u| ice_server(u)).collect(),
@@ -121,7 +163,9 @@ pub async fn run(args: JoinArgs) -> anyhow::Result<()> {
     let mut report = Report::default();
     let mut present = BTreeSet::new();
     let mut open = BTreeSet::new();
-    let mut chats_sent = args.chat.is_empty();
+    let mut greeted = args.chat.is_empty() && args.send_files.is_empty();
+    // Latest state of each transfer, in the order they started.
+    let mut transfers: Vec<TransferInfo> = Vec::new();
     let mut leaving = false;
     loop {
         let event = tokio::select! {
@@ -184,16 +228,40 @@ pub async fn run(args: JoinArgs) -> anyhow::Result<()> {
                 tracing::warn!("{message}");
                 report.errors.push(message);
             }
+            CallEvent::Transfer(t) => {
+                if args.progress && t.status.is_finished() {
+                    println!(
+                        "{}",
+                        serde_json::json!({"event": "transfer", "name": t.name, "peer": t.peer,
+                            "direction": TransferReport::from(&t).direction,
+                            "status": t.status.as_str(), "sha256": t.sha256})
+                    );
+                }
+                if t.direction == Direction::Received
+                    && t.status == call::TransferStatus::Offered
+                    && !args.accept_files
+                {
+                    handle.send(Command::DeclineTransfer(t.id.clone()));
+                }
+                match transfers.iter_mut().find(|x| x.id == t.id) {
+                    Some(x) => *x = t,
+                    None => transfers.push(t),
+                }
+            }
             CallEvent::Left => break,
             _ => {}
         }
-        if !chats_sent && !present.is_empty() && present.iter().all(|p| open.contains(p)) {
+        if !greeted && !present.is_empty() && present.iter().all(|p| open.contains(p)) {
             for text in &args.chat {
                 handle.send(Command::SendChat(text.clone()));
             }
-            chats_sent = true;
+            for path in &args.send_files {
+                handle.send(Command::SendFile(path.clone()));
+            }
+            greeted = true;
         }
     }
+    report.transfers = transfers.iter().map(TransferReport::from).collect();
     if let Some(path) = &args.report {
         let json = serde_json::to_string_pretty(&report).context("serialising the report")?;
         std::fs::write(path, json).with_context(|| format!("writing {}", path.display()))?;

@@ -10,8 +10,10 @@
 //! Media is encoded once per call and the same access units go to every participant.
 
 use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use rtc::data_channel::RTCDataChannelState;
 use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
@@ -30,6 +32,7 @@ use confab_sio::Incoming;
 
 use crate::link::{Link, LinkConfig, LinkError, LinkEvent};
 use crate::receive::{self, Received};
+use crate::transfer;
 
 /// Socket.IO event names (the reference design's, shared with the server and the UI).
 mod ev {
@@ -74,6 +77,10 @@ pub struct CallConfig {
     pub width: usize,
     pub height: usize,
     pub link: LinkConfig,
+    /// Where accepted files are written.
+    pub download_dir: PathBuf,
+    /// Accept every offered file without asking (bots, tests).
+    pub accept_files: bool,
 }
 
 impl CallConfig {
@@ -89,6 +96,8 @@ impl CallConfig {
             width: 640,
             height: 480,
             link: LinkConfig::loopback(),
+            download_dir: std::env::temp_dir().join("confab-downloads"),
+            accept_files: false,
         }
     }
 }
@@ -139,6 +148,8 @@ pub enum CallEvent {
         video: bool,
         audio: bool,
     },
+    /// A file transfer changed state or made progress (progress at most every 100 ms).
+    Transfer(TransferInfo),
     /// Something went wrong that did not end the call.
     Error {
         message: String,
@@ -147,9 +158,74 @@ pub enum CallEvent {
     Left,
 }
 
+/// The state of one file transfer, as the UI and the report show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransferInfo {
+    pub id: String,
+    /// The other participant.
+    pub peer: String,
+    pub name: String,
+    pub size: u64,
+    pub sha256: String,
+    pub direction: Direction,
+    pub status: TransferStatus,
+    pub bytes: u64,
+    /// Where a received file was written.
+    pub path: Option<PathBuf>,
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    Sent,
+    Received,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransferStatus {
+    Offered,
+    Sending,
+    Receiving,
+    Verifying,
+    Done,
+    Failed,
+    Declined,
+    Cancelled,
+}
+
+impl TransferStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TransferStatus::Offered => "offered",
+            TransferStatus::Sending => "sending",
+            TransferStatus::Receiving => "receiving",
+            TransferStatus::Verifying => "verifying",
+            TransferStatus::Done => "done",
+            TransferStatus::Failed => "failed",
+            TransferStatus::Declined => "declined",
+            TransferStatus::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn is_finished(self) -> bool {
+        matches!(
+            self,
+            TransferStatus::Done
+                | TransferStatus::Failed
+                | TransferStatus::Declined
+                | TransferStatus::Cancelled
+        )
+    }
+}
+
 #[derive(Debug)]
 pub enum Command {
     SendChat(String),
+    /// Offers a file to every participant whose channel is open (one transfer each).
+    SendFile(PathBuf),
+    AcceptTransfer(String),
+    DeclineTransfer(String),
+    CancelTransfer(String),
     SetCamera(bool),
     SetMic(bool),
     Leave,
@@ -182,6 +258,10 @@ enum Internal {
     Link(String, LinkEvent),
     Channel(String, DataChannelEvent),
     Media(String, Received),
+    /// A file to send has been hashed (off the actor: hashing 1 GB takes seconds).
+    Hashed(PathBuf, Result<(u64, String), String>),
+    /// A sender task's progress, or its end (`Some(result)`).
+    Sending(String, u64, Option<Result<(), String>>),
 }
 
 /// Joins the room and runs the call until it is left.
@@ -230,6 +310,9 @@ pub async fn join(
         audio,
         camera_on: true,
         mic_on: true,
+        incoming: HashMap::new(),
+        outgoing: HashMap::new(),
+        transfer_seq: 0,
     };
     tokio::spawn(actor.run(incoming, cmd_rx, internal_rx));
     Ok((CallHandle { tx: cmd_tx }, events_rx))
@@ -249,7 +332,28 @@ struct Actor {
     audio: Option<std::sync::Mutex<(Tone, OpusEncoder)>>,
     camera_on: bool,
     mic_on: bool,
+    incoming: HashMap<String, IncomingTransfer>,
+    outgoing: HashMap<String, OutgoingTransfer>,
+    transfer_seq: u64,
 }
+
+struct IncomingTransfer {
+    peer: String,
+    inner: transfer::Incoming,
+    info: TransferInfo,
+    last_progress: Instant,
+}
+
+struct OutgoingTransfer {
+    path: PathBuf,
+    info: TransferInfo,
+    cancel: Arc<AtomicBool>,
+}
+
+/// Progress events at most this often per transfer.
+const PROGRESS_INTERVAL: Duration = Duration::from_millis(100);
+/// Bytes read from disk at once by a sending task (then cut into chunks).
+const READ_BLOCK: usize = 1024 * 1024;
 
 impl Actor {
     async fn run(
@@ -564,6 +668,31 @@ impl Actor {
 
     async fn drop_participant(&mut self, id: &str) {
         self.names.remove(id);
+        let gone = "the participant left".to_owned();
+        let incoming: Vec<String> = self
+            .incoming
+            .iter()
+            .filter(|(_, t)| t.peer == id && !t.info.status.is_finished())
+            .map(|(k, _)| k.clone())
+            .collect();
+        for tid in incoming {
+            if let Some(t) = self.incoming.get_mut(&tid) {
+                t.inner.abort(&gone);
+            }
+            self.set_incoming(&tid, TransferStatus::Failed, Some(gone.clone()));
+        }
+        let outgoing: Vec<String> = self
+            .outgoing
+            .iter()
+            .filter(|(_, t)| t.info.peer == id && !t.info.status.is_finished())
+            .map(|(k, _)| k.clone())
+            .collect();
+        for tid in outgoing {
+            if let Some(t) = self.outgoing.get(&tid) {
+                t.cancel.store(true, Ordering::Relaxed);
+            }
+            self.set_outgoing(&tid, TransferStatus::Failed, Some(gone.clone()));
+        }
         if let Some(p) = self.participants.remove(id) {
             let _ = p.link.pc.close().await;
         }
@@ -638,12 +767,15 @@ impl Actor {
                 self.emit(CallEvent::ChannelOpen { id });
             }
             Internal::Channel(id, DataChannelEvent::OnMessage(m)) => {
-                if m.is_string
-                    && let Ok(v) = serde_json::from_slice::<Value>(&m.data)
-                {
+                if !m.is_string {
+                    self.on_chunk(&id, &m.data).await;
+                } else if let Ok(v) = serde_json::from_slice::<Value>(&m.data) {
+                    self.on_transfer_message(&id, &v).await;
                     self.on_app_message(&id, v);
                 }
             }
+            Internal::Hashed(path, result) => self.offer_file(path, result).await,
+            Internal::Sending(id, bytes, end) => self.on_sending(id, bytes, end),
             Internal::Channel(..) => {}
             Internal::Media(id, Received::Frame(frame)) => {
                 self.emit(CallEvent::VideoFrame {
@@ -734,6 +866,26 @@ impl Actor {
                     }
                 }
             }
+            Command::SendFile(path) => {
+                let internal = self.internal.clone();
+                tokio::task::spawn_blocking(move || {
+                    let result = hash_file(&path).map_err(|e| e.to_string());
+                    let _ = internal.send(Internal::Hashed(path, result));
+                });
+            }
+            Command::AcceptTransfer(id) => self.accept(&id).await,
+            Command::DeclineTransfer(id) => {
+                if let Some(t) = self.incoming.get_mut(&id)
+                    && t.inner.state() == transfer::State::Offered
+                {
+                    t.inner.decline();
+                    let peer = t.peer.clone();
+                    self.set_incoming(&id, TransferStatus::Declined, None);
+                    self.send_json(&peer, &json!({"t": "file-decline", "id": id}))
+                        .await;
+                }
+            }
+            Command::CancelTransfer(id) => self.cancel_transfer(&id, true).await,
             Command::SetCamera(on) => {
                 self.camera_on = on;
                 self.broadcast_media_state().await;
@@ -799,6 +951,390 @@ impl Actor {
             }
         }
     }
+}
+
+impl Actor {
+    async fn send_json(&self, peer: &str, v: &Value) {
+        if let Some(channel) = self
+            .participants
+            .get(peer)
+            .and_then(|p| p.link.channel.clone())
+            && let Err(e) = channel.send_text(&v.to_string()).await
+        {
+            self.error(format!("to {peer}: {e}"));
+        }
+    }
+
+    fn next_transfer_id(&mut self) -> String {
+        self.transfer_seq += 1;
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        format!("{:x}-{:x}-{}", nanos, std::process::id(), self.transfer_seq)
+    }
+
+    async fn offer_file(&mut self, path: PathBuf, hashed: Result<(u64, String), String>) {
+        let (size, sha256) = match hashed {
+            Ok(h) => h,
+            Err(e) => return self.error(format!("cannot send {}: {e}", path.display())),
+        };
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "file".to_owned());
+        let peers: Vec<String> = self
+            .participants
+            .iter()
+            .filter(|(_, p)| p.channel_open)
+            .map(|(id, _)| id.clone())
+            .collect();
+        if peers.is_empty() {
+            return self.error(format!("nobody to send {name} to yet"));
+        }
+        for peer in peers {
+            let id = self.next_transfer_id();
+            let info = TransferInfo {
+                id: id.clone(),
+                peer: peer.clone(),
+                name: name.clone(),
+                size,
+                sha256: sha256.clone(),
+                direction: Direction::Sent,
+                status: TransferStatus::Offered,
+                bytes: 0,
+                path: Some(path.clone()),
+                reason: None,
+            };
+            self.outgoing.insert(
+                id.clone(),
+                OutgoingTransfer {
+                    path: path.clone(),
+                    info: info.clone(),
+                    cancel: Arc::new(AtomicBool::new(false)),
+                },
+            );
+            self.emit(CallEvent::Transfer(info));
+            let offer = json!({"t": "file-offer", "id": id, "name": name, "size": size,
+                               "sha256": sha256, "mime": ""});
+            self.send_json(&peer, &offer).await;
+        }
+    }
+
+    async fn on_transfer_message(&mut self, from: &str, v: &Value) {
+        let Some(kind) = v["t"].as_str() else { return };
+        let id = v["id"].as_str().unwrap_or_default().to_owned();
+        match kind {
+            "file-offer" => {
+                let offer = match transfer::Offer::parse(v) {
+                    Ok(o) => o,
+                    Err(e) => return self.error(format!("file offer from {from}: {e}")),
+                };
+                if self.incoming.contains_key(&offer.id) {
+                    return self.error(format!("{from} reused transfer id {}", offer.id));
+                }
+                let info = TransferInfo {
+                    id: offer.id.clone(),
+                    peer: from.to_owned(),
+                    name: transfer::sanitize_file_name(&offer.name),
+                    size: offer.size,
+                    sha256: offer.sha256.clone(),
+                    direction: Direction::Received,
+                    status: TransferStatus::Offered,
+                    bytes: 0,
+                    path: None,
+                    reason: None,
+                };
+                let tid = offer.id.clone();
+                self.incoming.insert(
+                    tid.clone(),
+                    IncomingTransfer {
+                        peer: from.to_owned(),
+                        inner: transfer::Incoming::new(offer, &self.config.download_dir),
+                        info: info.clone(),
+                        last_progress: Instant::now(),
+                    },
+                );
+                self.emit(CallEvent::Transfer(info));
+                if self.config.accept_files {
+                    self.accept(&tid).await;
+                }
+            }
+            "file-accept" => {
+                let Some(t) = self.outgoing.get(&id) else {
+                    return;
+                };
+                if t.info.peer != from || t.info.status != TransferStatus::Offered {
+                    return;
+                }
+                self.start_sending(id).await;
+            }
+            "file-decline"
+                if self.outgoing.get(&id).is_some_and(|t| {
+                    t.info.peer == from && t.info.status == TransferStatus::Offered
+                }) =>
+            {
+                self.set_outgoing(&id, TransferStatus::Declined, None);
+            }
+            "file-cancel" => {
+                let mine = self.outgoing.get(&id).is_some_and(|t| t.info.peer == from)
+                    || self.incoming.get(&id).is_some_and(|t| t.peer == from);
+                if mine {
+                    self.cancel_transfer(&id, false).await;
+                }
+            }
+            "file-end" => {
+                let Some(t) = self.incoming.get_mut(&id) else {
+                    return;
+                };
+                if t.peer != from {
+                    return;
+                }
+                t.info.bytes = t.inner.received();
+                let result = t.inner.on_end();
+                let verdict = match result {
+                    Ok(path) => {
+                        if let Some(t) = self.incoming.get_mut(&id) {
+                            t.info.path = Some(path);
+                        }
+                        self.set_incoming(&id, TransferStatus::Done, None);
+                        json!({"t": "file-result", "id": id, "ok": true})
+                    }
+                    Err(e) => {
+                        self.set_incoming(&id, TransferStatus::Failed, Some(e.to_string()));
+                        json!({"t": "file-result", "id": id, "ok": false, "reason": e.to_string()})
+                    }
+                };
+                self.send_json(from, &verdict).await;
+            }
+            "file-result" => {
+                if !self
+                    .outgoing
+                    .get(&id)
+                    .is_some_and(|t| t.info.peer == from && !t.info.status.is_finished())
+                {
+                    return;
+                }
+                if v["ok"].as_bool() == Some(true) {
+                    self.set_outgoing(&id, TransferStatus::Done, None);
+                } else {
+                    let reason = v["reason"]
+                        .as_str()
+                        .unwrap_or("the receiver rejected the file")
+                        .chars()
+                        .take(200)
+                        .collect();
+                    self.set_outgoing(&id, TransferStatus::Failed, Some(reason));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    async fn accept(&mut self, id: &str) {
+        let Some(t) = self.incoming.get_mut(id) else {
+            return;
+        };
+        if t.inner.state() != transfer::State::Offered {
+            return;
+        }
+        let peer = t.peer.clone();
+        match t.inner.accept() {
+            Ok(()) => {
+                self.set_incoming(id, TransferStatus::Receiving, None);
+                self.send_json(&peer, &json!({"t": "file-accept", "id": id}))
+                    .await;
+            }
+            Err(e) => {
+                self.set_incoming(id, TransferStatus::Failed, Some(e.to_string()));
+                self.send_json(&peer, &json!({"t": "file-decline", "id": id}))
+                    .await;
+            }
+        }
+    }
+
+    async fn cancel_transfer(&mut self, id: &str, tell_peer: bool) {
+        let peer = if let Some(t) = self.outgoing.get(id) {
+            if t.info.status.is_finished() {
+                return;
+            }
+            t.cancel.store(true, Ordering::Relaxed);
+            let peer = t.info.peer.clone();
+            self.set_outgoing(id, TransferStatus::Cancelled, None);
+            peer
+        } else if let Some(t) = self.incoming.get_mut(id) {
+            if t.info.status.is_finished() {
+                return;
+            }
+            t.inner.cancel();
+            let peer = t.peer.clone();
+            self.set_incoming(id, TransferStatus::Cancelled, None);
+            peer
+        } else {
+            return;
+        };
+        if tell_peer {
+            self.send_json(&peer, &json!({"t": "file-cancel", "id": id}))
+                .await;
+        }
+    }
+
+    async fn on_chunk(&mut self, from: &str, frame: &[u8]) {
+        let Some((id, payload)) = transfer::parse_chunk(frame) else {
+            return self.error(format!("malformed chunk from {from}"));
+        };
+        let Some(t) = self.incoming.get_mut(id) else {
+            return;
+        };
+        if t.peer != from || t.inner.state() != transfer::State::Receiving {
+            return; // late chunks after a cancel or failure change nothing
+        }
+        let id = id.to_owned();
+        match t.inner.on_chunk(payload) {
+            Ok(()) => {
+                t.info.bytes = t.inner.received();
+                if t.last_progress.elapsed() >= PROGRESS_INTERVAL {
+                    t.last_progress = Instant::now();
+                    let info = t.info.clone();
+                    self.emit(CallEvent::Transfer(info));
+                }
+            }
+            Err(e) => {
+                let reason = e.to_string();
+                self.set_incoming(&id, TransferStatus::Failed, Some(reason.clone()));
+                let verdict = json!({"t": "file-result", "id": id, "ok": false, "reason": reason});
+                self.send_json(from, &verdict).await;
+            }
+        }
+    }
+
+    async fn start_sending(&mut self, id: String) {
+        let Some(t) = self.outgoing.get(&id) else {
+            return;
+        };
+        let Some(channel) = self
+            .participants
+            .get(&t.info.peer)
+            .and_then(|p| p.link.channel.clone())
+        else {
+            return self.set_outgoing(&id, TransferStatus::Failed, Some("no channel".into()));
+        };
+        let path = t.path.clone();
+        let cancel = t.cancel.clone();
+        let size = t.info.size;
+        self.set_outgoing(&id, TransferStatus::Sending, None);
+        let internal = self.internal.clone();
+        tokio::spawn(async move {
+            let result = send_file(&id, &path, size, channel, &cancel, &internal).await;
+            let _ = internal.send(Internal::Sending(id, size, Some(result)));
+        });
+    }
+
+    fn on_sending(&mut self, id: String, bytes: u64, end: Option<Result<(), String>>) {
+        let Some(t) = self.outgoing.get_mut(&id) else {
+            return;
+        };
+        if t.info.status.is_finished() {
+            return;
+        }
+        t.info.bytes = bytes;
+        match end {
+            None => {
+                let info = t.info.clone();
+                self.emit(CallEvent::Transfer(info));
+            }
+            // Sent everything: now waiting for the receiver's verdict (file-result).
+            Some(Ok(())) => self.set_outgoing(&id, TransferStatus::Verifying, None),
+            Some(Err(e)) => self.set_outgoing(&id, TransferStatus::Failed, Some(e)),
+        }
+    }
+
+    fn set_incoming(&mut self, id: &str, status: TransferStatus, reason: Option<String>) {
+        if let Some(t) = self.incoming.get_mut(id) {
+            t.info.status = status;
+            t.info.reason = reason;
+            t.info.bytes = t.inner.received();
+            let info = t.info.clone();
+            self.emit(CallEvent::Transfer(info));
+        }
+    }
+
+    fn set_outgoing(&mut self, id: &str, status: TransferStatus, reason: Option<String>) {
+        if let Some(t) = self.outgoing.get_mut(id) {
+            t.info.status = status;
+            t.info.reason = reason;
+            let info = t.info.clone();
+            self.emit(CallEvent::Transfer(info));
+        }
+    }
+}
+
+/// Streams `path` as framed chunks; `send` blocks while the channel's send buffer is full
+/// (the link sets a limit), which is the back-pressure.
+async fn send_file(
+    id: &str,
+    path: &Path,
+    size: u64,
+    channel: Arc<dyn DataChannel>,
+    cancel: &AtomicBool,
+    progress: &mpsc::UnboundedSender<Internal>,
+) -> Result<(), String> {
+    use tokio::io::AsyncReadExt;
+    let mut file = tokio::fs::File::open(path)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut block = vec![0u8; READ_BLOCK];
+    let mut sent = 0u64;
+    let mut last = Instant::now();
+    while sent < size {
+        if cancel.load(Ordering::Relaxed) {
+            return Err("cancelled".into());
+        }
+        let n = file.read(&mut block).await.map_err(|e| e.to_string())?;
+        if n == 0 {
+            return Err(format!("the file shrank to {sent} bytes while sending"));
+        }
+        for chunk in block[..n].chunks(transfer::CHUNK_SIZE) {
+            let frame = transfer::frame_chunk(id, chunk);
+            channel
+                .send(bytes::BytesMut::from(&frame[..]))
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        sent += n as u64;
+        if last.elapsed() >= PROGRESS_INTERVAL {
+            last = Instant::now();
+            let _ = progress.send(Internal::Sending(id.to_owned(), sent, None));
+        }
+    }
+    channel
+        .send_text(&json!({"t": "file-end", "id": id}).to_string())
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// Size and SHA-256 (hex) of a file, read in blocks so any size fits in memory.
+fn hash_file(path: &Path) -> std::io::Result<(u64, String)> {
+    use sha2::{Digest, Sha256};
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut block = vec![0u8; READ_BLOCK];
+    let mut size = 0u64;
+    loop {
+        let n = file.read(&mut block)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&block[..n]);
+        size += n as u64;
+    }
+    let hex = hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    Ok((size, hex))
 }
 
 /// A chat message id unique across the room: the sender's id, the process and a counter.

@@ -1,0 +1,203 @@
+//! File transfer between two calls over real peer connections: a file arrives hash-exact, a
+//! declined offer writes nothing, and a sender that vanishes mid-transfer leaves no file that
+//! looks complete.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use confab_engine::call::{
+    self, CallConfig, CallEvent, CallHandle, Command, Direction, TransferInfo, TransferStatus,
+};
+use confab_signal::{Config, Server};
+use tokio::sync::mpsc::UnboundedReceiver;
+
+const WAIT: Duration = Duration::from_secs(60);
+
+fn scratch(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("confab-call-files-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("scratch dir");
+    d
+}
+
+/// Pseudo-random bytes (xorshift), so content errors cannot hide in repeated patterns.
+fn write_random(path: &Path, len: usize) {
+    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    let data: Vec<u8> = (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect();
+    std::fs::write(path, data).expect("write test file");
+}
+
+fn files_in(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// Waits for a transfer event matching `pred`, failing on call errors.
+async fn transfer_where(
+    events: &mut UnboundedReceiver<CallEvent>,
+    pred: impl Fn(&TransferInfo) -> bool,
+) -> TransferInfo {
+    tokio::time::timeout(WAIT, async {
+        loop {
+            match events.recv().await.expect("call running") {
+                CallEvent::Transfer(t) if pred(&t) => return t,
+                CallEvent::Error { message } => panic!("call error: {message}"),
+                _ => {}
+            }
+        }
+    })
+    .await
+    .expect("transfer event in time")
+}
+
+async fn channel_open(events: &mut UnboundedReceiver<CallEvent>, peer: &str) {
+    tokio::time::timeout(WAIT, async {
+        loop {
+            match events.recv().await.expect("call running") {
+                CallEvent::ChannelOpen { id } if id == peer => return,
+                CallEvent::Error { message } => panic!("call error: {message}"),
+                _ => {}
+            }
+        }
+    })
+    .await
+    .expect("channel opens");
+}
+
+struct Pair {
+    server: Server,
+    alice: CallHandle,
+    alice_events: UnboundedReceiver<CallEvent>,
+    bob: CallHandle,
+    bob_events: UnboundedReceiver<CallEvent>,
+}
+
+async fn pair(bob_downloads: &Path, bob_accepts: bool) -> Pair {
+    let server = Server::start("127.0.0.1:0".parse().expect("addr"), Config::default())
+        .await
+        .expect("server");
+    let url = format!("http://{}", server.local_addr());
+    let mut a = CallConfig::new(&url, "files", "alice");
+    a.synthetic_video = false;
+    a.synthetic_audio = false;
+    let mut b = CallConfig::new(&url, "files", "bob");
+    b.synthetic_video = false;
+    b.synthetic_audio = false;
+    b.download_dir = bob_downloads.to_owned();
+    b.accept_files = bob_accepts;
+    let (alice, mut alice_events) = call::join(a).await.expect("alice");
+    let (bob, mut bob_events) = call::join(b).await.expect("bob");
+    channel_open(&mut alice_events, "bob").await;
+    channel_open(&mut bob_events, "alice").await;
+    Pair {
+        server,
+        alice,
+        alice_events,
+        bob,
+        bob_events,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_arrives_hash_exact_under_its_name() {
+    let dir = scratch("exact");
+    let downloads = dir.join("downloads");
+    let source = dir.join("payload.bin");
+    write_random(&source, 20 * 1024 * 1024);
+    let mut p = pair(&downloads, true).await;
+
+    p.alice.send(Command::SendFile(source.clone()));
+    let received = transfer_where(&mut p.bob_events, |t| t.status.is_finished()).await;
+    assert_eq!(
+        received.status,
+        TransferStatus::Done,
+        "{:?}",
+        received.reason
+    );
+    assert_eq!(received.direction, Direction::Received);
+    let path = received.path.expect("a done transfer has a path");
+    assert_eq!(path, downloads.join("payload.bin"));
+    assert!(
+        std::fs::read(&path).expect("read") == std::fs::read(&source).expect("read"),
+        "bytes differ"
+    );
+    let sent = transfer_where(&mut p.alice_events, |t| t.status.is_finished()).await;
+    assert_eq!(
+        (sent.status, sent.direction),
+        (TransferStatus::Done, Direction::Sent)
+    );
+    assert_eq!(sent.sha256, received.sha256);
+    assert_eq!(files_in(&downloads), ["payload.bin"]);
+
+    p.alice.send(Command::Leave);
+    p.bob.send(Command::Leave);
+    p.server.shutdown().await.expect("server");
+    std::fs::remove_dir_all(&dir).expect("cleanup");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_declined_offer_writes_nothing() {
+    let dir = scratch("declined");
+    let downloads = dir.join("downloads");
+    let source = dir.join("unwanted.bin");
+    write_random(&source, 100_000);
+    let mut p = pair(&downloads, false).await;
+
+    p.alice.send(Command::SendFile(source));
+    let offered = transfer_where(&mut p.bob_events, |t| t.status == TransferStatus::Offered).await;
+    assert_eq!(offered.name, "unwanted.bin");
+    p.bob.send(Command::DeclineTransfer(offered.id));
+    let seen = transfer_where(&mut p.alice_events, |t| t.status.is_finished()).await;
+    assert_eq!(seen.status, TransferStatus::Declined);
+    assert!(
+        files_in(&downloads).is_empty(),
+        "{:?}",
+        files_in(&downloads)
+    );
+
+    p.alice.send(Command::Leave);
+    p.bob.send(Command::Leave);
+    p.server.shutdown().await.expect("server");
+    std::fs::remove_dir_all(&dir).expect("cleanup");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sender_vanishing_mid_transfer_leaves_no_complete_looking_file() {
+    let dir = scratch("vanish");
+    let downloads = dir.join("downloads");
+    let source = dir.join("big.bin");
+    write_random(&source, 64 * 1024 * 1024);
+    let mut p = pair(&downloads, true).await;
+
+    p.alice.send(Command::SendFile(source));
+    transfer_where(&mut p.bob_events, |t| {
+        t.status == TransferStatus::Receiving && t.bytes > 0
+    })
+    .await;
+    p.alice.send(Command::Leave);
+    let ended = transfer_where(&mut p.bob_events, |t| t.status.is_finished()).await;
+    assert_eq!(ended.status, TransferStatus::Failed);
+    assert!(ended.bytes < ended.size, "the sender left before the end");
+    assert!(
+        files_in(&downloads).is_empty(),
+        "{:?}",
+        files_in(&downloads)
+    );
+
+    p.bob.send(Command::Leave);
+    p.server.shutdown().await.expect("server");
+    std::fs::remove_dir_all(&dir).expect("cleanup");
+}
