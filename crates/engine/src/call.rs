@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use rtc::data_channel::RTCDataChannelState;
 use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 use serde_json::{Value, json};
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 use webrtc::data_channel::{DataChannel, DataChannelEvent};
 use webrtc::media_stream::track_remote::TrackRemote;
 use webrtc::peer_connection::{
@@ -30,7 +30,7 @@ use confab_media::codec::opus::OpusEncoder;
 use confab_media::source::synthetic::{TestPattern, Tone, read_stamp};
 use confab_sio::Incoming;
 
-use crate::link::{Link, LinkConfig, LinkError, LinkEvent};
+use crate::link::{self, Link, LinkConfig, LinkError, LinkEvent};
 use crate::receive::{self, Received};
 use crate::transfer;
 
@@ -251,6 +251,8 @@ struct Participant {
     pending: Vec<RTCIceCandidateInit>,
     connected: bool,
     channel_open: bool,
+    /// Woken when the channel's queue drains below the low-water mark.
+    drained: Arc<Notify>,
 }
 
 /// Everything the actor waits on besides signalling and commands, tagged by participant.
@@ -520,16 +522,16 @@ impl Actor {
                 }
             }
         });
-        if let Some(channel) = &link.channel {
-            self.pump_channel(id, channel.clone());
-        }
         Ok(link)
     }
 
-    fn pump_channel(&self, id: &str, channel: Arc<dyn DataChannel>) {
+    fn pump_channel(&self, id: &str, channel: Arc<dyn DataChannel>, drained: Arc<Notify>) {
         let tx = self.internal.clone();
         let who = id.to_owned();
         tokio::spawn(async move {
+            let _ = channel
+                .set_buffered_amount_low_threshold(link::SEND_LOW_WATER as u32)
+                .await;
             // An adopted channel may be open before anyone polls it: report that first.
             if matches!(channel.ready_state().await, Ok(RTCDataChannelState::Open))
                 && tx
@@ -539,10 +541,16 @@ impl Actor {
                 return;
             }
             while let Some(e) = channel.poll().await {
+                if matches!(e, DataChannelEvent::OnBufferedAmountLow) {
+                    drained.notify_waiters();
+                    continue;
+                }
                 if tx.send(Internal::Channel(who.clone(), e)).is_err() {
                     return;
                 }
             }
+            // The channel is gone: wake any sender so it notices.
+            drained.notify_waiters();
         });
     }
 
@@ -568,7 +576,12 @@ impl Actor {
             .await
             .map_err(LinkError::from)?;
         self.signal(ev::OFFER, id, &offer);
+        let channel = link.channel.clone();
         self.insert(id, link);
+        if let Some(channel) = channel {
+            let drained = self.participants[id].drained.clone();
+            self.pump_channel(id, channel, drained);
+        }
         Ok(())
     }
 
@@ -645,6 +658,7 @@ impl Actor {
                 pending: Vec::new(),
                 connected: false,
                 channel_open: false,
+                drained: Arc::new(Notify::new()),
             },
         );
     }
@@ -739,12 +753,12 @@ impl Actor {
                 let adopt = match self.participants.get_mut(&id) {
                     Some(p) if p.link.channel.is_none() => {
                         p.link.channel = Some(channel.clone());
-                        true
+                        Some(p.drained.clone())
                     }
-                    _ => false,
+                    _ => None,
                 };
-                if adopt {
-                    self.pump_channel(&id, channel);
+                if let Some(drained) = adopt {
+                    self.pump_channel(&id, channel, drained);
                 } else {
                     // Not ours to keep: the pair already has its channel.
                     let _ = channel.close().await;
@@ -1212,10 +1226,10 @@ impl Actor {
         let Some(t) = self.outgoing.get(&id) else {
             return;
         };
-        let Some(channel) = self
+        let Some((channel, drained)) = self
             .participants
             .get(&t.info.peer)
-            .and_then(|p| p.link.channel.clone())
+            .and_then(|p| Some((p.link.channel.clone()?, p.drained.clone())))
         else {
             return self.set_outgoing(&id, TransferStatus::Failed, Some("no channel".into()));
         };
@@ -1225,7 +1239,7 @@ impl Actor {
         self.set_outgoing(&id, TransferStatus::Sending, None);
         let internal = self.internal.clone();
         tokio::spawn(async move {
-            let result = send_file(&id, &path, size, channel, &cancel, &internal).await;
+            let result = send_file(&id, &path, size, channel, &drained, &cancel, &internal).await;
             let _ = internal.send(Internal::Sending(id, size, Some(result)));
         });
     }
@@ -1269,13 +1283,14 @@ impl Actor {
     }
 }
 
-/// Streams `path` as framed chunks; `send` blocks while the channel's send buffer is full
-/// (the link sets a limit), which is the back-pressure.
+/// Streams `path` as framed chunks, pausing while more than the high-water mark is queued on
+/// the channel until it reports having drained below the low-water mark.
 async fn send_file(
     id: &str,
     path: &Path,
     size: u64,
     channel: Arc<dyn DataChannel>,
+    drained: &Notify,
     cancel: &AtomicBool,
     progress: &mpsc::UnboundedSender<Internal>,
 ) -> Result<(), String> {
@@ -1295,6 +1310,31 @@ async fn send_file(
             return Err(format!("the file shrank to {sent} bytes while sending"));
         }
         for chunk in block[..n].chunks(transfer::CHUNK_SIZE) {
+            while channel
+                .outstanding_bytes()
+                .await
+                .map_err(|e| e.to_string())?
+                > link::SEND_HIGH_WATER
+            {
+                // Register before re-checking so a drain between the check and the wait is
+                // not missed; the timeout only guards against a channel that closes silently.
+                let wake = drained.notified();
+                if channel
+                    .outstanding_bytes()
+                    .await
+                    .map_err(|e| e.to_string())?
+                    <= link::SEND_HIGH_WATER
+                {
+                    break;
+                }
+                if tokio::time::timeout(Duration::from_secs(1), wake)
+                    .await
+                    .is_err()
+                    && cancel.load(Ordering::Relaxed)
+                {
+                    return Err("cancelled".into());
+                }
+            }
             let frame = transfer::frame_chunk(id, chunk);
             channel
                 .send(bytes::BytesMut::from(&frame[..]))

@@ -36,8 +36,12 @@ use crate::codecs;
 /// when it answered a browser: data the browser sent on the stream before webrtc-rs had
 /// registered its own end was dropped, "data channel not existed".)
 pub const CHANNEL_LABEL: &str = "confab";
-/// Bytes queued per data channel before `send` waits.
-pub const DATA_CHANNEL_SEND_BUFFER: usize = 4 * 1024 * 1024;
+/// A file sender pauses while more than this is queued on the channel…
+pub const SEND_HIGH_WATER: usize = 4 * 1024 * 1024;
+/// …and resumes when the channel reports the queue below this (`OnBufferedAmountLow`).
+/// (webrtc-rs's own send-buffer limit is not used: with it set, a call carrying media stalled
+/// before its channel opened.)
+pub const SEND_LOW_WATER: usize = 1024 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LinkError {
@@ -302,9 +306,6 @@ async fn build_pc(
                 .build(),
         )
         .with_handler(handler)
-        // send() waits while this much is queued on a channel: the back-pressure file
-        // transfers rely on (Chromium caps its queue at 16 MiB; 4 MiB keeps latency low).
-        .with_data_channel_send_buffer_limit(DATA_CHANNEL_SEND_BUFFER)
         .with_udp_addrs(config.bind.clone())
         .build()
         .await?;

@@ -74,8 +74,6 @@ async fn video_and_chat_cross_a_loopback_peer_connection() {
     let (a_states_tx, mut a_states) = mpsc::unbounded_channel();
     let (b_states_tx, mut b_states) = mpsc::unbounded_channel();
     let (b_tracks_tx, mut b_tracks) = mpsc::unbounded_channel();
-    trickle(alice_events, bob.pc.clone(), a_states_tx, None);
-    trickle(bob_events, alice.pc.clone(), b_states_tx, Some(b_tracks_tx));
 
     let offer = alice.pc.create_offer(None).await.expect("offer");
     assert!(
@@ -101,6 +99,10 @@ async fn video_and_chat_cross_a_loopback_peer_connection() {
         .set_remote_description(answer)
         .await
         .expect("alice takes the answer");
+    // Candidates gathered so far wait in the event channels; forwarding starts once both
+    // sides hold the other's description, as a signalling server's ordering guarantees.
+    trickle(alice_events, bob.pc.clone(), a_states_tx, None);
+    trickle(bob_events, alice.pc.clone(), b_states_tx, Some(b_tracks_tx));
 
     wait_connected(&mut a_states).await;
     wait_connected(&mut b_states).await;
