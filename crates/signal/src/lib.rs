@@ -25,6 +25,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use socketioxide::SocketIo;
 use socketioxide::extract::SocketRef;
+use socketioxide::handler::ConnectHandler;
 use tokio::net::TcpListener;
 use tower_http::services::{ServeDir, ServeFile};
 
@@ -87,8 +88,19 @@ pub fn app(config: Config) -> (Router, SocketIo, Arc<Hub>) {
         .build_layer();
     let hub = Arc::new(Hub::new(config.clone()));
     {
+        // Handlers are installed in a connect *middleware*: socketioxide awaits middleware
+        // before it sends the CONNECT packet, but spawns the connect handler after sending it,
+        // so a client that emits `join-room` the moment it is connected (every client does)
+        // could otherwise reach the server before its handlers exist, and be ignored.
         let hub = hub.clone();
-        io.ns("/", async move |s: SocketRef| hub.on_connect(s));
+        let install = move |s: SocketRef| {
+            let hub = hub.clone();
+            async move {
+                hub.on_connect(s);
+                Ok::<(), std::convert::Infallible>(())
+            }
+        };
+        io.ns("/", { async || {} }.with(install));
     }
 
     let mut router = Router::new()

@@ -77,16 +77,15 @@ impl Hub {
     }
 
     fn on_disconnect(&self, socket: &SocketRef) {
-        let notices = {
+        {
             let mut st = self.lock();
             st.buckets.remove(&socket.id);
             let notices = st.rooms.leave(socket.id);
             self.update_gauges(&st);
-            notices
-        };
+            self.deliver(notices);
+        }
         self.metrics.sockets.dec();
         tracing::debug!(sid = %socket.id, "socket disconnected");
-        self.deliver(notices);
     }
 
     fn update_gauges(&self, st: &HubState) {
@@ -108,6 +107,9 @@ impl Hub {
         let _ = socket.emit(event::ERROR, &payload);
     }
 
+    /// Queues membership notices on their sockets. Called with the state lock held, so each
+    /// recipient sees membership changes in the order they happened (a joiner's `room-state`
+    /// before any `user-joined` that followed its join); `emit` only enqueues, it never waits.
     fn deliver(&self, notices: Vec<(SocketRef, Notice)>) {
         for (peer, notice) in notices {
             let sent = match &notice {
@@ -232,7 +234,7 @@ impl Hub {
         }
 
         let peer = SocketRef::from(socket.clone());
-        let notices = {
+        {
             let mut st = self.lock();
             let notices = st.rooms.join(
                 socket.id,
@@ -243,20 +245,16 @@ impl Hub {
                 options.secret.as_deref(),
             )?;
             self.update_gauges(&st);
-            notices
-        };
+            self.deliver(notices);
+        }
         tracing::info!(sid = %socket.id, room = %room_id, user = %user_id, "joined");
-        self.deliver(notices);
         Ok(())
     }
 
     fn leave(&self, socket: &Socket) {
-        let notices = {
-            let mut st = self.lock();
-            let notices = st.rooms.leave(socket.id);
-            self.update_gauges(&st);
-            notices
-        };
+        let mut st = self.lock();
+        let notices = st.rooms.leave(socket.id);
+        self.update_gauges(&st);
         self.deliver(notices);
     }
 

@@ -166,3 +166,26 @@ async fn a_full_room_rejects_the_next_joiner() {
     let rooms = get_json(&srv, "/api/rooms").await;
     assert_eq!(rooms["rooms"][0]["userCount"], 2);
 }
+
+/// A client that emits `join-room` the instant its namespace connection is acknowledged must
+/// be heard (the server's handlers exist before the acknowledgement is sent; they used to be
+/// installed by a task spawned after it, and under load the first event was lost), and its
+/// `room-state` must come before any `user-joined` for later joiners (membership notices are
+/// queued under the state lock; queued after it, concurrent joins could overtake them).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_join_sent_the_moment_the_socket_connects_is_never_lost() {
+    let srv = server().await;
+    let joins = (0..200).map(|i| {
+        let srv = &srv;
+        async move {
+            // Peer::joined emits join-room right after connect returns, with no delay.
+            let (p, state) = Peer::joined(srv, &format!("race-{}", i % 50), &format!("u{i}")).await;
+            assert!(state["users"].is_array());
+            p
+        }
+    });
+    let peers = futures_util::future::join_all(joins).await;
+    assert_eq!(peers.len(), 200);
+    let rooms = get_json(&srv, "/api/rooms").await;
+    assert_eq!(rooms["totalRooms"], 50);
+}
