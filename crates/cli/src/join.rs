@@ -108,11 +108,22 @@ impl From<&TransferInfo> for TransferReport {
     }
 }
 
+/// The last statistics of a participant, plus glass-to-glass latency from the synthetic
+/// stamps of its frames (capture on its side → decoded here; meaningful on one machine).
+#[derive(Serialize)]
+struct StatsReport {
+    #[serde(flatten)]
+    last: confab_engine::stats::ParticipantStats,
+    latency_ms_p50: Option<u32>,
+    latency_ms_p95: Option<u32>,
+    latency_samples: usize,
+}
+
 #[derive(Default, Serialize)]
 struct Report {
     participants: BTreeMap<String, ParticipantReport>,
     transfers: Vec<TransferReport>,
-    stats: BTreeMap<String, serde_json::Value>,
+    stats: BTreeMap<String, StatsReport>,
     errors: Vec<String>,
 }
 
@@ -163,6 +174,8 @@ pub async fn run(args: JoinArgs) -> anyhow::Result<()> {
     let mut report = Report::default();
     let mut present = BTreeSet::new();
     let mut open = BTreeSet::new();
+    let mut last_stats: BTreeMap<String, confab_engine::stats::ParticipantStats> = BTreeMap::new();
+    let mut latencies: BTreeMap<String, Vec<u32>> = BTreeMap::new();
     let mut greeted = args.chat.is_empty() && args.send_files.is_empty();
     // Latest state of each transfer, in the order they started.
     let mut transfers: Vec<TransferInfo> = Vec::new();
@@ -228,6 +241,9 @@ pub async fn run(args: JoinArgs) -> anyhow::Result<()> {
                 tracing::warn!("{message}");
                 report.errors.push(message);
             }
+            CallEvent::Stats { id, stats } => {
+                last_stats.insert(id, stats);
+            }
             CallEvent::Transfer(t) => {
                 if args.progress && t.status.is_finished() {
                     println!(
@@ -262,6 +278,23 @@ pub async fn run(args: JoinArgs) -> anyhow::Result<()> {
         }
     }
     report.transfers = transfers.iter().map(TransferReport::from).collect();
+    for (id, last) in last_stats {
+        let mut samples = latencies.remove(&id).unwrap_or_default();
+        samples.sort_unstable();
+        let pick = |q: f64| {
+            (!samples.is_empty())
+                .then(|| samples[((samples.len() - 1) as f64 * q).round() as usize])
+        };
+        report.stats.insert(
+            id,
+            StatsReport {
+                last,
+                latency_ms_p50: pick(0.5),
+                latency_ms_p95: pick(0.95),
+                latency_samples: samples.len(),
+            },
+        );
+    }
     if let Some(path) = &args.report {
         let json = serde_json::to_string_pretty(&report).context("serialising the report")?;
         std::fs::write(path, json).with_context(|| format!("writing {}", path.display()))?;

@@ -27,8 +27,10 @@ use webrtc::peer_connection::{
 
 use confab_media::codec::h264::{H264Encoder, H264Settings};
 use confab_media::codec::opus::OpusEncoder;
+use confab_media::frame::now_us;
 use confab_media::source::synthetic::{TestPattern, Tone, read_stamp};
 use confab_sio::Incoming;
+use webrtc::peer_connection::StatsSelector;
 
 use crate::link::{self, Link, LinkConfig, LinkError, LinkEvent};
 use crate::receive::{self, Received};
@@ -132,6 +134,13 @@ pub enum CallEvent {
         width: usize,
         height: usize,
         frame_number: Option<u32>,
+        /// Capture → decoded, from the synthetic stamp's wall-clock time (same machine only).
+        latency_ms: Option<u32>,
+    },
+    /// Connection statistics for `id`, once a second.
+    Stats {
+        id: String,
+        stats: crate::stats::ParticipantStats,
     },
     /// A decoded 20 ms audio frame from `id`.
     AudioFrame {
@@ -253,6 +262,8 @@ struct Participant {
     channel_open: bool,
     /// Woken when the channel's queue drains below the low-water mark.
     drained: Arc<Notify>,
+    meter: crate::stats::RateMeter,
+    frames_decoded: u64,
 }
 
 /// Everything the actor waits on besides signalling and commands, tagged by participant.
@@ -352,6 +363,8 @@ struct OutgoingTransfer {
     cancel: Arc<AtomicBool>,
 }
 
+/// How often connection statistics are read and reported.
+const STATS_INTERVAL: Duration = Duration::from_secs(1);
 /// Progress events at most this often per transfer.
 const PROGRESS_INTERVAL: Duration = Duration::from_millis(100);
 /// Bytes read from disk at once by a sending task (then cut into chunks).
@@ -369,6 +382,8 @@ impl Actor {
         video_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         let mut audio_tick = tokio::time::interval(Duration::from_millis(20));
         audio_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let mut stats_tick = tokio::time::interval(STATS_INTERVAL);
+        stats_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
             tokio::select! {
                 msg = incoming.recv() => match msg {
@@ -386,6 +401,7 @@ impl Actor {
                 Some(event) = internal.recv() => self.on_internal(event).await,
                 _ = video_tick.tick(), if self.video.is_some() => self.send_video_frame(frame_period).await,
                 _ = audio_tick.tick(), if self.audio.is_some() => self.send_audio_frame().await,
+                _ = stats_tick.tick() => self.report_stats().await,
             }
         }
         let _ = self.client.emit_args(ev::LEAVE_ROOM, &[]);
@@ -659,6 +675,8 @@ impl Actor {
                 connected: false,
                 channel_open: false,
                 drained: Arc::new(Notify::new()),
+                meter: Default::default(),
+                frames_decoded: 0,
             },
         );
     }
@@ -792,11 +810,16 @@ impl Actor {
             Internal::Sending(id, bytes, end) => self.on_sending(id, bytes, end),
             Internal::Channel(..) => {}
             Internal::Media(id, Received::Frame(frame)) => {
+                if let Some(p) = self.participants.get_mut(&id) {
+                    p.frames_decoded += 1;
+                }
+                let stamp = read_stamp(&frame);
                 self.emit(CallEvent::VideoFrame {
                     id,
                     width: frame.width,
                     height: frame.height,
-                    frame_number: read_stamp(&frame).map(|s| s.frame_number),
+                    frame_number: stamp.map(|s| s.frame_number),
+                    latency_ms: stamp.map(|s| s.age_ms(now_us())),
                 });
             }
             Internal::Media(id, Received::Audio(frame)) => {
@@ -968,6 +991,25 @@ impl Actor {
 }
 
 impl Actor {
+    async fn report_stats(&mut self) {
+        let mut out = Vec::new();
+        for (id, p) in self.participants.iter_mut().filter(|(_, p)| p.connected) {
+            let report = p
+                .link
+                .pc
+                .get_stats(Instant::now(), StatsSelector::None)
+                .await;
+            let totals = crate::stats::Totals::from_report(&report);
+            out.push((
+                id.clone(),
+                p.meter.update(Instant::now(), totals, p.frames_decoded),
+            ));
+        }
+        for (id, stats) in out {
+            self.emit(CallEvent::Stats { id, stats });
+        }
+    }
+
     async fn send_json(&self, peer: &str, v: &Value) {
         if let Some(channel) = self
             .participants

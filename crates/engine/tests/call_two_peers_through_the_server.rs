@@ -13,6 +13,8 @@ const WAIT: Duration = Duration::from_secs(30);
 
 #[derive(Default, Debug)]
 struct Seen {
+    stats: HashMap<String, confab_engine::stats::ParticipantStats>,
+    latency: Vec<u32>,
     frames: HashMap<String, Vec<u32>>,
     audio: HashMap<String, usize>,
     chat: Vec<(String, String)>,
@@ -29,9 +31,13 @@ async fn until(
         while !done(seen) {
             match events.recv().await.expect("call running") {
                 CallEvent::VideoFrame {
-                    id, frame_number, ..
+                    id,
+                    frame_number,
+                    latency_ms,
+                    ..
                 } => {
                     let n = frame_number.expect("synthetic frames carry a readable stamp");
+                    seen.latency.extend(latency_ms);
                     seen.frames.entry(id).or_default().push(n);
                 }
                 CallEvent::AudioFrame { id, samples } => {
@@ -40,6 +46,9 @@ async fn until(
                 }
                 CallEvent::Chat { from, text, .. } => seen.chat.push((from, text)),
                 CallEvent::ChannelOpen { id } => seen.channel_open.push(id),
+                CallEvent::Stats { id, stats } => {
+                    seen.stats.insert(id, stats);
+                }
                 CallEvent::Error { message } => panic!("call error: {message}"),
                 _ => {}
             }
@@ -51,6 +60,13 @@ async fn until(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_calls_decode_each_others_video_and_audio_and_chat_once() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("CONFAB_TEST_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_test_writer()
+        .try_init();
     let server = Server::start("127.0.0.1:0".parse().expect("addr"), Config::default())
         .await
         .expect("server");
@@ -82,6 +98,20 @@ async fn two_calls_decode_each_others_video_and_audio_and_chat_once() {
             "frame numbers from {who} must increase: {frames:?}"
         );
     }
+
+    // Statistics: bob's media arriving at alice shows as inbound bitrate and decoded fps.
+    until(&mut alice_events, &mut a, |s| {
+        s.stats
+            .get("bob")
+            .is_some_and(|st| st.bitrate_in_bps > 10_000.0 && st.fps > 5.0 && st.frames_decoded > 0)
+    })
+    .await;
+    let mut lat = a.latency.clone();
+    lat.sort_unstable();
+    assert!(
+        lat[lat.len() / 2] < 1000,
+        "median glass-to-glass on loopback should be well under a second: {lat:?}"
+    );
 
     alice.send(Command::SendChat("hello <b>bob</b>".into()));
     until(&mut bob_events, &mut b, |s| !s.chat.is_empty()).await;

@@ -1,0 +1,129 @@
+//! Connection statistics per participant, from webrtc-rs's W3C stats report: totals are read
+//! once a second and turned into rates against the previous reading.
+
+use std::time::Instant;
+
+use rtc::statistics::report::{RTCStatsReport, RTCStatsReportEntry};
+
+/// Cumulative counters at one instant.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Totals {
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    pub packets_in: u64,
+    pub packets_lost: i64,
+    /// Largest inbound jitter over the streams, seconds.
+    pub jitter: f64,
+    /// Current round-trip time of the nominated candidate pair, seconds.
+    pub rtt: Option<f64>,
+}
+
+impl Totals {
+    pub fn from_report(report: &RTCStatsReport) -> Self {
+        let mut t = Totals::default();
+        for entry in report.iter() {
+            match entry {
+                RTCStatsReportEntry::InboundRtp(s) => {
+                    t.bytes_in += s.bytes_received;
+                    let r = &s.received_rtp_stream_stats;
+                    t.packets_in += r.packets_received;
+                    t.packets_lost += r.packets_lost;
+                    t.jitter = t.jitter.max(r.jitter);
+                }
+                RTCStatsReportEntry::OutboundRtp(s) => {
+                    t.bytes_out += s.sent_rtp_stream_stats.bytes_sent;
+                }
+                RTCStatsReportEntry::IceCandidatePair(p)
+                    if p.nominated && p.current_round_trip_time > 0.0 =>
+                {
+                    t.rtt = Some(p.current_round_trip_time);
+                }
+                _ => {}
+            }
+        }
+        t
+    }
+}
+
+/// What the UI and the report show for one participant.
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
+pub struct ParticipantStats {
+    pub bitrate_in_bps: f64,
+    pub bitrate_out_bps: f64,
+    pub rtt_ms: Option<f64>,
+    /// Lost ÷ (received + lost) since the previous reading.
+    pub loss: f64,
+    pub jitter_ms: f64,
+    /// Frames this side decoded per second.
+    pub fps: f64,
+    pub frames_decoded: u64,
+}
+
+/// Turns successive readings into rates.
+#[derive(Debug, Default)]
+pub struct RateMeter {
+    last: Option<(Instant, Totals, u64)>,
+}
+
+impl RateMeter {
+    /// `frames_decoded` is this side's own count of decoded frames from the participant.
+    pub fn update(&mut self, now: Instant, t: Totals, frames_decoded: u64) -> ParticipantStats {
+        let mut s = ParticipantStats {
+            rtt_ms: t.rtt.map(|r| r * 1000.0),
+            jitter_ms: t.jitter * 1000.0,
+            frames_decoded,
+            ..Default::default()
+        };
+        if let Some((then, prev, prev_frames)) = self.last {
+            let dt = now.saturating_duration_since(then).as_secs_f64();
+            if dt > 0.0 {
+                s.bitrate_in_bps = t.bytes_in.saturating_sub(prev.bytes_in) as f64 * 8.0 / dt;
+                s.bitrate_out_bps = t.bytes_out.saturating_sub(prev.bytes_out) as f64 * 8.0 / dt;
+                s.fps = frames_decoded.saturating_sub(prev_frames) as f64 / dt;
+                let lost = (t.packets_lost - prev.packets_lost).max(0) as f64;
+                let got = t.packets_in.saturating_sub(prev.packets_in) as f64;
+                if lost + got > 0.0 {
+                    s.loss = lost / (lost + got);
+                }
+            }
+        }
+        self.last = Some((now, t, frames_decoded));
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn rates_come_from_the_difference_between_readings() {
+        let t0 = Instant::now();
+        let mut m = RateMeter::default();
+        let first = m.update(
+            t0,
+            Totals {
+                bytes_in: 1000,
+                ..Default::default()
+            },
+            0,
+        );
+        assert_eq!(first.bitrate_in_bps, 0.0, "no rate from a single reading");
+        let later = Totals {
+            bytes_in: 126_000,
+            bytes_out: 62_500,
+            packets_in: 95,
+            packets_lost: 5,
+            jitter: 0.004,
+            rtt: Some(0.012),
+        };
+        let s = m.update(t0 + Duration::from_secs(1), later, 30);
+        assert_eq!(s.bitrate_in_bps, 1_000_000.0);
+        assert_eq!(s.bitrate_out_bps, 500_000.0);
+        assert_eq!(s.fps, 30.0);
+        assert!((s.loss - 0.05).abs() < 1e-9);
+        assert_eq!(s.rtt_ms, Some(12.0));
+        assert!((s.jitter_ms - 4.0).abs() < 1e-9);
+    }
+}
