@@ -31,37 +31,49 @@ pub enum Received {
 /// `out`. Runs until the track ends or `out` is closed.
 pub async fn video(track: Arc<dyn TrackRemote>, out: mpsc::Sender<Received>) {
     let mut builder = SampleBuilder::new(MAX_LATE_PACKETS, H264Packet::default(), 90_000);
-    let mut decoder = match H264Decoder::new() {
-        Ok(d) => d,
-        Err(e) => {
-            let _ = out.send(Received::DecodeError(e.to_string())).await;
-            return;
-        }
-    };
-    while let Some(event) = track.poll().await {
-        let TrackRemoteEvent::OnRtpPacket(packet) = event else {
-            continue;
-        };
+    let decoder = H264Decoder::new().map_err(|e| e.to_string());
+    pump(track, out, decoder, move |decoder, packet| {
         builder.push(Instant::now(), packet);
+        let mut results = Vec::new();
         while let Some(sample) = builder.pop(Instant::now()) {
-            let result = match decoder.decode(&sample.data) {
-                Ok(Some(frame)) => Received::Frame(frame),
-                Ok(None) => continue,
-                Err(e) => Received::DecodeError(e.to_string()),
-            };
-            if out.send(result).await.is_err() {
-                return;
+            match decoder.decode(&sample.data) {
+                Ok(Some(frame)) => results.push(Received::Frame(frame)),
+                Ok(None) => {}
+                Err(e) => results.push(Received::DecodeError(e.to_string())),
             }
         }
-    }
+        results
+    })
+    .await;
 }
 
 /// Reads an audio `track` until it ends, decoding every Opus packet.
 pub async fn audio(track: Arc<dyn TrackRemote>, out: mpsc::Sender<Received>) {
-    let mut decoder = match OpusDecoder::new() {
+    let decoder = OpusDecoder::new().map_err(|e| e.to_string());
+    pump(track, out, decoder, |decoder, packet| {
+        if packet.payload.is_empty() {
+            return Vec::new();
+        }
+        vec![match decoder.decode(&packet.payload) {
+            Ok(frame) => Received::Audio(frame),
+            Err(e) => Received::DecodeError(e.to_string()),
+        }]
+    })
+    .await;
+}
+
+/// Hands every RTP packet of `track` to `decode` and forwards what it produces, until the
+/// track ends or `out` is closed. A decoder that could not be created is reported once.
+async fn pump<D>(
+    track: Arc<dyn TrackRemote>,
+    out: mpsc::Sender<Received>,
+    decoder: Result<D, String>,
+    mut decode: impl FnMut(&mut D, rtc::rtp::Packet) -> Vec<Received>,
+) {
+    let mut decoder = match decoder {
         Ok(d) => d,
         Err(e) => {
-            let _ = out.send(Received::DecodeError(e.to_string())).await;
+            let _ = out.send(Received::DecodeError(e)).await;
             return;
         }
     };
@@ -69,15 +81,10 @@ pub async fn audio(track: Arc<dyn TrackRemote>, out: mpsc::Sender<Received>) {
         let TrackRemoteEvent::OnRtpPacket(packet) = event else {
             continue;
         };
-        if packet.payload.is_empty() {
-            continue;
-        }
-        let result = match decoder.decode(&packet.payload) {
-            Ok(frame) => Received::Audio(frame),
-            Err(e) => Received::DecodeError(e.to_string()),
-        };
-        if out.send(result).await.is_err() {
-            return;
+        for result in decode(&mut decoder, packet) {
+            if out.send(result).await.is_err() {
+                return;
+            }
         }
     }
 }
