@@ -50,6 +50,12 @@ mod ev {
     pub const ERROR: &str = "error";
 }
 
+/// A keyframe at least this often (4 s at 30 fps). Keyframes are also sent whenever a
+/// participant connects; until PLI/FIR from receivers reaches the encoder (webrtc-rs only
+/// hands RTCP to the application through a custom interceptor), this bounds how long a
+/// receiver that lost a packet shows a broken picture.
+pub const KEYFRAME_INTERVAL_FRAMES: u32 = 120;
+
 /// Decoded frames a participant may queue before older ones are dropped: latency over
 /// completeness.
 const RECEIVE_QUEUE: usize = 8;
@@ -94,7 +100,10 @@ impl CallConfig {
             secret: None,
             synthetic_video: true,
             synthetic_audio: true,
-            video: H264Settings::default(),
+            video: H264Settings {
+                keyframe_interval: KEYFRAME_INTERVAL_FRAMES,
+                ..H264Settings::default()
+            },
             width: 640,
             height: 480,
             link: LinkConfig::loopback(),
