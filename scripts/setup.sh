@@ -12,12 +12,14 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 # openh264's assembly (without it openh264 builds silently and encodes 2.6-4.4x slower), cmake
 # for the bundled libopus.
 # Tests: Chromium for the browser end-to-end tests, iproute2/util-linux for loopback-only
-# network namespaces.
+# network namespaces, PulseAudio (null sinks, pactl/parec/pacat) behind ALSA for the audio
+# device tests; libasound2-dev for cpal.
 APT_PACKAGES=(
   build-essential pkg-config curl ca-certificates git
   libssl-dev libwebkit2gtk-4.1-dev libxdo-dev libayatana-appindicator3-dev librsvg2-dev
   nasm cmake
   chromium iproute2 util-linux
+  libasound2-dev pulseaudio pulseaudio-utils libasound2-plugins
 )
 command -v node >/dev/null 2>&1 || APT_PACKAGES+=(nodejs npm)
 

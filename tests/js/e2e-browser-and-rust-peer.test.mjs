@@ -12,7 +12,7 @@ import { createInterface } from "node:readline";
 import { readFileSync, writeFileSync } from "node:fs";
 import { createHash, randomBytes } from "node:crypto";
 import path from "node:path";
-import { CONFAB, startServer, launchChromium, newPage, shotsDir, tempDir } from "./lib/harness.mjs";
+import { CONFAB, startServer, launchChromium, newPage, pollPage, shotsDir, tempDir } from "./lib/harness.mjs";
 
 const ROOM = "interop";
 let server;
@@ -68,7 +68,8 @@ function rustPeer(name, chat, extra = []) {
 
 /** Waits until the page decodes video and audio from `id` (getStats on its connection). */
 async function decodesFrom(id) {
-  await page.waitForFunction(
+  await pollPage(
+    page,
     async (id) => {
       const peer = window.confab.backend && window.confab.backend.peers.get(id);
       if (!peer) return false;
@@ -81,7 +82,7 @@ async function decodesFrom(id) {
       return frames >= 30 && samples >= 48000;
     },
     id,
-    { timeout: 30000, polling: 250 },
+    { timeout: 30000, what: `the guest decoding video and audio from ${id}` },
   );
 }
 

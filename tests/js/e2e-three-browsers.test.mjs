@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import { writeFileSync, readFileSync } from "node:fs";
 import path from "node:path";
-import { startServer, launchChromium, newPage, shotsDir, tempDir } from "./lib/harness.mjs";
+import { startServer, launchChromium, newPage, pollPage, shotsDir, tempDir } from "./lib/harness.mjs";
 
 const NAMES = ["alice", "bob", "carol"];
 const ROOM = "e2e-room";
@@ -50,7 +50,8 @@ test("every page decodes video and audio from both others", async () => {
   for (const name of NAMES) {
     const page = pages[name];
     const others = NAMES.filter((n) => n !== name);
-    await page.waitForFunction(
+    await pollPage(
+      page,
       async (others) => {
         const b = window.confab.backend;
         if (!b || b.peers.size !== others.length) return false;
@@ -68,14 +69,15 @@ test("every page decodes video and audio from both others", async () => {
         return true;
       },
       others,
-      { timeout: 30000, polling: 250 },
+      { timeout: 30000, what: `${name} decoding both others` },
     );
     const tiles = await page.locator('[data-testid="tile"].remote').evaluateAll((els) => els.map((e) => e.dataset.participant).sort());
-    assert.deepEqual(tiles, others);
+    assert.deepEqual(tiles, others, `${name}'s remote tiles`);
   }
   // Video keeps flowing: a second sample decodes more frames from everyone.
   const first = await inbound(pages.alice);
-  await pages.alice.waitForFunction(
+  await pollPage(
+    pages.alice,
     async (first) => {
       for (const [id, peer] of window.confab.backend.peers) {
         let frames = 0;
@@ -87,7 +89,7 @@ test("every page decodes video and audio from both others", async () => {
       return true;
     },
     first,
-    { timeout: 15000, polling: 250 },
+    { timeout: 15000, what: "more frames from everyone" },
   );
   // One data channel per pair, negotiated once.
   for (const name of NAMES) {

@@ -4,6 +4,7 @@
 //! access units and packets, decoders turn those back into frames. The engine moves the
 //! encoded data over WebRTC; this crate never sees a network.
 
+pub mod audio_io;
 pub mod codec;
 pub mod frame;
 pub mod source;

@@ -86,3 +86,20 @@ export function shotsDir() {
 export function tempDir(prefix) {
   return mkdtempSync(path.join(tmpdir(), prefix));
 }
+
+/**
+ * Evaluates `fn(arg)` in the page until it returns something truthy, and returns that.
+ * Unlike page.waitForFunction, this awaits a predicate that returns a promise (getStats() is
+ * async; a pending promise is truthy, so waitForFunction would pass at once). Bounded by
+ * `timeout`; between attempts it waits `interval` ms, since stats have no event to wait on.
+ */
+export async function pollPage(page, fn, arg, { timeout = 30000, interval = 250, what = "condition" } = {}) {
+  const deadline = Date.now() + timeout;
+  let last;
+  while (Date.now() < deadline) {
+    last = await page.evaluate(fn, arg);
+    if (last) return last;
+    await new Promise((r) => setTimeout(r, interval));
+  }
+  throw new Error(`timed out after ${timeout} ms waiting for ${what} (last: ${JSON.stringify(last)})`);
+}

@@ -1,0 +1,268 @@
+//! Microphone capture and speaker playback through cpal (ALSA; PulseAudio and PipeWire through
+//! their ALSA plugins).
+//!
+//! Both run at the pipeline's format — 48 kHz mono — and let the sound server resample. cpal
+//! streams may not cross threads, so each lives on a thread of its own that owns it until the
+//! handle is dropped. Playback mixes every remote participant: each has a short queue, the
+//! output callback sums what is queued, and a queue that grows beyond its bound drops its
+//! oldest samples (latency over completeness).
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::mpsc as std_mpsc;
+use std::sync::{Arc, Mutex};
+
+use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
+use tokio::sync::mpsc;
+
+use crate::frame::{AudioFrame, SAMPLE_RATE, SAMPLES_PER_FRAME, now_us};
+
+/// cpal's period: 10 ms. A fixed size also avoids ALSA's `snd_pcm_avail_delay` errors that the
+/// default size produced here (FINDINGS.md).
+const PERIOD_FRAMES: u32 = 480;
+/// Most audio a participant may have queued for playback before the oldest is dropped: 200 ms.
+const MAX_QUEUED_SAMPLES: usize = SAMPLE_RATE as usize / 5;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AudioError {
+    #[error("no audio device named {0:?}")]
+    NoDevice(String),
+    #[error("audio device: {0}")]
+    Device(String),
+}
+
+fn device(input: bool, name: Option<&str>) -> Result<cpal::Device, AudioError> {
+    let host = cpal::default_host();
+    let wanted = name.filter(|n| *n != "default");
+    match wanted {
+        None => if input {
+            host.default_input_device()
+        } else {
+            host.default_output_device()
+        }
+        .ok_or_else(|| AudioError::NoDevice("default".into())),
+        Some(name) => {
+            let mut devices = if input {
+                host.input_devices()
+            } else {
+                host.output_devices()
+            }
+            .map_err(|e| AudioError::Device(e.to_string()))?;
+            devices
+                .find(|d| d.name().is_ok_and(|n| n == name))
+                .ok_or_else(|| AudioError::NoDevice(name.to_owned()))
+        }
+    }
+}
+
+/// Names of the capture devices, default first.
+pub fn input_devices() -> Vec<String> {
+    names(true)
+}
+
+/// Names of the playback devices, default first.
+pub fn output_devices() -> Vec<String> {
+    names(false)
+}
+
+fn names(input: bool) -> Vec<String> {
+    let host = cpal::default_host();
+    let devices = if input {
+        host.input_devices()
+    } else {
+        host.output_devices()
+    };
+    let mut out = vec!["default".to_owned()];
+    if let Ok(devices) = devices {
+        out.extend(
+            devices
+                .filter_map(|d| d.name().ok())
+                .filter(|n| n != "default"),
+        );
+    }
+    out
+}
+
+fn config() -> cpal::StreamConfig {
+    cpal::StreamConfig {
+        channels: 1,
+        sample_rate: cpal::SampleRate(SAMPLE_RATE),
+        buffer_size: cpal::BufferSize::Fixed(PERIOD_FRAMES),
+    }
+}
+
+/// Runs `build` on a new thread that keeps the stream alive until the returned sender is
+/// dropped; reports whether the stream started.
+fn stream_thread(
+    build: impl FnOnce() -> Result<cpal::Stream, AudioError> + Send + 'static,
+) -> Result<std_mpsc::Sender<()>, AudioError> {
+    let (ready_tx, ready_rx) = std_mpsc::channel();
+    let (stop_tx, stop_rx) = std_mpsc::channel::<()>();
+    std::thread::Builder::new()
+        .name("confab-audio".into())
+        .spawn(move || {
+            let stream = match build().and_then(|s| {
+                s.play().map_err(|e| AudioError::Device(e.to_string()))?;
+                Ok(s)
+            }) {
+                Ok(s) => {
+                    let _ = ready_tx.send(Ok(()));
+                    s
+                }
+                Err(e) => {
+                    let _ = ready_tx.send(Err(e));
+                    return;
+                }
+            };
+            // Blocks until the handle is dropped (its sender disconnects).
+            let _ = stop_rx.recv();
+            drop(stream);
+        })
+        .map_err(|e| AudioError::Device(e.to_string()))?;
+    ready_rx
+        .recv()
+        .map_err(|_| AudioError::Device("audio thread ended".into()))??;
+    Ok(stop_tx)
+}
+
+/// A running microphone. Dropping it stops the capture.
+pub struct Capture {
+    _stop: std_mpsc::Sender<()>,
+}
+
+impl Capture {
+    /// Captures `device` (`None` or `"default"`: the default input) as 20 ms mono frames.
+    pub fn start(
+        device_name: Option<&str>,
+    ) -> Result<(Self, mpsc::Receiver<AudioFrame>), AudioError> {
+        let dev = device(true, device_name)?;
+        let (tx, rx) = mpsc::channel(50);
+        let stop = stream_thread(move || {
+            let mut pending: Vec<i16> = Vec::with_capacity(SAMPLES_PER_FRAME * 2);
+            dev.build_input_stream(
+                &config(),
+                move |data: &[f32], _| {
+                    pending.extend(data.iter().map(|s| (s.clamp(-1.0, 1.0) * 32767.0) as i16));
+                    while pending.len() >= SAMPLES_PER_FRAME {
+                        let samples: Vec<i16> = pending.drain(..SAMPLES_PER_FRAME).collect();
+                        // A full queue means the consumer is behind: drop, never block the
+                        // audio thread.
+                        let _ = tx.try_send(AudioFrame {
+                            samples,
+                            channels: 1,
+                            capture_us: now_us(),
+                        });
+                    }
+                },
+                |e| tracing::warn!("microphone: {e}"),
+                None,
+            )
+            .map_err(|e| AudioError::Device(e.to_string()))
+        })?;
+        Ok((Self { _stop: stop }, rx))
+    }
+}
+
+#[derive(Default)]
+struct Mixer {
+    queues: HashMap<String, VecDeque<i16>>,
+}
+
+impl Mixer {
+    fn push(&mut self, source: &str, samples: &[i16]) {
+        let q = self.queues.entry(source.to_owned()).or_default();
+        q.extend(samples.iter().copied());
+        let excess = q.len().saturating_sub(MAX_QUEUED_SAMPLES);
+        q.drain(..excess);
+    }
+
+    /// Fills `out` with the sum of every source, silence where a source has nothing queued.
+    fn fill(&mut self, out: &mut [f32]) {
+        for o in out.iter_mut() {
+            let mut sum = 0i32;
+            for q in self.queues.values_mut() {
+                if let Some(s) = q.pop_front() {
+                    sum += i32::from(s);
+                }
+            }
+            *o = (sum.clamp(i32::from(i16::MIN), i32::from(i16::MAX)) as f32) / 32768.0;
+        }
+    }
+
+    fn remove(&mut self, source: &str) {
+        self.queues.remove(source);
+    }
+}
+
+/// A running speaker output mixing every participant. Dropping it stops playback.
+#[derive(Clone)]
+pub struct Playback {
+    mixer: Arc<Mutex<Mixer>>,
+    _stop: Arc<std_mpsc::Sender<()>>,
+}
+
+impl Playback {
+    pub fn start(device_name: Option<&str>) -> Result<Self, AudioError> {
+        let dev = device(false, device_name)?;
+        let mixer = Arc::new(Mutex::new(Mixer::default()));
+        let m = mixer.clone();
+        let stop = stream_thread(move || {
+            dev.build_output_stream(
+                &config(),
+                move |out: &mut [f32], _| {
+                    // The lock is only ever held for a copy; a poisoned one still has samples.
+                    m.lock().unwrap_or_else(|p| p.into_inner()).fill(out);
+                },
+                |e| tracing::warn!("speakers: {e}"),
+                None,
+            )
+            .map_err(|e| AudioError::Device(e.to_string()))
+        })?;
+        Ok(Self {
+            mixer,
+            _stop: Arc::new(stop),
+        })
+    }
+
+    /// Queues a decoded frame from `source` (a participant id).
+    pub fn push(&self, source: &str, frame: &AudioFrame) {
+        self.mixer
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(source, &frame.samples);
+    }
+
+    /// Forgets a participant who left.
+    pub fn remove(&self, source: &str) {
+        self.mixer
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(source);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mixer_sums_sources_and_clamps() {
+        let mut m = Mixer::default();
+        m.push("a", &[1000, 30000, -30000]);
+        m.push("b", &[500, 30000, -30000, 7]);
+        let mut out = [0f32; 5];
+        m.fill(&mut out);
+        let got: Vec<i32> = out.iter().map(|s| (s * 32768.0).round() as i32).collect();
+        assert_eq!(got, [1500, 32767, -32768, 7, 0]);
+    }
+
+    #[test]
+    fn a_queue_that_falls_behind_drops_its_oldest_audio() {
+        let mut m = Mixer::default();
+        let long: Vec<i16> = (0..(MAX_QUEUED_SAMPLES + 100))
+            .map(|i| (i % 1000) as i16)
+            .collect();
+        m.push("a", &long);
+        assert_eq!(m.queues["a"].len(), MAX_QUEUED_SAMPLES);
+        assert_eq!(m.queues["a"][0], 100, "the first 100 samples were dropped");
+    }
+}
