@@ -24,7 +24,7 @@ cargo test --workspace --locked
 step "audio devices through a PulseAudio null sink (cpal playback and capture)"
 ./scripts/pulse-setup.sh
 PULSE_SINK=confab_out PULSE_SOURCE=confab_mic.monitor \
-  cargo test --locked -p confab-media --test pulse_audio_round_trip -- --ignored
+  cargo test --workspace --locked --test pulse_audio_round_trip -- --ignored
 
 step "socket.io-client v4 compatibility"
 node --test --test-concurrency=1 tests/js/compat-*.test.mjs

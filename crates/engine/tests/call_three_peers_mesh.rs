@@ -1,48 +1,13 @@
 //! Three calls in one room form a full mesh: each decodes the synthetic video of both others
 //! with readable stamps in increasing order, and a chat message reaches both others once.
 
-use std::collections::HashMap;
-use std::time::Duration;
+mod common;
 
+use common::{Seen, until};
 use confab_engine::call::{self, CallConfig, CallEvent, Command};
 use confab_signal::{Config, Server};
-use tokio::sync::mpsc::UnboundedReceiver;
 
-const WAIT: Duration = Duration::from_secs(45);
 const NAMES: [&str; 3] = ["ann", "ben", "cat"];
-
-#[derive(Default, Debug)]
-struct Seen {
-    frames: HashMap<String, Vec<u32>>,
-    audio: HashMap<String, usize>,
-    chat: Vec<(String, String)>,
-}
-
-async fn until(
-    events: &mut UnboundedReceiver<CallEvent>,
-    seen: &mut Seen,
-    done: impl Fn(&Seen) -> bool,
-) {
-    tokio::time::timeout(WAIT, async {
-        while !done(seen) {
-            match events.recv().await.expect("call running") {
-                CallEvent::VideoFrame {
-                    id, frame_number, ..
-                } => seen
-                    .frames
-                    .entry(id)
-                    .or_default()
-                    .push(frame_number.expect("synthetic frames carry a readable stamp")),
-                CallEvent::AudioFrame { id, .. } => *seen.audio.entry(id).or_default() += 1,
-                CallEvent::Chat { from, text, .. } => seen.chat.push((from, text)),
-                CallEvent::Error { message } => panic!("call error: {message}"),
-                _ => {}
-            }
-        }
-    })
-    .await
-    .unwrap_or_else(|_| panic!("timed out; seen {seen:?}"));
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_calls_each_decode_both_others() {

@@ -2,61 +2,11 @@
 //! other's synthetic video (stamps readable, frame numbers increasing) and audio, and a chat
 //! message arrives exactly once.
 
-use std::collections::HashMap;
-use std::time::Duration;
+mod common;
 
+use common::{Seen, WAIT, until};
 use confab_engine::call::{self, CallConfig, CallEvent, Command};
 use confab_signal::{Config, Server};
-use tokio::sync::mpsc::UnboundedReceiver;
-
-const WAIT: Duration = Duration::from_secs(30);
-
-#[derive(Default, Debug)]
-struct Seen {
-    stats: HashMap<String, confab_engine::stats::ParticipantStats>,
-    latency: Vec<u32>,
-    frames: HashMap<String, Vec<u32>>,
-    audio: HashMap<String, usize>,
-    chat: Vec<(String, String)>,
-    channel_open: Vec<String>,
-}
-
-/// Drains events into `seen` until `done` says so (bounded by WAIT).
-async fn until(
-    events: &mut UnboundedReceiver<CallEvent>,
-    seen: &mut Seen,
-    done: impl Fn(&Seen) -> bool,
-) {
-    tokio::time::timeout(WAIT, async {
-        while !done(seen) {
-            match events.recv().await.expect("call running") {
-                CallEvent::VideoFrame {
-                    id,
-                    frame_number,
-                    latency_ms,
-                    ..
-                } => {
-                    let n = frame_number.expect("synthetic frames carry a readable stamp");
-                    seen.latency.extend(latency_ms);
-                    seen.frames.entry(id).or_default().push(n);
-                }
-                CallEvent::AudioFrame { id, samples } => {
-                    assert_eq!(samples, 960);
-                    *seen.audio.entry(id).or_default() += 1;
-                }
-                CallEvent::Chat { from, text, .. } => seen.chat.push((from, text)),
-                CallEvent::ChannelOpen { id } => seen.channel_open.push(id),
-                CallEvent::Stats { id, stats } => {
-                    seen.stats.insert(id, stats);
-                }
-                CallEvent::Error { message } => panic!("call error: {message}"),
-                _ => {}
-            }
-        }
-    })
-    .await
-    .unwrap_or_else(|_| panic!("timed out; seen so far: {seen:?}"));
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_calls_decode_each_others_video_and_audio_and_chat_once() {
