@@ -4,7 +4,7 @@
 mod common;
 
 use common::{Seen, until};
-use confab_engine::call::{self, CallConfig, CallEvent, Command};
+use confab_engine::call::{self, CallConfig, Command};
 use confab_signal::{Config, Server};
 
 const NAMES: [&str; 3] = ["ann", "ben", "cat"];
