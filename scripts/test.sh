@@ -21,10 +21,10 @@ cargo build --workspace --locked
 step "cargo test"
 cargo test --workspace --locked
 
-step "audio devices through a PulseAudio null sink (cpal playback and capture)"
+step "audio devices through PulseAudio null sinks (cpal capture and playback, and a call's audio end to end)"
 ./scripts/pulse-setup.sh
 PULSE_SINK=confab_out PULSE_SOURCE=confab_mic.monitor \
-  cargo test --workspace --locked --test pulse_audio_round_trip -- --ignored
+  cargo test --workspace --locked --test pulse_audio_round_trip --test call_audio_through_pulseaudio -- --ignored
 
 step "socket.io-client v4 compatibility"
 node --test --test-concurrency=1 tests/js/compat-*.test.mjs

@@ -28,9 +28,12 @@ pub struct JoinArgs {
     /// Send the synthetic test pattern (frame numbers and capture times readable by receivers).
     #[arg(long)]
     synthetic_video: bool,
-    /// Microphone device (not available yet: use --synthetic-audio).
+    /// Microphone to send (a device name from the sound server, or "default").
     #[arg(long, conflicts_with = "synthetic_audio")]
     mic: Option<String>,
+    /// Play the participants' audio on this output (a device name, or "default").
+    #[arg(long)]
+    speakers: Option<String>,
     /// Send a 440 Hz tone.
     #[arg(long)]
     synthetic_audio: bool,
@@ -155,6 +158,8 @@ pub async fn run(args: JoinArgs) -> anyhow::Result<()> {
     config.secret = args.secret.clone();
     config.synthetic_video = args.synthetic_video;
     config.synthetic_audio = args.synthetic_audio;
+    config.mic = args.mic.clone();
+    config.speakers = args.speakers.clone();
     config.download_dir = args.download_dir.clone();
     config.accept_files = args.accept_files;
     config.link = LinkConfig {

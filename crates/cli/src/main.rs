@@ -34,7 +34,7 @@ enum Command {
     /// Run the signalling server and serve the browser UI.
     Serve(ServeArgs),
     /// Join a room as a headless participant.
-    Join(join::JoinArgs),
+    Join(Box<join::JoinArgs>),
 }
 
 #[derive(clap::Args)]
@@ -77,7 +77,7 @@ fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     match cli.command {
         Command::Serve(args) => runtime.block_on(serve(args)),
-        Command::Join(args) => runtime.block_on(join::run(args)),
+        Command::Join(args) => runtime.block_on(join::run(*args)),
     }
 }
 

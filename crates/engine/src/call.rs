@@ -25,8 +25,10 @@ use webrtc::peer_connection::{
     RTCIceCandidateInit, RTCPeerConnectionState, RTCSdpType, RTCSessionDescription,
 };
 
+use confab_media::audio_io::{Capture, Playback};
 use confab_media::codec::h264::{H264Encoder, H264Settings};
 use confab_media::codec::opus::OpusEncoder;
+use confab_media::frame::AudioFrame;
 use confab_media::frame::now_us;
 use confab_media::source::synthetic::{TestPattern, Tone, read_stamp};
 use confab_sio::Incoming;
@@ -68,6 +70,8 @@ pub enum CallError {
     Link(#[from] LinkError),
     #[error("codec: {0}")]
     Codec(#[from] confab_media::codec::CodecError),
+    #[error("audio device: {0}")]
+    Audio(#[from] confab_media::audio_io::AudioError),
 }
 
 /// What to send. Real devices come with the device issue; the synthetic sources go through
@@ -81,6 +85,10 @@ pub struct CallConfig {
     pub secret: Option<String>,
     pub synthetic_video: bool,
     pub synthetic_audio: bool,
+    /// Capture this microphone (a cpal device name, or "default") instead of the tone.
+    pub mic: Option<String>,
+    /// Play every participant's audio on this output (a cpal device name, or "default").
+    pub speakers: Option<String>,
     pub video: H264Settings,
     pub width: usize,
     pub height: usize,
@@ -100,6 +108,8 @@ impl CallConfig {
             secret: None,
             synthetic_video: true,
             synthetic_audio: true,
+            mic: None,
+            speakers: None,
             video: H264Settings {
                 keyframe_interval: KEYFRAME_INTERVAL_FRAMES,
                 ..H264Settings::default()
@@ -309,13 +319,19 @@ pub async fn join(
     } else {
         None
     };
-    let audio = if config.synthetic_audio {
-        Some(std::sync::Mutex::new((
-            Tone::new(440.0),
-            OpusEncoder::new(32_000)?,
-        )))
+    let mic = match &config.mic {
+        Some(device) => Some(Capture::start(Some(device))?),
+        None => None,
+    };
+    let audio = if config.synthetic_audio || mic.is_some() {
+        let tone = mic.is_none().then(|| Tone::new(440.0));
+        Some(std::sync::Mutex::new((tone, OpusEncoder::new(32_000)?)))
     } else {
         None
+    };
+    let playback = match &config.speakers {
+        Some(device) => Some(Playback::start(Some(device))?),
+        None => None,
     };
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
     let (events_tx, events_rx) = mpsc::unbounded_channel();
@@ -330,13 +346,18 @@ pub async fn join(
         seen_chat: HashSet::new(),
         video,
         audio,
+        playback,
         camera_on: true,
         mic_on: true,
         incoming: HashMap::new(),
         outgoing: HashMap::new(),
         transfer_seq: 0,
     };
-    tokio::spawn(actor.run(incoming, cmd_rx, internal_rx));
+    let (capture, mic_rx) = match mic {
+        Some((capture, rx)) => (Some(capture), Some(rx)),
+        None => (None, None),
+    };
+    tokio::spawn(actor.run(incoming, cmd_rx, internal_rx, mic_rx, capture));
     Ok((CallHandle { tx: cmd_tx }, events_rx))
 }
 
@@ -351,7 +372,8 @@ struct Actor {
     video: Option<(TestPattern, H264Encoder)>,
     /// In a mutex only because libopus's encoder is `Send` but not `Sync`, and the actor's
     /// future must be `Send`; only the actor ever locks it.
-    audio: Option<std::sync::Mutex<(Tone, OpusEncoder)>>,
+    audio: Option<std::sync::Mutex<(Option<Tone>, OpusEncoder)>>,
+    playback: Option<Playback>,
     camera_on: bool,
     mic_on: bool,
     incoming: HashMap<String, IncomingTransfer>,
@@ -385,6 +407,9 @@ impl Actor {
         mut incoming: mpsc::UnboundedReceiver<Incoming>,
         mut commands: mpsc::UnboundedReceiver<Command>,
         mut internal: mpsc::UnboundedReceiver<Internal>,
+        mut mic: Option<mpsc::Receiver<AudioFrame>>,
+        // Kept alive for the call: dropping it stops the microphone.
+        _capture: Option<Capture>,
     ) {
         let frame_period = Duration::from_secs_f32(1.0 / self.config.video.max_fps.max(1.0));
         let mut video_tick = tokio::time::interval(frame_period);
@@ -409,7 +434,18 @@ impl Actor {
                 },
                 Some(event) = internal.recv() => self.on_internal(event).await,
                 _ = video_tick.tick(), if self.video.is_some() => self.send_video_frame(frame_period).await,
-                _ = audio_tick.tick(), if self.audio.is_some() => self.send_audio_frame().await,
+                _ = audio_tick.tick(), if self.audio.is_some() && mic.is_none() => {
+                    self.send_audio_frame(None).await
+                }
+                frame = async { mic.as_mut().expect("guarded").recv().await }, if mic.is_some() => {
+                    match frame {
+                        Some(frame) => self.send_audio_frame(Some(frame)).await,
+                        None => {
+                            self.error("the microphone stopped".into());
+                            mic = None;
+                        }
+                    }
+                }
                 _ = stats_tick.tick() => self.report_stats().await,
             }
         }
@@ -595,6 +631,12 @@ impl Actor {
         }
         let mut link = self.new_link(id, true).await?;
         self.add_local_tracks(&mut link).await?;
+        if self.video.is_none() {
+            link.receive_only(RtpCodecKind::Video).await?;
+        }
+        if self.audio.is_none() {
+            link.receive_only(RtpCodecKind::Audio).await?;
+        }
         let offer = link.pc.create_offer(None).await.map_err(LinkError::from)?;
         link.pc
             .set_local_description(offer.clone())
@@ -709,6 +751,9 @@ impl Actor {
 
     async fn drop_participant(&mut self, id: &str) {
         self.names.remove(id);
+        if let Some(playback) = &self.playback {
+            playback.remove(id);
+        }
         let gone = "the participant left".to_owned();
         let incoming: Vec<String> = self
             .incoming
@@ -832,6 +877,9 @@ impl Actor {
                 });
             }
             Internal::Media(id, Received::Audio(frame)) => {
+                if let Some(playback) = &self.playback {
+                    playback.push(&id, &frame);
+                }
                 self.emit(CallEvent::AudioFrame {
                     id,
                     samples: frame.samples.len(),
@@ -973,7 +1021,9 @@ impl Actor {
         }
     }
 
-    async fn send_audio_frame(&mut self) {
+    /// Encodes and sends one 20 ms frame: `captured` from the microphone, or the next frame of
+    /// the tone.
+    async fn send_audio_frame(&mut self, captured: Option<AudioFrame>) {
         if !self.participants.values().any(|p| p.connected) {
             return;
         }
@@ -981,7 +1031,9 @@ impl Actor {
         let encoded = {
             let mut guard = audio.lock().unwrap_or_else(|p| p.into_inner());
             let (tone, encoder) = &mut *guard;
-            let mut frame = tone.next_frame();
+            let Some(mut frame) = captured.or_else(|| tone.as_mut().map(Tone::next_frame)) else {
+                return;
+            };
             if !self.mic_on {
                 frame.samples.fill(0);
             }

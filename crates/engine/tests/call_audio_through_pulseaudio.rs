@@ -1,0 +1,114 @@
+//! A call's audio end to end through a real sound server: a 440 Hz tone is played into the
+//! `confab_mic` null sink, alice's call captures it from that sink's monitor as her microphone,
+//! Opus and WebRTC carry it to bob, bob's call plays it on `confab_out`, and the tone is
+//! recorded back from `confab_out`'s monitor. Run by scripts/test.sh after
+//! scripts/pulse-setup.sh, with PULSE_SOURCE=confab_mic.monitor and PULSE_SINK=confab_out.
+
+use std::io::{Read, Write};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use confab_engine::call::{self, CallConfig, CallEvent, Command as CallCommand};
+use confab_media::frame::SAMPLE_RATE;
+use confab_media::source::synthetic::{Tone, dominant_frequency};
+use confab_signal::{Config, Server};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the PulseAudio null sinks of scripts/pulse-setup.sh; run by scripts/test.sh"]
+async fn a_tone_into_alices_microphone_comes_out_of_bobs_speakers() {
+    let server = Server::start("127.0.0.1:0".parse().expect("addr"), Config::default())
+        .await
+        .expect("server");
+    let url = format!("http://{}", server.local_addr());
+    let mut a = CallConfig::new(&url, "audio", "alice");
+    a.synthetic_video = false;
+    a.synthetic_audio = false;
+    a.mic = Some("default".into());
+    let mut b = CallConfig::new(&url, "audio", "bob");
+    b.synthetic_video = false;
+    b.synthetic_audio = false;
+    b.speakers = Some("default".into());
+    let (alice, _alice_events) = call::join(a).await.expect("alice with a microphone");
+    let (bob, mut bob_events) = call::join(b).await.expect("bob with speakers");
+
+    // The tone plays into alice's "microphone" for the whole test.
+    let mut pacat = Command::new("pacat")
+        .args([
+            "-d",
+            "confab_mic",
+            "--raw",
+            "--format=s16le",
+            "--rate=48000",
+            "--channels=1",
+        ])
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("pacat");
+    let mut tone = Tone::new(440.0);
+    let bytes: Vec<u8> = (0..50 * 12)
+        .flat_map(|_| tone.next_frame().samples)
+        .flat_map(|s| s.to_le_bytes())
+        .collect();
+    let mut stdin = pacat.stdin.take().expect("piped");
+    std::thread::spawn(move || {
+        let _ = stdin.write_all(&bytes);
+    });
+
+    // Wait until bob decodes audio from alice, then record bob's speakers.
+    tokio::time::timeout(Duration::from_secs(30), async {
+        let mut frames = 0;
+        while frames < 50 {
+            match bob_events.recv().await.expect("bob's call running") {
+                CallEvent::AudioFrame { id, .. } if id == "alice" => frames += 1,
+                CallEvent::Error { message } => panic!("bob: {message}"),
+                _ => {}
+            }
+        }
+    })
+    .await
+    .expect("bob decodes alice's audio");
+    let recorded = tokio::task::spawn_blocking(|| {
+        let mut parec = Command::new("parec")
+            .args([
+                "-d",
+                "confab_out.monitor",
+                "--raw",
+                "--format=s16le",
+                "--rate=48000",
+                "--channels=1",
+            ])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("parec");
+        let mut raw = vec![0u8; SAMPLE_RATE as usize * 2 * 2];
+        parec
+            .stdout
+            .take()
+            .expect("piped")
+            .read_exact(&mut raw)
+            .expect("two seconds recorded");
+        let _ = parec.kill();
+        let _ = parec.wait();
+        raw
+    })
+    .await
+    .expect("recorder");
+    let _ = pacat.kill();
+    let _ = pacat.wait();
+
+    let samples: Vec<i16> = recorded
+        .chunks_exact(2)
+        .map(|b| i16::from_le_bytes([b[0], b[1]]))
+        .collect();
+    let loud = samples.iter().filter(|s| s.unsigned_abs() > 2000).count();
+    assert!(
+        loud > samples.len() / 4,
+        "bob's speakers were mostly silent ({loud} loud samples)"
+    );
+    let f = dominant_frequency(&samples).expect("a tone on bob's speakers");
+    assert!((f - 440.0).abs() <= 2.0, "bob's speakers played {f:.2} Hz");
+
+    alice.send(CallCommand::Leave);
+    bob.send(CallCommand::Leave);
+    server.shutdown().await.expect("server");
+}
