@@ -196,27 +196,25 @@ impl Tone {
     }
 }
 
-/// The dominant frequency of mono `samples` at 48 kHz, by counting zero crossings with linear
-/// interpolation: exact enough (well under 0.1 Hz on a second of a clean tone) for checking
-/// that a tone survived a codec, and far simpler than an FFT.
+/// The frequency of a tone in mono `samples` at 48 kHz: the median spacing of its rising zero
+/// crossings (interpolated between samples). The median makes it robust to what a real audio
+/// path adds — a gap where playback ran dry, a burst of concealment — which would skew a plain
+/// count of crossings; on a clean tone it is exact to well under 0.1 Hz.
 pub fn dominant_frequency(samples: &[i16]) -> Option<f64> {
-    let mut first = None;
-    let mut last = None;
-    let mut crossings = 0u32;
+    let mut crossings = Vec::new();
     for i in 1..samples.len() {
         let (a, b) = (f64::from(samples[i - 1]), f64::from(samples[i]));
         if a < 0.0 && b >= 0.0 {
-            let t = (i - 1) as f64 + (-a) / (b - a);
-            if first.is_none() {
-                first = Some(t);
-            } else {
-                crossings += 1;
-            }
-            last = Some(t);
+            crossings.push((i - 1) as f64 + (-a) / (b - a));
         }
     }
-    let (first, last) = (first?, last?);
-    (crossings > 0).then(|| f64::from(crossings) * f64::from(SAMPLE_RATE) / (last - first))
+    let mut periods: Vec<f64> = crossings.windows(2).map(|w| w[1] - w[0]).collect();
+    if periods.is_empty() {
+        return None;
+    }
+    periods.sort_by(f64::total_cmp);
+    let median = periods[periods.len() / 2];
+    Some(f64::from(SAMPLE_RATE) / median)
 }
 
 #[cfg(test)]
@@ -256,6 +254,16 @@ mod tests {
             changed > a.y.len() / 2,
             "only {changed} luma samples changed"
         );
+    }
+
+    #[test]
+    fn a_gap_in_the_tone_does_not_move_the_measured_frequency() {
+        let mut tone = Tone::new(440.0);
+        let mut samples: Vec<i16> = (0..25).flat_map(|_| tone.next_frame().samples).collect();
+        samples.extend(std::iter::repeat_n(0, 4800)); // 100 ms of playback running dry
+        samples.extend((0..25).flat_map(|_| tone.next_frame().samples));
+        let f = dominant_frequency(&samples).expect("a tone");
+        assert!((f - 440.0).abs() < 0.1, "measured {f}");
     }
 
     #[test]
