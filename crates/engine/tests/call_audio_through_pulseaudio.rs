@@ -28,8 +28,15 @@ async fn a_tone_into_alices_microphone_comes_out_of_bobs_speakers() {
     b.synthetic_video = false;
     b.synthetic_audio = false;
     b.speakers = Some("default".into());
-    let (alice, _alice_events) = call::join(a).await.expect("alice with a microphone");
+    // Bob (nothing to send) is there first, so alice's offer carries her audio; an answerer's
+    // media needs an m-line in the offer until answerers renegotiate (docs/STATUS.md).
     let (bob, mut bob_events) = call::join(b).await.expect("bob with speakers");
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while !matches!(bob_events.recv().await, Some(CallEvent::Joined { .. })) {}
+    })
+    .await
+    .expect("bob joined");
+    let (alice, _alice_events) = call::join(a).await.expect("alice with a microphone");
 
     // The tone plays into alice's "microphone" for the whole test.
     let mut pacat = Command::new("pacat")
