@@ -13,7 +13,6 @@ use rtc::media_stream::MediaStreamTrack;
 use rtc::rtp_transceiver::rtp_sender::{
     RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
 };
-use rtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
 use tokio::sync::mpsc;
 use webrtc::data_channel::DataChannel;
 use webrtc::media_stream::track_local::TrackLocal;
@@ -260,23 +259,6 @@ impl Link {
     /// Adds the Opus track this link sends the microphone on.
     pub async fn add_audio_track(&mut self, stream_id: &str) -> Result<(), LinkError> {
         self.audio = Some(self.add_track(stream_id, RtpCodecKind::Audio).await?);
-        Ok(())
-    }
-
-    /// Offers to receive `kind` without sending it, so an offer from a participant with no
-    /// camera or microphone still carries an m-line the other side can answer with its media
-    /// (the browser UI does the same).
-    pub async fn receive_only(&self, kind: RtpCodecKind) -> Result<(), LinkError> {
-        self.pc
-            .add_transceiver_from_kind(
-                kind,
-                Some(RTCRtpTransceiverInit {
-                    direction: RTCRtpTransceiverDirection::Recvonly,
-                    streams: Vec::new(),
-                    send_encodings: Vec::new(),
-                }),
-            )
-            .await?;
         Ok(())
     }
 
