@@ -165,6 +165,9 @@ pub enum CallEvent {
     AudioFrame {
         id: String,
         samples: usize,
+        /// Largest absolute sample: what a speaking indicator shows, and how a test knows
+        /// that sound (not just packets) arrived.
+        peak: u16,
     },
     Chat {
         from: String,
@@ -881,6 +884,12 @@ impl Actor {
                 self.emit(CallEvent::AudioFrame {
                     id,
                     samples: frame.samples.len(),
+                    peak: frame
+                        .samples
+                        .iter()
+                        .map(|s| s.unsigned_abs())
+                        .max()
+                        .unwrap_or(0),
                 });
             }
             Internal::Media(id, Received::DecodeError(e)) => {

@@ -44,7 +44,7 @@ pub async fn until(
                     seen.latency.extend(latency_ms);
                     seen.frames.entry(id).or_default().push(n);
                 }
-                CallEvent::AudioFrame { id, samples } => {
+                CallEvent::AudioFrame { id, samples, .. } => {
                     assert_eq!(samples, 960, "20 ms at 48 kHz");
                     *seen.audio.entry(id).or_default() += 1;
                 }
