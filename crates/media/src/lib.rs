@@ -6,5 +6,7 @@
 
 pub mod audio_io;
 pub mod codec;
+pub mod convert;
 pub mod frame;
+pub mod pipeline;
 pub mod source;

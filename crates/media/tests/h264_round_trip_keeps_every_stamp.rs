@@ -91,3 +91,46 @@ fn a_p_frame_alone_does_not_decode_into_garbage() {
         assert!(read_stamp(&picture).is_none());
     }
 }
+
+/// Bytes the encoder produces for `frames` pattern frames.
+fn encoded_bytes(encoder: &mut H264Encoder, pattern: &mut TestPattern, frames: usize) -> usize {
+    (0..frames)
+        .filter_map(|_| encoder.encode(&pattern.next_frame()).expect("encode"))
+        .map(|au| au.data.len())
+        .sum()
+}
+
+#[test]
+fn lowering_the_bitrate_mid_stream_shrinks_the_stream_and_survives_a_new_size() {
+    let mut encoder = H264Encoder::new(H264Settings {
+        bitrate_bps: 2_000_000,
+        ..H264Settings::default()
+    })
+    .expect("encoder");
+    let mut pattern = TestPattern::new(640, 480);
+    // Let rate control settle, then measure two seconds at each rate.
+    encoded_bytes(&mut encoder, &mut pattern, 30);
+    let high = encoded_bytes(&mut encoder, &mut pattern, 60);
+    encoder.set_rate(200_000, 30.0).expect("set rate");
+    encoded_bytes(&mut encoder, &mut pattern, 30);
+    let low = encoded_bytes(&mut encoder, &mut pattern, 60);
+    assert!(
+        low * 4 < high,
+        "2 s at 2 Mb/s: {high} bytes; at 200 kb/s: {low} bytes"
+    );
+    assert!(
+        low * 8 < 2 * 200_000 * 2,
+        "200 kb/s cap not held: {low} bytes in 2 s"
+    );
+
+    // A new picture size (a screen share) keeps the lowered rate.
+    let mut wide = TestPattern::new(1280, 720);
+    encoded_bytes(&mut encoder, &mut wide, 30);
+    let after = encoded_bytes(&mut encoder, &mut wide, 60);
+    assert!(
+        after * 8 < 2 * 200_000 * 2,
+        "rate lost on a size change: {after} bytes in 2 s"
+    );
+    assert_eq!(encoder.settings().bitrate_bps, 200_000);
+    assert!(encoder.set_rate(200_000, 0.0).is_err(), "0 fps accepted");
+}

@@ -47,6 +47,7 @@ pub struct AccessUnit {
 pub struct H264Encoder {
     inner: Encoder,
     settings: H264Settings,
+    dimensions: Option<(usize, usize)>,
 }
 
 impl H264Encoder {
@@ -72,11 +73,34 @@ impl H264Encoder {
             .num_threads(1);
         let inner = Encoder::with_api_config(OpenH264API::from_source(), config)
             .map_err(|e| CodecError::H264(e.to_string()))?;
-        Ok(Self { inner, settings })
+        Ok(Self {
+            inner,
+            settings,
+            dimensions: None,
+        })
     }
 
     pub fn settings(&self) -> H264Settings {
         self.settings
+    }
+
+    /// Changes the target bitrate and frame rate of the running encoder, without a keyframe:
+    /// what a bitrate cap from the user or a congestion estimate needs mid-call.
+    ///
+    /// openh264's safe API has no setter (its `reinit` re-applies the build-time config only
+    /// on a resolution change), so this calls `SetOption` through its raw API.
+    pub fn set_rate(&mut self, bitrate_bps: u32, max_fps: f32) -> Result<(), CodecError> {
+        let bitrate = i32::try_from(bitrate_bps)
+            .map_err(|_| CodecError::H264(format!("bitrate {bitrate_bps} out of range")))?;
+        if !(max_fps.is_finite() && (1.0..=60.0).contains(&max_fps)) {
+            return Err(CodecError::H264(format!(
+                "frame rate {max_fps} out of range"
+            )));
+        }
+        set_encoder_rate(&mut self.inner, bitrate, max_fps)?;
+        self.settings.bitrate_bps = bitrate_bps;
+        self.settings.max_fps = max_fps;
+        Ok(())
     }
 
     /// The next frame will be a keyframe (on a PLI, or when a participant joins).
@@ -86,6 +110,15 @@ impl H264Encoder {
 
     /// Encodes one frame; `None` when rate control skipped it.
     pub fn encode(&mut self, frame: &VideoFrame) -> Result<Option<AccessUnit>, CodecError> {
+        if self.dimensions != Some((frame.width, frame.height)) {
+            // openh264 re-initialises itself on a new size (a screen share, a camera change)
+            // with its build-time bitrate; a fresh encoder with the current settings keeps
+            // any rate set since, and starts with the keyframe a new size needs anyway.
+            if self.dimensions.is_some() {
+                *self = Self::new(self.settings)?;
+            }
+            self.dimensions = Some((frame.width, frame.height));
+        }
         let stream = self
             .inner
             .encode(&I420(frame))
@@ -100,6 +133,38 @@ impl H264Encoder {
             keyframe,
             capture_us: frame.capture_us,
         }))
+    }
+}
+
+/// The one unsafe block of the workspace: openh264's `SetOption` for rate and frame rate.
+#[allow(unsafe_code)]
+fn set_encoder_rate(encoder: &mut Encoder, bitrate: i32, max_fps: f32) -> Result<(), CodecError> {
+    use openh264_sys2::{
+        ENCODER_OPTION_BITRATE, ENCODER_OPTION_FRAME_RATE, ENCODER_OPTION_MAX_BITRATE,
+        SBitrateInfo, SPATIAL_LAYER_ALL,
+    };
+    let mut target = SBitrateInfo {
+        iLayer: SPATIAL_LAYER_ALL,
+        iBitrate: bitrate,
+    };
+    let mut max = target;
+    let mut fps = max_fps;
+    // SAFETY: the encoder is initialised (`Encoder::with_api_config` succeeded), each pointer
+    // is to a live local of exactly the type openh264 reads for that option (SBitrateInfo for
+    // the bitrates, float for the frame rate, codec_app_def.h), and openh264 copies the
+    // values before returning; none of these options changes what the safe wrapper relies
+    // on (dimensions, layer count, data format).
+    let codes = unsafe {
+        let api = encoder.raw_api();
+        [
+            api.set_option(ENCODER_OPTION_MAX_BITRATE, (&raw mut max).cast()),
+            api.set_option(ENCODER_OPTION_BITRATE, (&raw mut target).cast()),
+            api.set_option(ENCODER_OPTION_FRAME_RATE, (&raw mut fps).cast()),
+        ]
+    };
+    match codes.iter().find(|&&c| c != 0) {
+        Some(code) => Err(CodecError::H264(format!("SetOption failed ({code})"))),
+        None => Ok(()),
     }
 }
 
