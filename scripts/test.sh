@@ -26,8 +26,8 @@ step "audio devices through PulseAudio null sinks (cpal capture and playback, an
 PULSE_SINK=confab_out PULSE_SOURCE=confab_mic.monitor \
   cargo test --workspace --locked --test pulse_audio_round_trip --test call_audio_through_pulseaudio -- --ignored
 
-step "screen capture from a real X server (Xvfb)"
-xvfb-run -a -s "-screen 0 1280x720x24" cargo test --workspace --locked --test screen_capture -- --ignored
+step "screen capture and screen sharing in a call, from a real X server (Xvfb)"
+xvfb-run -a -s "-screen 0 1280x720x24" cargo test --workspace --locked --test screen_capture --test call_screen_share -- --ignored
 
 step "socket.io-client v4 compatibility"
 node --test --test-concurrency=1 tests/js/compat-*.test.mjs

@@ -92,14 +92,16 @@ function ensureTile(id) {
   return tile;
 }
 
-function setFlags(tile, { video, audio }) {
+function setFlags(tile, { video, audio, screen }) {
   const flags = [];
+  if (screen) flags.push("sharing screen");
   if (!audio) flags.push("mic off");
   if (!video) flags.push("camera off");
   tile.querySelector(".tile-flags").textContent = flags.join(" · ");
   tile.classList.toggle("video-off", !video);
   tile.dataset.video = String(video);
   tile.dataset.audio = String(audio);
+  tile.dataset.screen = String(!!screen);
 }
 
 function fmtRate(bps) {

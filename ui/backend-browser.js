@@ -23,7 +23,7 @@ const STATS_INTERVAL_MS = 1000;
  * @typedef {{type: string} & Record<string, any>} BackendEvent
  * Events (`onEvent(e)`): `status` {text, level}, `joined` {room, user}, `left`,
  * `participant-joined` {id, name}, `participant-left` {id}, `track` {id, stream},
- * `media-state` {id, video, audio}, `chat` {id, from, text, ts, mine},
+ * `media-state` {id, video, audio, screen}, `chat` {id, from, text, ts, mine},
  * `transfer` {transfer}, `stats` {id, ...}, `error` {message}.
  */
 export class BrowserBackend {
@@ -159,6 +159,7 @@ export class BrowserBackend {
       track.onended = () => this.shareScreen(false);
       this.screenTrack = track;
       await this.replaceVideo(track);
+      this.broadcastMediaState();
       return true;
     }
     if (this.screenTrack) {
@@ -168,6 +169,7 @@ export class BrowserBackend {
       t.stop();
     }
     await this.replaceVideo(this.cameraTrack);
+    this.broadcastMediaState();
     return false;
   }
 
@@ -389,7 +391,7 @@ export class BrowserBackend {
 
   sendMediaState(peer) {
     if (peer.dc && peer.dc.readyState === "open") {
-      peer.dc.send(JSON.stringify({ t: "media-state", video: this.videoOn, audio: this.audioOn }));
+      peer.dc.send(JSON.stringify({ t: "media-state", video: this.videoOn, audio: this.audioOn, screen: !!this.screenTrack }));
     }
   }
 
@@ -424,7 +426,7 @@ export class BrowserBackend {
       case "chat":
         return this.onChat(peer.id, msg);
       case "media-state":
-        return this.emit({ type: "media-state", id: peer.id, video: msg.video !== false, audio: msg.audio !== false });
+        return this.emit({ type: "media-state", id: peer.id, video: msg.video !== false, audio: msg.audio !== false, screen: msg.screen === true });
       case "file-offer": {
         if (typeof msg.id !== "string" || this.transfers.has(msg.id)) return;
         const receiver = FileReceiver.fromOffer(msg, peer.id, {

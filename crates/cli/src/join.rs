@@ -8,6 +8,7 @@ use anyhow::{Context, bail};
 use confab_engine::call::{self, CallConfig, CallEvent, Command, Direction, TransferInfo};
 use confab_engine::link::LinkConfig;
 use confab_engine::webrtc::peer_connection::RTCIceServer;
+use confab_media::source::VideoSourceSpec;
 use serde::Serialize;
 
 #[derive(clap::Args)]
@@ -22,12 +23,21 @@ pub struct JoinArgs {
     name: String,
     #[arg(long, env = "CONFAB_SECRET")]
     secret: Option<String>,
-    /// Camera device (not available yet: use --synthetic-video).
+    /// Camera to send: an index ("0") or (part of) its name; see `confab devices`.
     #[arg(long, conflicts_with = "synthetic_video")]
     camera: Option<String>,
     /// Send the synthetic test pattern (frame numbers and capture times readable by receivers).
     #[arg(long)]
     synthetic_video: bool,
+    /// Share a screen (optionally by name) from the start, on the video track.
+    #[arg(long, num_args = 0..=1, default_missing_value = "")]
+    screen: Option<String>,
+    /// Largest picture sent, WIDTHxHEIGHT (the test pattern's exact size).
+    #[arg(long, default_value = "640x480", value_parser = parse_size)]
+    video_size: (usize, usize),
+    /// Video bitrate cap in kbit/s.
+    #[arg(long, default_value_t = 1000)]
+    max_bitrate: u32,
     /// Microphone to send (a device name from the sound server, or "default").
     #[arg(long, conflicts_with = "synthetic_audio")]
     mic: Option<String>,
@@ -148,15 +158,48 @@ fn ice_server(url: &str) -> RTCIceServer {
     }
 }
 
+fn parse_size(text: &str) -> Result<(usize, usize), String> {
+    let parsed = text
+        .split_once('x')
+        .and_then(|(w, h)| Some((w.parse::<usize>().ok()?, h.parse::<usize>().ok()?)));
+    match parsed {
+        Some((w, h)) if (256..=3840).contains(&w) && (80..=2160).contains(&h) => {
+            Ok((w & !1, h & !1))
+        }
+        _ => Err(format!(
+            "{text:?} is not WIDTHxHEIGHT between 256x80 and 3840x2160"
+        )),
+    }
+}
+
 pub async fn run(args: JoinArgs) -> anyhow::Result<()> {
-    if args.camera.is_some() || args.mic.is_some() {
+    if args.max_bitrate < 50 {
         bail!(
-            "camera and microphone capture are not available yet; use --synthetic-video and --synthetic-audio"
+            "--max-bitrate {} kbit/s is too low for video (50 at least)",
+            args.max_bitrate
         );
     }
     let mut config = CallConfig::new(&args.server, &args.room, &args.name);
     config.secret = args.secret.clone();
-    config.synthetic_video = args.synthetic_video;
+    let (width, height) = args.video_size;
+    config.screen_source = VideoSourceSpec::Screen {
+        monitor: args.screen.clone().filter(|m| !m.is_empty()),
+        max: (1280, 720),
+    };
+    config.video_source = if let Some(device) = &args.camera {
+        Some(VideoSourceSpec::Camera {
+            device: Some(device.clone()),
+            max: (width, height),
+            fps: 30,
+        })
+    } else if args.synthetic_video {
+        Some(VideoSourceSpec::Synthetic { width, height })
+    } else if args.screen.is_some() {
+        Some(config.screen_source.clone())
+    } else {
+        None
+    };
+    config.video.bitrate_bps = args.max_bitrate * 1000;
     config.synthetic_audio = args.synthetic_audio;
     config.mic = args.mic.clone();
     config.speakers = args.speakers.clone();
@@ -168,6 +211,9 @@ pub async fn run(args: JoinArgs) -> anyhow::Result<()> {
         relay_only: args.relay_only,
     };
     let (handle, mut events) = call::join(config).await.context("joining the call")?;
+    if args.screen.is_some() {
+        handle.send(Command::ShareScreen(true));
+    }
 
     let deadline = async {
         match args.duration {

@@ -35,6 +35,8 @@ enum Command {
     Serve(ServeArgs),
     /// Join a room as a headless participant.
     Join(Box<join::JoinArgs>),
+    /// List the cameras, screens, microphones and speakers `confab join` can use, as JSON.
+    Devices,
 }
 
 #[derive(clap::Args)]
@@ -78,7 +80,26 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => runtime.block_on(serve(args)),
         Command::Join(args) => runtime.block_on(join::run(*args)),
+        Command::Devices => devices(),
     }
+}
+
+/// Each kind separately: one missing subsystem (no X display, no sound server) must not
+/// hide the others, so failures are reported in place of that kind's list.
+fn devices() -> anyhow::Result<()> {
+    use confab_media::{audio_io, source};
+    let listed = |r: Result<Vec<source::DeviceInfo>, source::SourceError>| match r {
+        Ok(list) => serde_json::json!(list),
+        Err(e) => serde_json::json!({ "error": e.to_string() }),
+    };
+    let report = serde_json::json!({
+        "cameras": listed(source::camera::list()),
+        "screens": listed(source::screen::list()),
+        "microphones": audio_io::input_devices(),
+        "speakers": audio_io::output_devices(),
+    });
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    Ok(())
 }
 
 /// The repository root when running from a checkout: the UI and npm packages live there.

@@ -26,11 +26,13 @@ use webrtc::peer_connection::{
 };
 
 use confab_media::audio_io::{Capture, Playback};
-use confab_media::codec::h264::{H264Encoder, H264Settings};
+use confab_media::codec::h264::{AccessUnit, H264Settings};
 use confab_media::codec::opus::OpusEncoder;
 use confab_media::frame::AudioFrame;
 use confab_media::frame::now_us;
-use confab_media::source::synthetic::{TestPattern, Tone, read_stamp};
+use confab_media::pipeline::{ENCODED_QUEUE, VideoOut, VideoPipeline};
+use confab_media::source::VideoSourceSpec;
+use confab_media::source::synthetic::{Tone, read_stamp};
 use confab_sio::Incoming;
 use webrtc::peer_connection::StatsSelector;
 
@@ -74,8 +76,8 @@ pub enum CallError {
     Audio(#[from] confab_media::audio_io::AudioError),
 }
 
-/// What to send. Real devices come with the device issue; the synthetic sources go through
-/// the same encoders and tracks.
+/// What to send. The synthetic sources go through the same pipeline, encoders and tracks as
+/// devices.
 #[derive(Debug, Clone)]
 pub struct CallConfig {
     pub server: String,
@@ -83,15 +85,17 @@ pub struct CallConfig {
     /// The participant's id in the room and its display name.
     pub name: String,
     pub secret: Option<String>,
-    pub synthetic_video: bool,
+    /// The camera (or test pattern) to send; `None` sends no video at all (and then there is
+    /// no video track to share a screen on: that needs renegotiation, not done yet).
+    pub video_source: Option<VideoSourceSpec>,
+    /// What the screen-share toggle switches the video track to.
+    pub screen_source: VideoSourceSpec,
     pub synthetic_audio: bool,
     /// Capture this microphone (a cpal device name, or "default") instead of the tone.
     pub mic: Option<String>,
     /// Play every participant's audio on this output (a cpal device name, or "default").
     pub speakers: Option<String>,
     pub video: H264Settings,
-    pub width: usize,
-    pub height: usize,
     pub link: LinkConfig,
     /// Where accepted files are written.
     pub download_dir: PathBuf,
@@ -106,7 +110,14 @@ impl CallConfig {
             room: room.to_owned(),
             name: name.to_owned(),
             secret: None,
-            synthetic_video: true,
+            video_source: Some(VideoSourceSpec::Synthetic {
+                width: 640,
+                height: 480,
+            }),
+            screen_source: VideoSourceSpec::Screen {
+                monitor: None,
+                max: (1280, 720),
+            },
             synthetic_audio: true,
             mic: None,
             speakers: None,
@@ -114,8 +125,6 @@ impl CallConfig {
                 keyframe_interval: KEYFRAME_INTERVAL_FRAMES,
                 ..H264Settings::default()
             },
-            width: 640,
-            height: 480,
             link: LinkConfig::loopback(),
             download_dir: std::env::temp_dir().join("confab-downloads"),
             accept_files: false,
@@ -178,6 +187,12 @@ pub enum CallEvent {
         id: String,
         video: bool,
         audio: bool,
+        /// The video shows a screen, not a camera.
+        screen: bool,
+    },
+    /// Our own video source opened (`screen`: a shared screen) and is being sent.
+    LocalVideo {
+        screen: bool,
     },
     /// A file transfer changed state or made progress (progress at most every 100 ms).
     Transfer(TransferInfo),
@@ -259,6 +274,12 @@ pub enum Command {
     CancelTransfer(String),
     SetCamera(bool),
     SetMic(bool),
+    /// Switches the video track between the screen and the camera (no renegotiation).
+    ShareScreen(bool),
+    /// Another camera (device selection), used from now on whenever the screen is not shared.
+    SetVideoSource(VideoSourceSpec),
+    /// A cap on the video bitrate (bits per second), applied to the running encoder.
+    SetMaxBitrate(u32),
     Leave,
 }
 
@@ -286,6 +307,8 @@ struct Participant {
     drained: Arc<Notify>,
     meter: crate::stats::RateMeter,
     frames_decoded: u64,
+    /// No video goes to this participant until a keyframe does.
+    awaiting_keyframe: bool,
 }
 
 /// Everything the actor waits on besides signalling and commands, tagged by participant.
@@ -314,13 +337,15 @@ pub async fn join(
     }
     client.emit_args(ev::JOIN_ROOM, &args)?;
 
-    let video = if config.synthetic_video {
-        Some((
-            TestPattern::new(config.width, config.height),
-            H264Encoder::new(config.video)?,
-        ))
-    } else {
-        None
+    let (video, video_rx) = match &config.video_source {
+        Some(spec) => {
+            let (tx, rx) = mpsc::channel(ENCODED_QUEUE);
+            (
+                Some(VideoPipeline::start(spec.clone(), config.video, tx)?),
+                Some(rx),
+            )
+        }
+        None => (None, None),
     };
     let mic = match &config.mic {
         Some(device) => Some(Capture::start(Some(device))?),
@@ -351,6 +376,8 @@ pub async fn join(
         audio,
         playback,
         camera_on: true,
+        sharing_screen: false,
+        last_video_capture_us: None,
         mic_on: true,
         incoming: HashMap::new(),
         outgoing: HashMap::new(),
@@ -360,7 +387,7 @@ pub async fn join(
         Some((capture, rx)) => (Some(capture), Some(rx)),
         None => (None, None),
     };
-    tokio::spawn(actor.run(incoming, cmd_rx, internal_rx, mic_rx, capture));
+    tokio::spawn(actor.run(incoming, cmd_rx, internal_rx, video_rx, mic_rx, capture));
     Ok((CallHandle { tx: cmd_tx }, events_rx))
 }
 
@@ -372,12 +399,15 @@ struct Actor {
     participants: HashMap<String, Participant>,
     names: HashMap<String, String>,
     seen_chat: HashSet<String>,
-    video: Option<(TestPattern, H264Encoder)>,
+    video: Option<VideoPipeline>,
     /// In a mutex only because libopus's encoder is `Send` but not `Sync`, and the actor's
     /// future must be `Send`; only the actor ever locks it.
     audio: Option<std::sync::Mutex<(Option<Tone>, OpusEncoder)>>,
     playback: Option<Playback>,
     camera_on: bool,
+    sharing_screen: bool,
+    /// Capture time of the last access unit sent: the next one's RTP duration.
+    last_video_capture_us: Option<u64>,
     mic_on: bool,
     incoming: HashMap<String, IncomingTransfer>,
     outgoing: HashMap<String, OutgoingTransfer>,
@@ -410,13 +440,11 @@ impl Actor {
         mut incoming: mpsc::UnboundedReceiver<Incoming>,
         mut commands: mpsc::UnboundedReceiver<Command>,
         mut internal: mpsc::UnboundedReceiver<Internal>,
+        mut video: Option<mpsc::Receiver<VideoOut>>,
         mut mic: Option<mpsc::Receiver<AudioFrame>>,
         // Kept alive for the call: dropping it stops the microphone.
         _capture: Option<Capture>,
     ) {
-        let frame_period = Duration::from_secs_f32(1.0 / self.config.video.max_fps.max(1.0));
-        let mut video_tick = tokio::time::interval(frame_period);
-        video_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         let mut audio_tick = tokio::time::interval(Duration::from_millis(20));
         audio_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         let mut stats_tick = tokio::time::interval(STATS_INTERVAL);
@@ -436,7 +464,12 @@ impl Actor {
                     Some(cmd) => self.on_command(cmd).await,
                 },
                 Some(event) = internal.recv() => self.on_internal(event).await,
-                _ = video_tick.tick(), if self.video.is_some() => self.send_video_frame(frame_period).await,
+                out = async { video.as_mut().expect("guarded").recv().await }, if video.is_some() => {
+                    match out {
+                        Some(out) => self.on_video(out).await,
+                        None => video = None,
+                    }
+                }
                 _ = audio_tick.tick(), if self.audio.is_some() && mic.is_none() => {
                     self.send_audio_frame(None).await
                 }
@@ -729,6 +762,7 @@ impl Actor {
                 drained: Arc::new(Notify::new()),
                 meter: Default::default(),
                 frames_decoded: 0,
+                awaiting_keyframe: true,
             },
         );
     }
@@ -810,8 +844,8 @@ impl Actor {
                     {
                         p.connected = true;
                         // A newcomer needs a keyframe to start decoding.
-                        if let Some((_, encoder)) = &mut self.video {
-                            encoder.request_keyframe();
+                        if let Some(video) = &self.video {
+                            video.request_keyframe();
                         }
                         self.emit(CallEvent::Connected { id });
                     }
@@ -839,6 +873,7 @@ impl Actor {
             }
             Internal::Link(..) => {}
             Internal::Channel(id, DataChannelEvent::OnOpen) => {
+                let state = self.media_state();
                 let Some(p) = self.participants.get_mut(&id) else {
                     return;
                 };
@@ -846,8 +881,6 @@ impl Actor {
                     return; // reported by both the ready-state check and the event
                 }
                 p.channel_open = true;
-                let state =
-                    json!({"t": "media-state", "video": self.camera_on, "audio": self.mic_on});
                 if let Some(channel) = &p.link.channel {
                     let _ = channel.send_text(&state.to_string()).await;
                 }
@@ -941,6 +974,7 @@ impl Actor {
                 id: from.to_owned(),
                 video: v["video"].as_bool() != Some(false),
                 audio: v["audio"].as_bool() != Some(false),
+                screen: v["screen"].as_bool() == Some(true),
             }),
             _ => {}
         }
@@ -989,7 +1023,40 @@ impl Actor {
             Command::CancelTransfer(id) => self.cancel_transfer(&id, true).await,
             Command::SetCamera(on) => {
                 self.camera_on = on;
+                if let Some(video) = &self.video {
+                    video.set_enabled(on || self.sharing_screen);
+                }
                 self.broadcast_media_state().await;
+            }
+            Command::ShareScreen(on) => {
+                let Some(video) = &self.video else {
+                    return self.error(
+                        "this call sends no video, so there is no track to share a screen on"
+                            .into(),
+                    );
+                };
+                self.sharing_screen = on;
+                match (on, &self.config.video_source) {
+                    (true, _) => video.switch_source(self.config.screen_source.clone()),
+                    (false, Some(camera)) => video.switch_source(camera.clone()),
+                    (false, None) => {}
+                }
+                video.set_enabled(on || self.camera_on);
+                self.broadcast_media_state().await;
+            }
+            Command::SetVideoSource(spec) => {
+                if let Some(video) = &self.video
+                    && !self.sharing_screen
+                {
+                    video.switch_source(spec.clone());
+                }
+                self.config.video_source = Some(spec);
+            }
+            Command::SetMaxBitrate(bps) => {
+                self.config.video.bitrate_bps = bps;
+                if let Some(video) = &self.video {
+                    video.set_rate(bps, self.config.video.max_fps);
+                }
             }
             Command::SetMic(on) => {
                 self.mic_on = on;
@@ -1000,7 +1067,7 @@ impl Actor {
     }
 
     async fn broadcast_media_state(&self) {
-        let state = json!({"t": "media-state", "video": self.camera_on, "audio": self.mic_on});
+        let state = self.media_state();
         for p in self.participants.values().filter(|p| p.channel_open) {
             if let Some(channel) = &p.link.channel {
                 let _ = channel.send_text(&state.to_string()).await;
@@ -1008,21 +1075,56 @@ impl Actor {
         }
     }
 
-    async fn send_video_frame(&mut self, period: Duration) {
-        if !self.camera_on || !self.participants.values().any(|p| p.connected) {
+    fn media_state(&self) -> Value {
+        json!({
+            "t": "media-state",
+            "video": self.camera_on || self.sharing_screen,
+            "audio": self.mic_on,
+            "screen": self.sharing_screen,
+        })
+    }
+
+    async fn on_video(&mut self, out: VideoOut) {
+        match out {
+            VideoOut::Encoded(au) => self.send_video(au).await,
+            VideoOut::SourceOpened { screen } => self.emit(CallEvent::LocalVideo { screen }),
+            VideoOut::SourceFailed(reason) => {
+                if self.sharing_screen {
+                    // Back to the camera rather than sending nothing.
+                    self.error(format!("sharing the screen: {reason}"));
+                    self.sharing_screen = false;
+                    if let (Some(video), Some(camera)) = (&self.video, &self.config.video_source) {
+                        video.switch_source(camera.clone());
+                        video.set_enabled(self.camera_on);
+                    }
+                    self.broadcast_media_state().await;
+                } else {
+                    self.error(format!("video source: {reason}"));
+                }
+            }
+        }
+    }
+
+    /// Sends one access unit to every connected participant; its RTP duration is the time
+    /// since the previous one was captured (sources are not all paced evenly).
+    async fn send_video(&mut self, au: AccessUnit) {
+        let duration = match self.last_video_capture_us.replace(au.capture_us) {
+            Some(previous) if au.capture_us > previous => {
+                Duration::from_micros((au.capture_us - previous).min(1_000_000))
+            }
+            _ => Duration::from_secs_f32(1.0 / self.config.video.max_fps.max(1.0)),
+        };
+        if !(self.camera_on || self.sharing_screen) {
             return;
         }
-        let Some((pattern, encoder)) = &mut self.video else {
-            return;
-        };
-        let frame = pattern.next_frame();
-        let au = match encoder.encode(&frame) {
-            Ok(Some(au)) => au,
-            Ok(None) => return,
-            Err(e) => return self.error(format!("encoding video: {e}")),
-        };
-        for p in self.participants.values().filter(|p| p.connected) {
-            if let Err(e) = p.link.send_video(&au, period).await {
+        for p in self.participants.values_mut().filter(|p| p.connected) {
+            // P frames are useless to a participant that has not had a keyframe yet (its
+            // decoder has no parameter sets); one was requested when it connected.
+            if p.awaiting_keyframe && !au.keyframe {
+                continue;
+            }
+            p.awaiting_keyframe = false;
+            if let Err(e) = p.link.send_video(&au, duration).await {
                 tracing::debug!("video to {}: {e}", p.name);
             }
         }

@@ -10,7 +10,7 @@ use rtc::rtp::codec::h264::H264Packet;
 use tokio::sync::mpsc;
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 
-use confab_media::codec::h264::H264Decoder;
+use confab_media::codec::h264::{H264Decoder, is_keyframe};
 use confab_media::codec::opus::OpusDecoder;
 use confab_media::frame::{AudioFrame, VideoFrame};
 
@@ -32,10 +32,17 @@ pub enum Received {
 pub async fn video(track: Arc<dyn TrackRemote>, out: mpsc::Sender<Received>) {
     let mut builder = SampleBuilder::new(MAX_LATE_PACKETS, H264Packet::default(), 90_000);
     let decoder = H264Decoder::new().map_err(|e| e.to_string());
+    // Until the first keyframe there is nothing to decode against: what arrives before it
+    // (the sender's frames in flight when we connected) is skipped, not reported as errors.
+    let mut started = false;
     pump(track, out, decoder, move |decoder, packet| {
         builder.push(Instant::now(), packet);
         let mut results = Vec::new();
         while let Some(sample) = builder.pop(Instant::now()) {
+            started = started || is_keyframe(&sample.data);
+            if !started {
+                continue;
+            }
             match decoder.decode(&sample.data) {
                 Ok(Some(frame)) => results.push(Received::Frame(frame)),
                 Ok(None) => {}

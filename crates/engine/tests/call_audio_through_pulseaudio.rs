@@ -21,11 +21,11 @@ async fn a_tone_into_alices_microphone_comes_out_of_bobs_speakers() {
         .expect("server");
     let url = format!("http://{}", server.local_addr());
     let mut a = CallConfig::new(&url, "audio", "alice");
-    a.synthetic_video = false;
+    a.video_source = None;
     a.synthetic_audio = false;
     a.mic = Some("default".into());
     let mut b = CallConfig::new(&url, "audio", "bob");
-    b.synthetic_video = false;
+    b.video_source = None;
     b.synthetic_audio = false;
     b.speakers = Some("default".into());
     // Bob (nothing to send) is there first, so alice's offer carries her audio; an answerer's

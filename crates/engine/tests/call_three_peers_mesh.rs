@@ -5,6 +5,7 @@ mod common;
 
 use common::{Seen, until};
 use confab_engine::call::{self, CallConfig, Command};
+use confab_media::source::VideoSourceSpec;
 use confab_signal::{Config, Server};
 
 const NAMES: [&str; 3] = ["ann", "ben", "cat"];
@@ -19,8 +20,10 @@ async fn three_calls_each_decode_both_others() {
     for name in NAMES {
         let mut config = CallConfig::new(&url, "mesh", name);
         // Three encoders and six decoders share two cores in CI: keep the picture small.
-        config.width = 320;
-        config.height = 240;
+        config.video_source = Some(VideoSourceSpec::Synthetic {
+            width: 320,
+            height: 240,
+        });
         let (handle, events) = call::join(config).await.expect("join");
         calls.push((name, handle, events, Seen::default()));
     }

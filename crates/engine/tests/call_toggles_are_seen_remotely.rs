@@ -1,33 +1,11 @@
 //! Camera and microphone toggles reach the other participant as media state, and video
 //! resumes when the camera comes back on.
 
-use std::time::Duration;
+mod common;
 
+use common::next_where;
 use confab_engine::call::{self, CallConfig, CallEvent, Command};
 use confab_signal::{Config, Server};
-use tokio::sync::mpsc::UnboundedReceiver;
-
-const WAIT: Duration = Duration::from_secs(30);
-
-/// Next event matching `pred`, panicking on call errors.
-async fn next_where(
-    events: &mut UnboundedReceiver<CallEvent>,
-    pred: impl Fn(&CallEvent) -> bool,
-) -> CallEvent {
-    tokio::time::timeout(WAIT, async {
-        loop {
-            let e = events.recv().await.expect("call running");
-            if let CallEvent::Error { message } = &e {
-                panic!("call error: {message}");
-            }
-            if pred(&e) {
-                return e;
-            }
-        }
-    })
-    .await
-    .expect("event in time")
-}
 
 fn frame_from(e: &CallEvent, who: &str) -> Option<u32> {
     match e {
@@ -58,7 +36,7 @@ async fn muting_is_seen_remotely_and_video_resumes_after_unmuting() {
     alice.send(Command::SetMic(false));
     let muted = next_where(
         &mut bob_events,
-        |e| matches!(e, CallEvent::MediaState { id, video: false, audio: false } if id == "alice"),
+        |e| matches!(e, CallEvent::MediaState { id, video: false, audio: false, .. } if id == "alice"),
     )
     .await;
     assert!(matches!(muted, CallEvent::MediaState { .. }));

@@ -91,10 +91,10 @@ async fn pair(bob_downloads: &Path, bob_accepts: bool) -> Pair {
         .expect("server");
     let url = format!("http://{}", server.local_addr());
     let mut a = CallConfig::new(&url, "files", "alice");
-    a.synthetic_video = false;
+    a.video_source = None;
     a.synthetic_audio = false;
     let mut b = CallConfig::new(&url, "files", "bob");
-    b.synthetic_video = false;
+    b.video_source = None;
     b.synthetic_audio = false;
     b.download_dir = bob_downloads.to_owned();
     b.accept_files = bob_accepts;

@@ -134,3 +134,21 @@ fn lowering_the_bitrate_mid_stream_shrinks_the_stream_and_survives_a_new_size() 
     assert_eq!(encoder.settings().bitrate_bps, 200_000);
     assert!(encoder.set_rate(200_000, 0.0).is_err(), "0 fps accepted");
 }
+
+#[test]
+fn keyframes_are_recognised_in_the_byte_stream_and_p_frames_are_not() {
+    use confab_media::codec::h264::is_keyframe;
+    let mut encoder = H264Encoder::new(H264Settings::default()).expect("encoder");
+    let mut pattern = TestPattern::new(320, 240);
+    let first = encoder
+        .encode(&pattern.next_frame())
+        .expect("encode")
+        .expect("a frame");
+    let second = encoder
+        .encode(&pattern.next_frame())
+        .expect("encode")
+        .expect("a frame");
+    assert!(first.keyframe && is_keyframe(&first.data));
+    assert!(!second.keyframe && !is_keyframe(&second.data));
+    assert!(!is_keyframe(&[]) && !is_keyframe(&[0, 0, 1]));
+}

@@ -61,3 +61,23 @@ pub async fn until(
     .await
     .unwrap_or_else(|_| panic!("timed out; seen so far: {seen:?}"));
 }
+
+/// The next event matching `pred`, within [`WAIT`]; panics on call errors.
+pub async fn next_where(
+    events: &mut UnboundedReceiver<CallEvent>,
+    pred: impl Fn(&CallEvent) -> bool,
+) -> CallEvent {
+    tokio::time::timeout(WAIT, async {
+        loop {
+            let e = events.recv().await.expect("call running");
+            if let CallEvent::Error { message } = &e {
+                panic!("call error: {message}");
+            }
+            if pred(&e) {
+                return e;
+            }
+        }
+    })
+    .await
+    .expect("event in time")
+}

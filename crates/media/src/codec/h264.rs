@@ -44,6 +44,18 @@ pub struct AccessUnit {
     pub capture_us: u64,
 }
 
+/// Whether an Annex B access unit starts a decodable sequence (carries an IDR slice or a
+/// sequence parameter set): a receiver that joins mid-stream waits for one.
+///
+/// Scanning for start codes by hand: it is the whole of the parsing needed (one byte after
+/// each `00 00 01`), not worth a bitstream-parser dependency.
+pub fn is_keyframe(annex_b: &[u8]) -> bool {
+    annex_b
+        .windows(4)
+        .filter(|w| w[..3] == [0, 0, 1])
+        .any(|w| matches!(w[3] & 0x1f, 5 | 7))
+}
+
 pub struct H264Encoder {
     inner: Encoder,
     settings: H264Settings,

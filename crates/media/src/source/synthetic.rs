@@ -116,7 +116,9 @@ pub struct TestPattern {
 impl TestPattern {
     /// `width` and `height` must be even and at least 256×80.
     pub fn new(width: usize, height: usize) -> Self {
-        assert!(width >= 256 && height >= 80 && width.is_multiple_of(2) && height.is_multiple_of(2));
+        assert!(
+            width >= 256 && height >= 80 && width.is_multiple_of(2) && height.is_multiple_of(2)
+        );
         Self {
             width,
             height,
