@@ -8,6 +8,7 @@ pub mod call;
 pub mod codecs;
 pub mod link;
 pub mod receive;
+pub mod runtime;
 pub mod stats;
 pub mod transfer;
 

@@ -307,6 +307,7 @@ async fn build_pc(
         )
         .with_handler(handler)
         .with_udp_addrs(config.bind.clone())
+        .with_runtime(Arc::new(crate::runtime::BigBufferRuntime::default()))
         .build()
         .await?;
     Ok(Arc::new(pc))

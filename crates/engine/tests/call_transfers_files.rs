@@ -20,18 +20,52 @@ fn scratch(tag: &str) -> PathBuf {
     d
 }
 
-/// Pseudo-random bytes (xorshift), so content errors cannot hide in repeated patterns.
+/// Pseudo-random bytes (xorshift), so content errors cannot hide in repeated patterns;
+/// written a megabyte at a time.
 fn write_random(path: &Path, len: usize) {
+    use std::io::Write;
     let mut x = 0x9E37_79B9_7F4A_7C15u64;
-    let data: Vec<u8> = (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect();
-    std::fs::write(path, data).expect("write test file");
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path).expect("create"));
+    let mut left = len;
+    while left > 0 {
+        let block: Vec<u8> = (0..left.min(1 << 20))
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect();
+        out.write_all(&block).expect("write test file");
+        left -= block.len();
+    }
+    out.flush().expect("flush");
+}
+
+/// Whether two files have the same bytes, compared a block at a time.
+fn same_bytes(a: &Path, b: &Path) -> bool {
+    use std::io::Read;
+    let (mut a, mut b) = (
+        std::fs::File::open(a).expect("open"),
+        std::fs::File::open(b).expect("open"),
+    );
+    let (mut x, mut y) = (vec![0u8; 1 << 20], vec![0u8; 1 << 20]);
+    loop {
+        let n = a.read(&mut x).expect("read");
+        let mut m = 0;
+        while m < n {
+            match b.read(&mut y[m..n]).expect("read") {
+                0 => return false,
+                k => m += k,
+            }
+        }
+        if x[..n] != y[..n] {
+            return false;
+        }
+        if n == 0 {
+            return b.read(&mut y).expect("read") == 0;
+        }
+    }
 }
 
 fn files_in(dir: &Path) -> Vec<String> {
@@ -112,11 +146,11 @@ async fn pair(bob_downloads: &Path, bob_accepts: bool) -> Pair {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_file_arrives_hash_exact_under_its_name() {
+async fn a_200_mb_file_arrives_hash_exact_under_its_name() {
     let dir = scratch("exact");
     let downloads = dir.join("downloads");
     let source = dir.join("payload.bin");
-    write_random(&source, 20 * 1024 * 1024);
+    write_random(&source, 200 * 1024 * 1024);
     let mut p = pair(&downloads, true).await;
 
     p.alice.send(Command::SendFile(source.clone()));
@@ -130,10 +164,7 @@ async fn a_file_arrives_hash_exact_under_its_name() {
     assert_eq!(received.direction, Direction::Received);
     let path = received.path.expect("a done transfer has a path");
     assert_eq!(path, downloads.join("payload.bin"));
-    assert!(
-        std::fs::read(&path).expect("read") == std::fs::read(&source).expect("read"),
-        "bytes differ"
-    );
+    assert!(same_bytes(&path, &source), "bytes differ");
     let sent = transfer_where(&mut p.alice_events, |t| t.status.is_finished()).await;
     assert_eq!(
         (sent.status, sent.direction),
@@ -197,6 +228,58 @@ async fn a_sender_vanishing_mid_transfer_leaves_no_complete_looking_file() {
         files_in(&downloads)
     );
 
+    p.bob.send(Command::Leave);
+    p.server.shutdown().await.expect("server");
+    std::fs::remove_dir_all(&dir).expect("cleanup");
+}
+
+/// Cancelling from either side ends the transfer on both as cancelled, and the receiver
+/// keeps nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn either_side_can_cancel_and_nothing_is_kept() {
+    let dir = scratch("cancel");
+    let downloads = dir.join("downloads");
+    let source = dir.join("long.bin");
+    write_random(&source, 64 * 1024 * 1024);
+    let mut p = pair(&downloads, true).await;
+
+    for receiver_cancels in [true, false] {
+        p.alice.send(Command::SendFile(source.clone()));
+        let started = transfer_where(&mut p.bob_events, |t| {
+            t.status == TransferStatus::Receiving && t.bytes > 0
+        })
+        .await;
+        if receiver_cancels {
+            p.bob.send(Command::CancelTransfer(started.id.clone()));
+        } else {
+            let sending =
+                transfer_where(&mut p.alice_events, |t| t.status == TransferStatus::Sending).await;
+            p.alice.send(Command::CancelTransfer(sending.id));
+        }
+        let at_bob = transfer_where(&mut p.bob_events, |t| {
+            t.id == started.id && t.status.is_finished()
+        })
+        .await;
+        let at_alice = transfer_where(&mut p.alice_events, |t| t.status.is_finished()).await;
+        let who = if receiver_cancels {
+            "receiver"
+        } else {
+            "sender"
+        };
+        assert_eq!(at_bob.status, TransferStatus::Cancelled, "{who} cancelled");
+        assert_eq!(
+            at_alice.status,
+            TransferStatus::Cancelled,
+            "{who} cancelled"
+        );
+        assert!(
+            files_in(&downloads).is_empty(),
+            "{who} cancelled: {:?}",
+            files_in(&downloads)
+        );
+    }
+
+    p.alice.send(Command::Leave);
     p.bob.send(Command::Leave);
     p.server.shutdown().await.expect("server");
     std::fs::remove_dir_all(&dir).expect("cleanup");
