@@ -54,11 +54,10 @@ mod ev {
     pub const ERROR: &str = "error";
 }
 
-/// A keyframe at least this often (4 s at 30 fps). Keyframes are also sent whenever a
-/// participant connects; until PLI/FIR from receivers reaches the encoder (webrtc-rs only
-/// hands RTCP to the application through a custom interceptor), this bounds how long a
-/// receiver that lost a packet shows a broken picture.
-pub const KEYFRAME_INTERVAL_FRAMES: u32 = 120;
+/// A keyframe at least this often (10 s at 30 fps), besides the ones asked for: whenever a
+/// participant connects, and on every PLI/FIR from a receiver. A safety net for a receiver
+/// that never asks (and bounds how long it shows a broken picture).
+pub const KEYFRAME_INTERVAL_FRAMES: u32 = 300;
 
 /// Decoded frames a participant may queue before older ones are dropped: latency over
 /// completeness.
@@ -856,6 +855,12 @@ impl Actor {
                 _ => {}
             },
             Internal::Link(id, LinkEvent::Track(track)) => self.receive_track(id, track).await,
+            Internal::Link(id, LinkEvent::KeyframeRequest) => {
+                tracing::debug!(%id, "keyframe requested");
+                if let Some(video) = &self.video {
+                    video.request_keyframe();
+                }
+            }
             Internal::Link(id, LinkEvent::DataChannel(channel)) => {
                 let adopt = match self.participants.get_mut(&id) {
                     Some(p) if p.link.channel.is_none() => {

@@ -4,8 +4,14 @@
 //! [`LinkEvent`]s on a channel so the call logic is a plain loop over events (no callbacks
 //! holding locks).
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use rtc::interceptor::{Attribute, Interceptor, Packet, Slot, StreamInfo, TaggedPacket};
+use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
+use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use rtc::sansio::Protocol;
 
 use rtc::ice::mdns::MulticastDnsMode;
 use rtc::media::Sample;
@@ -15,8 +21,8 @@ use rtc::rtp_transceiver::rtp_sender::{
 };
 use tokio::sync::mpsc;
 use webrtc::data_channel::DataChannel;
-use webrtc::media_stream::track_local::TrackLocal;
 use webrtc::media_stream::track_local::static_sample::TrackLocalStaticSample;
+use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
 use webrtc::media_stream::track_remote::TrackRemote;
 use webrtc::peer_connection::{
     PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCBundlePolicy,
@@ -83,6 +89,8 @@ pub enum LinkEvent {
     Track(Arc<dyn TrackRemote>),
     /// The remote side opened a data channel (the answering side's pair channel).
     DataChannel(Arc<dyn DataChannel>),
+    /// The remote side cannot decode our video (PLI or FIR): it needs a keyframe.
+    KeyframeRequest,
 }
 
 impl std::fmt::Debug for LinkEvent {
@@ -94,6 +102,7 @@ impl std::fmt::Debug for LinkEvent {
             LinkEvent::State(s) => write!(f, "State({s})"),
             LinkEvent::Track(_) => f.write_str("Track"),
             LinkEvent::DataChannel(_) => f.write_str("DataChannel"),
+            LinkEvent::KeyframeRequest => f.write_str("KeyframeRequest"),
         }
     }
 }
@@ -166,6 +175,8 @@ impl TrackOut {
 
 pub struct Link {
     pub pc: Arc<dyn PeerConnection>,
+    /// Where the link's own tasks (keyframe requests) report.
+    events: mpsc::UnboundedSender<LinkEvent>,
     /// The pair's one data channel (chat, media state, files): created here on the offering
     /// side, adopted from [`LinkEvent::DataChannel`] on the answering side.
     pub channel: Option<Arc<dyn DataChannel>>,
@@ -180,7 +191,7 @@ impl Link {
         offering: bool,
     ) -> Result<(Self, mpsc::UnboundedReceiver<LinkEvent>), LinkError> {
         let (tx, rx) = mpsc::unbounded_channel();
-        let handler: Arc<dyn PeerConnectionEventHandler> = Arc::new(Forward(tx));
+        let handler: Arc<dyn PeerConnectionEventHandler> = Arc::new(Forward(tx.clone()));
         // Resolving a browser's `.local` candidates needs a multicast socket; where none can
         // be opened (no multicast route, e.g. a loopback-only network namespace) the call
         // still works with IP candidates, so fall back rather than fail.
@@ -208,6 +219,7 @@ impl Link {
         Ok((
             Self {
                 pc,
+                events: tx,
                 channel,
                 video: None,
                 audio: None,
@@ -250,9 +262,24 @@ impl Link {
         })
     }
 
-    /// Adds the H.264 track this link sends camera or screen on.
+    /// Adds the H.264 track this link sends camera or screen on. Keyframe requests about it
+    /// arrive as [`LinkEvent::KeyframeRequest`].
     pub async fn add_video_track(&mut self, stream_id: &str) -> Result<(), LinkError> {
-        self.video = Some(self.add_track(stream_id, RtpCodecKind::Video).await?);
+        let video = self.add_track(stream_id, RtpCodecKind::Video).await?;
+        let (track, events) = (video.track.clone(), self.events.clone());
+        // Ends when the track is unbound (the connection closed) or the call is gone.
+        tokio::spawn(async move {
+            while let Some(event) = track.poll().await {
+                let TrackLocalEvent::OnRtcpPacket(_) = event else {
+                    continue;
+                };
+                // Only keyframe requests are delivered (see KeyframeRequests).
+                if events.send(LinkEvent::KeyframeRequest).is_err() {
+                    return;
+                }
+            }
+        });
+        self.video = Some(video);
         Ok(())
     }
 
@@ -285,7 +312,9 @@ async fn build_pc(
     mdns: MulticastDnsMode,
 ) -> Result<Arc<dyn PeerConnection>, LinkError> {
     let mut engine = codecs::media_engine()?;
-    let registry = register_default_interceptors(Registry::new(), &mut engine)?;
+    let registry = register_default_interceptors(Registry::new(), &mut engine)?
+        // Last in the chain, after the interceptors that act on RTCP themselves.
+        .with(Slot::from(14_000), KeyframeRequests::default());
     let rtc_config = RTCConfigurationBuilder::new()
         .with_ice_servers(config.ice_servers.clone())
         .with_ice_transport_policy(if config.relay_only {
@@ -324,3 +353,61 @@ fn rand_ssrc() -> u32 {
 }
 
 static SSRC_SEQ: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0x1234_5678);
+
+/// Hands inbound keyframe requests (PLI, FIR) to the application and nothing else of the
+/// inbound RTCP: webrtc-rs delivers RTCP to a sending track only when an interceptor marks
+/// it `DeliverToApplication`, and the rest (reports, NACK, feedback) is for the interceptors
+/// that already acted on it. (The pattern of webrtc-rs's `rtcp-processing` example.)
+#[derive(Default)]
+struct KeyframeRequests {
+    read: VecDeque<TaggedPacket>,
+    write: VecDeque<TaggedPacket>,
+}
+
+impl Protocol<TaggedPacket, TaggedPacket, ()> for KeyframeRequests {
+    type Rout = TaggedPacket;
+    type Wout = TaggedPacket;
+    type Eout = ();
+    type Error = rtc::shared::error::Error;
+    type Time = Instant;
+
+    fn handle_read(&mut self, mut msg: TaggedPacket) -> Result<(), Self::Error> {
+        if let Packet::Rtcp(packets) = &msg.message.packet {
+            let requests: Vec<_> = packets
+                .iter()
+                .filter(|p| {
+                    let any = p.as_any();
+                    any.is::<PictureLossIndication>() || any.is::<FullIntraRequest>()
+                })
+                .cloned()
+                .collect();
+            if requests.is_empty() {
+                return Ok(());
+            }
+            msg.message.packet = Packet::Rtcp(requests);
+            msg.message.add(Attribute::DeliverToApplication);
+        }
+        self.read.push_back(msg);
+        Ok(())
+    }
+
+    fn poll_read(&mut self) -> Option<Self::Rout> {
+        self.read.pop_front()
+    }
+
+    fn handle_write(&mut self, msg: TaggedPacket) -> Result<(), Self::Error> {
+        self.write.push_back(msg);
+        Ok(())
+    }
+
+    fn poll_write(&mut self) -> Option<Self::Wout> {
+        self.write.pop_front()
+    }
+}
+
+impl Interceptor for KeyframeRequests {
+    fn bind_local_stream(&mut self, _info: &StreamInfo) {}
+    fn unbind_local_stream(&mut self, _info: &StreamInfo) {}
+    fn bind_remote_stream(&mut self, _info: &StreamInfo) {}
+    fn unbind_remote_stream(&mut self, _info: &StreamInfo) {}
+}

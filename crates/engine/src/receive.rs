@@ -3,9 +3,10 @@
 //! → decoded audio.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use rtc::media::io::sample_builder::SampleBuilder;
+use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use rtc::rtp::codec::h264::H264Packet;
 use tokio::sync::mpsc;
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
@@ -17,6 +18,9 @@ use confab_media::frame::{AudioFrame, VideoFrame};
 /// How many packets the sample builder may hold back waiting for a late one: enough for
 /// NACK retransmissions on a lossy link, small enough not to add visible delay.
 const MAX_LATE_PACKETS: u16 = 256;
+/// A receiver that cannot decode asks for a keyframe (PLI) at most this often: the keyframe
+/// takes a round trip to arrive, and asking again meanwhile only costs the sender bitrate.
+const PLI_INTERVAL: Duration = Duration::from_millis(500);
 
 /// What the receiver reports for each access unit.
 #[derive(Debug)]
@@ -35,7 +39,7 @@ pub async fn video(track: Arc<dyn TrackRemote>, out: mpsc::Sender<Received>) {
     // Until the first keyframe there is nothing to decode against: what arrives before it
     // (the sender's frames in flight when we connected) is skipped, not reported as errors.
     let mut started = false;
-    pump(track, out, decoder, move |decoder, packet| {
+    pump(track, out, decoder, true, move |decoder, packet| {
         builder.push(Instant::now(), packet);
         let mut results = Vec::new();
         while let Some(sample) = builder.pop(Instant::now()) {
@@ -57,7 +61,7 @@ pub async fn video(track: Arc<dyn TrackRemote>, out: mpsc::Sender<Received>) {
 /// Reads an audio `track` until it ends, decoding every Opus packet.
 pub async fn audio(track: Arc<dyn TrackRemote>, out: mpsc::Sender<Received>) {
     let decoder = OpusDecoder::new().map_err(|e| e.to_string());
-    pump(track, out, decoder, |decoder, packet| {
+    pump(track, out, decoder, false, |decoder, packet| {
         if packet.payload.is_empty() {
             return Vec::new();
         }
@@ -71,12 +75,15 @@ pub async fn audio(track: Arc<dyn TrackRemote>, out: mpsc::Sender<Received>) {
 
 /// Hands every RTP packet of `track` to `decode` and forwards what it produces, until the
 /// track ends or `out` is closed. A decoder that could not be created is reported once.
+/// With `pli`, a decoding failure also asks the sender for a keyframe.
 async fn pump<D>(
     track: Arc<dyn TrackRemote>,
     out: mpsc::Sender<Received>,
     decoder: Result<D, String>,
+    pli: bool,
     mut decode: impl FnMut(&mut D, rtc::rtp::Packet) -> Vec<Received>,
 ) {
+    let mut last_pli: Option<Instant> = None;
     let mut decoder = match decoder {
         Ok(d) => d,
         Err(e) => {
@@ -88,7 +95,21 @@ async fn pump<D>(
         let TrackRemoteEvent::OnRtpPacket(packet) = event else {
             continue;
         };
+        let ssrc = packet.header.ssrc;
         for result in decode(&mut decoder, packet) {
+            if pli
+                && matches!(result, Received::DecodeError(_))
+                && last_pli.is_none_or(|t| t.elapsed() >= PLI_INTERVAL)
+            {
+                last_pli = Some(Instant::now());
+                let request = PictureLossIndication {
+                    sender_ssrc: 0,
+                    media_ssrc: ssrc,
+                };
+                if let Err(e) = track.write_rtcp(vec![Box::new(request)]).await {
+                    tracing::debug!("PLI: {e}");
+                }
+            }
             if out.send(result).await.is_err() {
                 return;
             }

@@ -36,7 +36,9 @@ fn trickle(
                 LinkEvent::State(s) => {
                     let _ = states.send(s);
                 }
-                e @ (LinkEvent::Track(_) | LinkEvent::DataChannel(_)) => {
+                e @ (LinkEvent::Track(_)
+                | LinkEvent::DataChannel(_)
+                | LinkEvent::KeyframeRequest) => {
                     if let Some(t) = &tracks {
                         let _ = t.send(e);
                     }
@@ -212,4 +214,96 @@ async fn video_and_chat_cross_a_loopback_peer_connection() {
     let alice = sender.await.expect("sender task");
     alice.pc.close().await.expect("close");
     bob.pc.close().await.expect("close");
+}
+
+/// Offer from `alice`, answer from `bob`, candidates trickled both ways; returns the other
+/// events of each side (tracks, channels, keyframe requests) once both are connected.
+async fn connect(
+    alice: &Link,
+    alice_events: mpsc::UnboundedReceiver<LinkEvent>,
+    bob: &Link,
+    bob_events: mpsc::UnboundedReceiver<LinkEvent>,
+) -> (
+    mpsc::UnboundedReceiver<LinkEvent>,
+    mpsc::UnboundedReceiver<LinkEvent>,
+) {
+    let offer = alice.pc.create_offer(None).await.expect("offer");
+    alice
+        .pc
+        .set_local_description(offer.clone())
+        .await
+        .expect("set offer");
+    bob.pc.set_remote_description(offer).await.expect("offer");
+    let answer = bob.pc.create_answer(None).await.expect("answer");
+    bob.pc
+        .set_local_description(answer.clone())
+        .await
+        .expect("set answer");
+    alice
+        .pc
+        .set_remote_description(answer)
+        .await
+        .expect("answer");
+    let (a_states_tx, mut a_states) = mpsc::unbounded_channel();
+    let (b_states_tx, mut b_states) = mpsc::unbounded_channel();
+    let (a_other_tx, a_other) = mpsc::unbounded_channel();
+    let (b_other_tx, b_other) = mpsc::unbounded_channel();
+    trickle(alice_events, bob.pc.clone(), a_states_tx, Some(a_other_tx));
+    trickle(bob_events, alice.pc.clone(), b_states_tx, Some(b_other_tx));
+    wait_connected(&mut a_states).await;
+    wait_connected(&mut b_states).await;
+    (a_other, b_other)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_picture_loss_indication_from_the_receiver_reaches_the_sender() {
+    let (mut alice, alice_events) = Link::new(&LinkConfig::loopback(), true)
+        .await
+        .expect("alice");
+    let (bob, bob_events) = Link::new(&LinkConfig::loopback(), false)
+        .await
+        .expect("bob");
+    alice.add_video_track("alice").await.expect("video track");
+    let (mut alice_other, mut bob_other) = connect(&alice, alice_events, &bob, bob_events).await;
+
+    // Bob learns of the track with its first packets.
+    let mut pattern = TestPattern::new(320, 240);
+    let mut encoder = H264Encoder::new(H264Settings::default()).expect("encoder");
+    let track = tokio::time::timeout(WAIT, async {
+        loop {
+            if let Some(au) = encoder.encode(&pattern.next_frame()).expect("encode") {
+                alice
+                    .send_video(&au, Duration::from_millis(33))
+                    .await
+                    .expect("send");
+            }
+            tokio::select! {
+                Some(LinkEvent::Track(track)) = bob_other.recv() => return track,
+                _ = tokio::time::sleep(Duration::from_millis(33)) => {}
+            }
+        }
+    })
+    .await
+    .expect("bob sees alice's track");
+
+    let ssrc = *track.ssrcs().await.first().expect("the track's SSRC");
+    track
+        .write_rtcp(vec![Box::new(
+            rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication {
+                sender_ssrc: 0,
+                media_ssrc: ssrc,
+            },
+        )])
+        .await
+        .expect("PLI sent");
+    tokio::time::timeout(WAIT, async {
+        loop {
+            match alice_other.recv().await.expect("alice's link running") {
+                LinkEvent::KeyframeRequest => return,
+                _ => continue,
+            }
+        }
+    })
+    .await
+    .expect("alice is asked for a keyframe");
 }
