@@ -108,7 +108,7 @@ async fn channel_open(events: &mut UnboundedReceiver<CallEvent>, peer: &str) {
         }
     })
     .await
-    .expect("channel opens");
+    .unwrap_or_else(|_| panic!("channel to {peer} does not open"));
 }
 
 struct Pair {

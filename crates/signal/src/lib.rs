@@ -91,7 +91,10 @@ pub fn app(config: Config) -> (Router, SocketIo, Arc<Hub>) {
         // Handlers are installed in a connect *middleware*: socketioxide awaits middleware
         // before it sends the CONNECT packet, but spawns the connect handler after sending it,
         // so a client that emits `join-room` the moment it is connected (every client does)
-        // could otherwise reach the server before its handlers exist, and be ignored.
+        // could otherwise reach the server before its handlers exist, and be ignored. The
+        // connect handler then replays what arrived before the socket was marked connected
+        // (`Hub::on_connected`).
+        let connected = hub.clone();
         let hub = hub.clone();
         let install = move |s: SocketRef| {
             let hub = hub.clone();
@@ -100,7 +103,10 @@ pub fn app(config: Config) -> (Router, SocketIo, Arc<Hub>) {
                 Ok::<(), std::convert::Infallible>(())
             }
         };
-        io.ns("/", { async || {} }.with(install));
+        io.ns(
+            "/",
+            { async move |s: SocketRef| connected.on_connected(&s) }.with(install),
+        );
     }
 
     let mut router = Router::new()

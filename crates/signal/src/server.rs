@@ -37,6 +37,15 @@ struct HubState {
 /// Shared state of one signalling server.
 pub struct Hub {
     state: Mutex<HubState>,
+    /// Events of sockets that socketioxide has acknowledged but not yet marked connected.
+    ///
+    /// socketioxide sends the CONNECT acknowledgement *before* it marks the socket
+    /// connected, and `emit` on a socket not marked connected fails as if it were closed.
+    /// A client's `join-room` can arrive in that window (seen under load: the joiner's
+    /// `room-state` was dropped and the call never started), so until the connect handler
+    /// has run, a socket's events wait here, in order. Held while they are replayed, so a
+    /// later event of the same socket cannot overtake them.
+    early: Mutex<HashMap<Sid, Vec<Value>>>,
     pub(crate) metrics: Metrics,
     config: Config,
 }
@@ -48,9 +57,14 @@ impl Hub {
                 rooms: Rooms::new(config.room_capacity),
                 buckets: HashMap::new(),
             }),
+            early: Mutex::new(HashMap::new()),
             metrics: Metrics::new(),
             config,
         }
+    }
+
+    fn early(&self) -> std::sync::MutexGuard<'_, HashMap<Sid, Vec<Value>>> {
+        self.early.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HubState> {
@@ -70,13 +84,44 @@ impl Hub {
             self.config.rate_limit_burst,
         );
         self.lock().buckets.insert(socket.id, bucket);
+        self.early().insert(socket.id, Vec::new());
         self.metrics.sockets.inc();
         socket.on_fallback(EventHandler(self.clone()));
         let hub = self.clone();
         socket.on_disconnect(async move |s: SocketRef| hub.on_disconnect(&s));
     }
 
+    /// socketioxide's connect handler: runs once the socket is marked connected, so the
+    /// events that arrived before can be handled now.
+    pub(crate) fn on_connected(&self, socket: &SocketRef) {
+        let mut early = self.early();
+        for value in early.remove(&socket.id).unwrap_or_default() {
+            self.on_event(socket, &value);
+        }
+    }
+
+    /// Handles `value` now, or keeps it for [`Hub::on_connected`] while the socket is not
+    /// marked connected yet.
+    fn on_event_in_order(&self, socket: &SocketRef, value: Value) {
+        let mut early = self.early();
+        if let Some(queued) = early.get_mut(&socket.id) {
+            if !socket.connected() {
+                queued.push(value);
+                return;
+            }
+            // Connected, but the connect handler has not run yet: replay here.
+            for earlier in early.remove(&socket.id).unwrap_or_default() {
+                self.on_event(socket, &earlier);
+            }
+            self.on_event(socket, &value);
+            return;
+        }
+        drop(early);
+        self.on_event(socket, &value);
+    }
+
     fn on_disconnect(&self, socket: &SocketRef) {
+        self.early().remove(&socket.id);
         {
             let mut st = self.lock();
             st.buckets.remove(&socket.id);
@@ -117,14 +162,15 @@ impl Hub {
                 Notice::UserJoined(p) => peer.emit(event::USER_JOINED, p),
                 Notice::UserLeft(p) => peer.emit(event::USER_LEFT, p),
             };
-            if sent.is_err() {
+            if let Err(e) = sent {
+                tracing::debug!(sid = %peer.id, "membership notice dropped: {e}");
                 self.metrics.dropped.inc();
             }
         }
     }
 
     /// Entry point for every event a socket sends.
-    fn on_event(&self, socket: &Arc<Socket>, value: &Value) {
+    fn on_event(&self, socket: &SocketRef, value: &Value) {
         let raw = match value {
             Value::Str(data, bins) if bins.as_ref().is_none_or(|b| b.is_empty()) => data.as_str(),
             _ => {
@@ -205,7 +251,7 @@ impl Hub {
         }
     }
 
-    fn join(&self, socket: &Arc<Socket>, args: &[&RawValue]) -> Result<(), Rejection> {
+    fn join(&self, socket: &SocketRef, args: &[&RawValue]) -> Result<(), Rejection> {
         let [room_id, user_id, rest @ ..] = args else {
             return Err(invalid(
                 "join-room takes (roomId, userId, userData[, {secret}])",
@@ -233,7 +279,7 @@ impl Hub {
             return Err(invalid("a secret is 1 to 256 bytes"));
         }
 
-        let peer = SocketRef::from(socket.clone());
+        let peer = socket.clone();
         {
             let mut st = self.lock();
             let notices = st.rooms.join(
@@ -312,10 +358,12 @@ impl Hub {
 
         let mut delivered = 0;
         for peer in &recipients {
-            if peer.emit(name, &*encoded).is_ok() {
-                delivered += 1;
-            } else {
-                self.metrics.dropped.inc();
+            match peer.emit(name, &*encoded) {
+                Ok(()) => delivered += 1,
+                Err(e) => {
+                    tracing::debug!(sid = %peer.id, event = name, "relay dropped: {e}");
+                    self.metrics.dropped.inc();
+                }
             }
         }
         self.metrics.relayed(name, delivered);
@@ -421,6 +469,6 @@ struct Ordered;
 
 impl MessageHandler<LocalAdapter, Ordered> for EventHandler {
     fn call(&self, s: Arc<Socket<LocalAdapter>>, v: Value, _ack_id: Option<i64>) {
-        self.0.on_event(&s, &v);
+        self.0.on_event_in_order(&SocketRef::from(s), v);
     }
 }
