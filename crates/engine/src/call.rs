@@ -298,6 +298,8 @@ struct Participant {
     name: String,
     link: Link,
     remote_set: bool,
+    /// We sent an offer and have no answer yet (glare detection, and no second offer on top).
+    offer_pending: bool,
     /// Candidates that arrived before the remote description.
     pending: Vec<RTCIceCandidateInit>,
     connected: bool,
@@ -503,6 +505,7 @@ impl Actor {
 
     async fn on_signal(&mut self, name: &str, args: Vec<Value>) {
         let arg = args.into_iter().next().unwrap_or(Value::Null);
+        tracing::debug!(me = %self.config.name, event = name, from = ?arg.get("from"), "signal");
         match name {
             ev::ROOM_STATE => {
                 self.emit(CallEvent::Joined {
@@ -666,10 +669,10 @@ impl Actor {
         }
         let mut link = self.new_link(id, true).await?;
         self.add_local_tracks(&mut link).await?;
-        // Not yet: a participant without media could offer receive-only transceivers so the
-        // answerer's media has an m-line, but with webrtc-rs the data channel of two
-        // media-less participants then failed to open in ~1 of 4 runs. Until answerers
-        // renegotiate to add their tracks, whoever has media should be the one to offer.
+        // Tracks of the answerer that this offer has no m-line for are added by the
+        // answerer's renegotiation (`renegotiate`). (Offering receive-only transceivers
+        // instead made the data channel of two media-less participants fail to open in ~1
+        // of 4 runs with webrtc-rs.)
         let offer = link.pc.create_offer(None).await.map_err(LinkError::from)?;
         link.pc
             .set_local_description(offer.clone())
@@ -678,6 +681,9 @@ impl Actor {
         self.signal(ev::OFFER, id, &offer);
         let channel = link.channel.clone();
         self.insert(id, link);
+        if let Some(p) = self.participants.get_mut(id) {
+            p.offer_pending = true;
+        }
         if let Some(channel) = channel {
             let drained = self.participants[id].drained.clone();
             self.pump_channel(id, channel, drained);
@@ -694,7 +700,25 @@ impl Actor {
         }
         let mut link_needs_tracks = false;
         {
+            let polite = self.config.name.as_str() > from;
             let p = self.participants.get_mut(from).expect("inserted above");
+            if p.offer_pending {
+                // Glare: both sides offered at once. Same rule as the browser UI: the side
+                // with the greater id is polite, drops its own offer and takes theirs; the
+                // other ignores the incoming one and waits for its answer.
+                if !polite {
+                    tracing::debug!(%from, "offer collision: ignoring theirs");
+                    return Ok(());
+                }
+                p.link
+                    .pc
+                    .set_local_description(
+                        RTCSessionDescription::rollback(None).map_err(LinkError::from)?,
+                    )
+                    .await
+                    .map_err(LinkError::from)?;
+                p.offer_pending = false;
+            }
             p.link
                 .pc
                 .set_remote_description(offer)
@@ -742,9 +766,42 @@ impl Actor {
             .await
             .map_err(LinkError::from)?;
         p.remote_set = true;
+        p.offer_pending = false;
         for c in std::mem::take(&mut p.pending) {
             let _ = p.link.pc.add_ice_candidate(c).await;
         }
+        Ok(())
+    }
+
+    /// Offers again to `id` when the link has something new to negotiate: on the answering
+    /// side, tracks the first offer had no m-line for (the offerer sent no media of that
+    /// kind). Not before the first exchange is complete (the first offer carries
+    /// everything), and not while our own offer is outstanding (webrtc-rs raises the event
+    /// again once the exchange is over, if still needed).
+    async fn renegotiate(&mut self, id: &str) -> Result<(), CallError> {
+        let Some(p) = self.participants.get_mut(id) else {
+            return Ok(());
+        };
+        if !p.remote_set
+            || p.offer_pending
+            || p.link.pc.pending_remote_description().await.is_some()
+        {
+            return Ok(());
+        }
+        let offer = p
+            .link
+            .pc
+            .create_offer(None)
+            .await
+            .map_err(LinkError::from)?;
+        p.link
+            .pc
+            .set_local_description(offer.clone())
+            .await
+            .map_err(LinkError::from)?;
+        p.offer_pending = true;
+        tracing::debug!(%id, "renegotiating");
+        self.signal(ev::OFFER, id, &offer);
         Ok(())
     }
 
@@ -755,6 +812,7 @@ impl Actor {
                 name: self.names.get(id).cloned().unwrap_or_else(|| id.to_owned()),
                 link,
                 remote_set: false,
+                offer_pending: false,
                 pending: Vec::new(),
                 connected: false,
                 channel_open: false,
@@ -767,6 +825,7 @@ impl Actor {
     }
 
     fn signal(&self, kind: &str, to: &str, desc: &RTCSessionDescription) {
+        tracing::debug!(me = %self.config.name, %kind, %to, "signalling");
         let sdp_type = match desc.sdp_type {
             RTCSdpType::Offer => "offer",
             RTCSdpType::Answer => "answer",
@@ -874,6 +933,11 @@ impl Actor {
                 } else {
                     // Not ours to keep: the pair already has its channel.
                     let _ = channel.close().await;
+                }
+            }
+            Internal::Link(id, LinkEvent::NegotiationNeeded) => {
+                if let Err(e) = self.renegotiate(&id).await {
+                    self.error(format!("renegotiating with {id}: {e}"));
                 }
             }
             Internal::Link(..) => {}

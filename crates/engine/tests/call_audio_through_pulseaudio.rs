@@ -28,8 +28,7 @@ async fn a_tone_into_alices_microphone_comes_out_of_bobs_speakers() {
     b.video_source = None;
     b.synthetic_audio = false;
     b.speakers = Some("default".into());
-    // Bob (nothing to send) is there first, so alice's offer carries her audio; an answerer's
-    // media needs an m-line in the offer until answerers renegotiate (docs/STATUS.md).
+    // Bob (nothing to send) is there first; alice joins and offers her audio.
     let (bob, mut bob_events) = call::join(b).await.expect("bob with speakers");
     tokio::time::timeout(Duration::from_secs(10), async {
         while !matches!(bob_events.recv().await, Some(CallEvent::Joined { .. })) {}
