@@ -14,14 +14,14 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 # EGL/Wayland/XCB headers for xcap (screen capture).
 # Tests: Chromium for the browser end-to-end tests, iproute2/util-linux for loopback-only
 # network namespaces, PulseAudio (null sinks, pactl/parec/pacat) behind ALSA for the audio
-# device tests; libasound2-dev for cpal; Xvfb and x11-utils (xmessage) for screen capture.
+# device tests; libasound2-dev for cpal; libwebrtc-audio-processing-dev for echo cancellation; Xvfb and x11-utils (xmessage) for screen capture.
 APT_PACKAGES=(
   build-essential pkg-config curl ca-certificates git
   libssl-dev libwebkit2gtk-4.1-dev libxdo-dev libayatana-appindicator3-dev librsvg2-dev
   nasm cmake
   libclang-dev libpipewire-0.3-dev libgbm-dev libegl-dev libwayland-dev libxcb1-dev
   chromium iproute2 util-linux
-  libasound2-dev pulseaudio pulseaudio-utils libasound2-plugins
+  libasound2-dev pulseaudio pulseaudio-utils libasound2-plugins libwebrtc-audio-processing-dev
   xvfb x11-utils xauth
 )
 command -v node >/dev/null 2>&1 || APT_PACKAGES+=(nodejs npm)

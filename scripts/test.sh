@@ -21,10 +21,13 @@ cargo build --workspace --locked
 step "cargo test"
 cargo test --workspace --locked
 
-step "audio devices through PulseAudio null sinks (cpal capture and playback, and a call's audio end to end)"
+step "audio devices through PulseAudio null sinks (capture, playback, echo cancellation, a call's audio end to end)"
 ./scripts/pulse-setup.sh
 PULSE_SINK=confab_out PULSE_SOURCE=confab_mic.monitor \
   cargo test --workspace --locked --test pulse_audio_round_trip --test call_audio_through_pulseaudio -- --ignored
+# Echo cancellation: the microphone is the speakers' own monitor, so all that plays is echo.
+PULSE_SINK=confab_out PULSE_SOURCE=confab_out.monitor \
+  cargo test --workspace --locked --test echo_cancellation -- --ignored
 
 step "screen capture and screen sharing in a call, from a real X server (Xvfb)"
 xvfb-run -a -s "-screen 0 1280x720x24" cargo test --workspace --locked --test screen_capture --test call_screen_share -- --ignored

@@ -44,6 +44,9 @@ pub struct JoinArgs {
     /// Play the participants' audio on this output (a device name, or "default").
     #[arg(long)]
     speakers: Option<String>,
+    /// Turn off echo cancellation and noise suppression on the microphone.
+    #[arg(long)]
+    no_voice_processing: bool,
     /// Send a 440 Hz tone.
     #[arg(long)]
     synthetic_audio: bool,
@@ -203,6 +206,7 @@ pub async fn run(args: JoinArgs) -> anyhow::Result<()> {
     config.synthetic_audio = args.synthetic_audio;
     config.mic = args.mic.clone();
     config.speakers = args.speakers.clone();
+    config.voice_processing = !args.no_voice_processing;
     config.download_dir = args.download_dir.clone();
     config.accept_files = args.accept_files;
     config.link = LinkConfig {

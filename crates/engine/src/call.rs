@@ -33,6 +33,7 @@ use confab_media::frame::now_us;
 use confab_media::pipeline::{ENCODED_QUEUE, VideoOut, VideoPipeline};
 use confab_media::source::VideoSourceSpec;
 use confab_media::source::synthetic::{Tone, read_stamp};
+use confab_media::voice::VoiceProcessor;
 use confab_sio::Incoming;
 use webrtc::peer_connection::StatsSelector;
 
@@ -73,6 +74,8 @@ pub enum CallError {
     Codec(#[from] confab_media::codec::CodecError),
     #[error("audio device: {0}")]
     Audio(#[from] confab_media::audio_io::AudioError),
+    #[error(transparent)]
+    Voice(#[from] confab_media::voice::VoiceError),
 }
 
 /// What to send. The synthetic sources go through the same pipeline, encoders and tracks as
@@ -94,6 +97,8 @@ pub struct CallConfig {
     pub mic: Option<String>,
     /// Play every participant's audio on this output (a cpal device name, or "default").
     pub speakers: Option<String>,
+    /// Echo cancellation and noise suppression on the microphone (on by default).
+    pub voice_processing: bool,
     pub video: H264Settings,
     pub link: LinkConfig,
     /// Where accepted files are written.
@@ -120,6 +125,7 @@ impl CallConfig {
             synthetic_audio: true,
             mic: None,
             speakers: None,
+            voice_processing: true,
             video: H264Settings {
                 keyframe_interval: KEYFRAME_INTERVAL_FRAMES,
                 ..H264Settings::default()
@@ -348,8 +354,14 @@ pub async fn join(
         }
         None => (None, None),
     };
+    // One processor for both directions: the canceller compares what the speakers play
+    // with what the microphone hears.
+    let voice = match (&config.mic, config.voice_processing) {
+        (Some(_), true) => Some(VoiceProcessor::new()?),
+        _ => None,
+    };
     let mic = match &config.mic {
-        Some(device) => Some(Capture::start(Some(device))?),
+        Some(device) => Some(Capture::start(Some(device), voice.clone())?),
         None => None,
     };
     let audio = if config.synthetic_audio || mic.is_some() {
@@ -359,7 +371,7 @@ pub async fn join(
         None
     };
     let playback = match &config.speakers {
-        Some(device) => Some(Playback::start(Some(device))?),
+        Some(device) => Some(Playback::start(Some(device), voice)?),
         None => None,
     };
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();

@@ -15,6 +15,7 @@ use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
 use tokio::sync::mpsc;
 
 use crate::frame::{AudioFrame, SAMPLE_RATE, SAMPLES_PER_FRAME, now_us};
+use crate::voice::VoiceProcessor;
 
 /// cpal's period: 10 ms. A fixed size also avoids ALSA's `snd_pcm_avail_delay` errors that the
 /// default size produced here (FINDINGS.md).
@@ -130,17 +131,29 @@ pub struct Capture {
 }
 
 impl Capture {
-    /// Captures `device` (`None` or `"default"`: the default input) as 20 ms mono frames.
+    /// Captures `device` (`None` or `"default"`: the default input) as 20 ms mono frames,
+    /// cleaned by `voice` (echo cancellation, noise suppression) when given.
     pub fn start(
         device_name: Option<&str>,
+        voice: Option<VoiceProcessor>,
     ) -> Result<(Self, mpsc::Receiver<AudioFrame>), AudioError> {
         let dev = device(true, device_name)?;
         let (tx, rx) = mpsc::channel(50);
         let stop = stream_thread(move || {
             let mut pending: Vec<i16> = Vec::with_capacity(SAMPLES_PER_FRAME * 2);
+            let mut voice = voice;
+            let mut cleaned: Vec<f32> = Vec::with_capacity(SAMPLES_PER_FRAME);
             dev.build_input_stream(
                 &config(),
                 move |data: &[f32], _| {
+                    let data = match voice.as_mut() {
+                        Some(voice) => {
+                            cleaned.clear();
+                            voice.process_capture(data, &mut cleaned);
+                            cleaned.as_slice()
+                        }
+                        None => data,
+                    };
                     pending.extend(data.iter().map(|s| (s.clamp(-1.0, 1.0) * 32767.0) as i16));
                     while pending.len() >= SAMPLES_PER_FRAME {
                         let samples: Vec<i16> = pending.drain(..SAMPLES_PER_FRAME).collect();
@@ -201,16 +214,25 @@ pub struct Playback {
 }
 
 impl Playback {
-    pub fn start(device_name: Option<&str>) -> Result<Self, AudioError> {
+    /// Plays on `device` (`None` or `"default"`: the default output); what is played is
+    /// also given to `voice`, the echo canceller of the microphone, when given.
+    pub fn start(
+        device_name: Option<&str>,
+        voice: Option<VoiceProcessor>,
+    ) -> Result<Self, AudioError> {
         let dev = device(false, device_name)?;
         let mixer = Arc::new(Mutex::new(Mixer::default()));
         let m = mixer.clone();
         let stop = stream_thread(move || {
+            let mut voice = voice;
             dev.build_output_stream(
                 &config(),
                 move |out: &mut [f32], _| {
                     // The lock is only ever held for a copy; a poisoned one still has samples.
                     m.lock().unwrap_or_else(|p| p.into_inner()).fill(out);
+                    if let Some(voice) = voice.as_mut() {
+                        voice.analyze_render(out);
+                    }
                 },
                 |e| tracing::warn!("speakers: {e}"),
                 None,

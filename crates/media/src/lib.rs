@@ -10,3 +10,4 @@ pub mod convert;
 pub mod frame;
 pub mod pipeline;
 pub mod source;
+pub mod voice;

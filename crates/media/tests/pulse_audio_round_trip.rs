@@ -25,7 +25,7 @@ fn tone_bytes(freq: f64, seconds: u64) -> Vec<u8> {
 #[test]
 #[ignore = "needs the PulseAudio null sinks of scripts/pulse-setup.sh; run by scripts/test.sh"]
 fn a_tone_played_through_the_speakers_is_recorded_from_the_sink_monitor() {
-    let playback = Playback::start(None).expect("default output (PULSE_SINK=confab_out)");
+    let playback = Playback::start(None, None).expect("default output (PULSE_SINK=confab_out)");
     let mut parec = Command::new("parec")
         .args([
             "-d",
@@ -81,7 +81,7 @@ fn a_tone_played_through_the_speakers_is_recorded_from_the_sink_monitor() {
 #[ignore = "needs the PulseAudio null sinks of scripts/pulse-setup.sh; run by scripts/test.sh"]
 fn a_tone_played_into_the_sink_is_captured_by_the_microphone() {
     let (_capture, mut frames) =
-        Capture::start(None).expect("default input (PULSE_SOURCE=confab_mic.monitor)");
+        Capture::start(None, None).expect("default input (PULSE_SOURCE=confab_mic.monitor)");
     let mut pacat = Command::new("pacat")
         .args([
             "-d",
