@@ -104,6 +104,9 @@ struct TransferReport {
     peer: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     reason: Option<String>,
+    /// From the first byte moving to the end (throughput = size / this).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    elapsed_ms: Option<u64>,
 }
 
 impl From<&TransferInfo> for TransferReport {
@@ -120,6 +123,7 @@ impl From<&TransferInfo> for TransferReport {
             path: t.path.clone(),
             peer: t.peer.clone(),
             reason: t.reason.clone(),
+            elapsed_ms: None,
         }
     }
 }
@@ -214,6 +218,7 @@ pub async fn run(args: JoinArgs) -> anyhow::Result<()> {
         ice_servers: args.ice_servers.iter().map(|u| ice_server(u)).collect(),
         relay_only: args.relay_only,
     };
+    let joined_at = std::time::Instant::now();
     let (handle, mut events) = call::join(config).await.context("joining the call")?;
     if args.screen.is_some() {
         handle.send(Command::ShareScreen(true));
@@ -234,6 +239,9 @@ pub async fn run(args: JoinArgs) -> anyhow::Result<()> {
     let mut greeted = args.chat.is_empty() && args.send_files.is_empty();
     // Latest state of each transfer, in the order they started.
     let mut transfers: Vec<TransferInfo> = Vec::new();
+    // When each transfer's bytes started to move, and how long they took (throughput).
+    let mut moving_since: BTreeMap<String, std::time::Instant> = BTreeMap::new();
+    let mut moving_for: BTreeMap<String, Duration> = BTreeMap::new();
     let mut leaving = false;
     loop {
         let event = tokio::select! {
@@ -251,7 +259,7 @@ pub async fn run(args: JoinArgs) -> anyhow::Result<()> {
         };
         let Some(event) = event else { break };
         if args.progress {
-            progress(&event, &report);
+            progress(&event, &report, joined_at.elapsed());
         }
         match event {
             CallEvent::ParticipantJoined { id, name } => {
@@ -305,7 +313,8 @@ pub async fn run(args: JoinArgs) -> anyhow::Result<()> {
                         "{}",
                         serde_json::json!({"event": "transfer", "name": t.name, "peer": t.peer,
                             "direction": TransferReport::from(&t).direction,
-                            "status": t.status.as_str(), "sha256": t.sha256})
+                            "status": t.status.as_str(), "sha256": t.sha256,
+                            "ms": joined_at.elapsed().as_millis() as u64})
                     );
                 }
                 if t.direction == Direction::Received
@@ -313,6 +322,19 @@ pub async fn run(args: JoinArgs) -> anyhow::Result<()> {
                     && !args.accept_files
                 {
                     handle.send(Command::DeclineTransfer(t.id.clone()));
+                }
+                if matches!(
+                    t.status,
+                    call::TransferStatus::Sending | call::TransferStatus::Receiving
+                ) {
+                    moving_since
+                        .entry(t.id.clone())
+                        .or_insert_with(std::time::Instant::now);
+                }
+                if t.status.is_finished()
+                    && let Some(start) = moving_since.get(&t.id)
+                {
+                    moving_for.insert(t.id.clone(), start.elapsed());
                 }
                 match transfers.iter_mut().find(|x| x.id == t.id) {
                     Some(x) => *x = t,
@@ -332,7 +354,13 @@ pub async fn run(args: JoinArgs) -> anyhow::Result<()> {
             greeted = true;
         }
     }
-    report.transfers = transfers.iter().map(TransferReport::from).collect();
+    report.transfers = transfers
+        .iter()
+        .map(|t| TransferReport {
+            elapsed_ms: moving_for.get(&t.id).map(|d| d.as_millis() as u64),
+            ..TransferReport::from(t)
+        })
+        .collect();
     for (id, last) in last_stats {
         let mut samples = latencies.remove(&id).unwrap_or_default();
         samples.sort_unstable();
@@ -359,7 +387,9 @@ pub async fn run(args: JoinArgs) -> anyhow::Result<()> {
 
 /// One JSON line per notable event; decoded media is sampled (every 30th frame) so the
 /// output stays readable.
-fn progress(event: &CallEvent, report: &Report) {
+/// One JSON line per notable event, with `ms` since the call was joined (benchmarks time
+/// join → first frame with it).
+fn progress(event: &CallEvent, report: &Report, since_join: Duration) {
     let count = |id: &str| {
         report
             .participants
@@ -379,13 +409,15 @@ fn progress(event: &CallEvent, report: &Report) {
         CallEvent::Chat { from, text, .. } => {
             serde_json::json!({"event": "chat", "from": from, "text": text})
         }
-        // Counted before this frame is added to the report.
-        CallEvent::VideoFrame { id, .. } if (count(id) + 1) % 30 == 0 => {
+        // Counted before this frame is added to the report: the first, then every 30th.
+        CallEvent::VideoFrame { id, .. } if count(id) == 0 || (count(id) + 1) % 30 == 0 => {
             serde_json::json!({"event": "video", "from": id, "frames": count(id) + 1})
         }
         CallEvent::Error { message } => serde_json::json!({"event": "error", "message": message}),
         _ => return,
     };
+    let mut line = line;
+    line["ms"] = serde_json::json!(since_join.as_millis() as u64);
     println!("{line}");
 }
 

@@ -39,21 +39,28 @@ pub async fn video(track: Arc<dyn TrackRemote>, out: mpsc::Sender<Received>) {
     // Until the first keyframe there is nothing to decode against: what arrives before it
     // (the sender's frames in flight when we connected) is skipped, not reported as errors.
     let mut started = false;
-    pump(track, out, decoder, true, move |decoder, packet| {
+    pump(track, out, decoder, move |decoder, packet| {
         builder.push(Instant::now(), packet);
         let mut results = Vec::new();
+        let mut wants_keyframe = false;
         while let Some(sample) = builder.pop(Instant::now()) {
             started = started || is_keyframe(&sample.data);
             if !started {
+                // The sender's first keyframe was missed (lost, or sent before this track
+                // was read): ask for another, or the picture never starts.
+                wants_keyframe = true;
                 continue;
             }
             match decoder.decode(&sample.data) {
                 Ok(Some(frame)) => results.push(Received::Frame(frame)),
                 Ok(None) => {}
-                Err(e) => results.push(Received::DecodeError(e.to_string())),
+                Err(e) => {
+                    wants_keyframe = true;
+                    results.push(Received::DecodeError(e.to_string()));
+                }
             }
         }
-        results
+        (results, wants_keyframe)
     })
     .await;
 }
@@ -61,27 +68,27 @@ pub async fn video(track: Arc<dyn TrackRemote>, out: mpsc::Sender<Received>) {
 /// Reads an audio `track` until it ends, decoding every Opus packet.
 pub async fn audio(track: Arc<dyn TrackRemote>, out: mpsc::Sender<Received>) {
     let decoder = OpusDecoder::new().map_err(|e| e.to_string());
-    pump(track, out, decoder, false, |decoder, packet| {
+    pump(track, out, decoder, |decoder, packet| {
         if packet.payload.is_empty() {
-            return Vec::new();
+            return (Vec::new(), false);
         }
-        vec![match decoder.decode(&packet.payload) {
+        let result = match decoder.decode(&packet.payload) {
             Ok(frame) => Received::Audio(frame),
             Err(e) => Received::DecodeError(e.to_string()),
-        }]
+        };
+        (vec![result], false)
     })
     .await;
 }
 
 /// Hands every RTP packet of `track` to `decode` and forwards what it produces, until the
 /// track ends or `out` is closed. A decoder that could not be created is reported once.
-/// With `pli`, a decoding failure also asks the sender for a keyframe.
+/// `decode` also says whether the sender should be asked for a keyframe (PLI).
 async fn pump<D>(
     track: Arc<dyn TrackRemote>,
     out: mpsc::Sender<Received>,
     decoder: Result<D, String>,
-    pli: bool,
-    mut decode: impl FnMut(&mut D, rtc::rtp::Packet) -> Vec<Received>,
+    mut decode: impl FnMut(&mut D, rtc::rtp::Packet) -> (Vec<Received>, bool),
 ) {
     let mut last_pli: Option<Instant> = None;
     let mut decoder = match decoder {
@@ -96,20 +103,18 @@ async fn pump<D>(
             continue;
         };
         let ssrc = packet.header.ssrc;
-        for result in decode(&mut decoder, packet) {
-            if pli
-                && matches!(result, Received::DecodeError(_))
-                && last_pli.is_none_or(|t| t.elapsed() >= PLI_INTERVAL)
-            {
-                last_pli = Some(Instant::now());
-                let request = PictureLossIndication {
-                    sender_ssrc: 0,
-                    media_ssrc: ssrc,
-                };
-                if let Err(e) = track.write_rtcp(vec![Box::new(request)]).await {
-                    tracing::debug!("PLI: {e}");
-                }
+        let (results, wants_keyframe) = decode(&mut decoder, packet);
+        if wants_keyframe && last_pli.is_none_or(|t| t.elapsed() >= PLI_INTERVAL) {
+            last_pli = Some(Instant::now());
+            let request = PictureLossIndication {
+                sender_ssrc: 0,
+                media_ssrc: ssrc,
+            };
+            if let Err(e) = track.write_rtcp(vec![Box::new(request)]).await {
+                tracing::debug!("PLI: {e}");
             }
+        }
+        for result in results {
             if out.send(result).await.is_err() {
                 return;
             }

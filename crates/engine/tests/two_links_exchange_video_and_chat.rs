@@ -307,3 +307,56 @@ async fn a_picture_loss_indication_from_the_receiver_reaches_the_sender() {
     .await
     .expect("alice is asked for a keyframe");
 }
+
+/// A receiver that joined after the sender's keyframe (here: the keyframe is never sent)
+/// has nothing to decode against; it must ask for a keyframe itself, or its picture never
+/// starts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receiver_that_missed_the_keyframe_asks_for_one() {
+    let (mut alice, alice_events) = Link::new(&LinkConfig::loopback(), true)
+        .await
+        .expect("alice");
+    let (bob, bob_events) = Link::new(&LinkConfig::loopback(), false)
+        .await
+        .expect("bob");
+    alice.add_video_track("alice").await.expect("video track");
+    let (mut alice_other, mut bob_other) = connect(&alice, alice_events, &bob, bob_events).await;
+
+    let mut pattern = TestPattern::new(320, 240);
+    let mut encoder = H264Encoder::new(H264Settings::default()).expect("encoder");
+    let keyframe = encoder.encode(&pattern.next_frame()).expect("encode");
+    assert!(
+        keyframe.is_some_and(|au| au.keyframe),
+        "the dropped frame is the keyframe"
+    );
+    let (frames_tx, _frames) = mpsc::channel(256);
+    let mut receiving = false;
+    // Only P frames go out; bob's receiver (not the test) must send the PLI.
+    tokio::time::timeout(WAIT, async {
+        loop {
+            if let Some(au) = encoder.encode(&pattern.next_frame()).expect("encode") {
+                assert!(!au.keyframe, "nobody asked for a keyframe yet");
+                alice
+                    .send_video(&au, Duration::from_millis(33))
+                    .await
+                    .expect("send");
+            }
+            tokio::select! {
+                Some(event) = bob_other.recv(), if !receiving => {
+                    if let LinkEvent::Track(track) = event {
+                        tokio::spawn(receive::video(track, frames_tx.clone()));
+                        receiving = true;
+                    }
+                }
+                Some(event) = alice_other.recv() => {
+                    if matches!(event, LinkEvent::KeyframeRequest) {
+                        return;
+                    }
+                }
+                _ = tokio::time::sleep(Duration::from_millis(33)) => {}
+            }
+        }
+    })
+    .await
+    .expect("bob's receiver asks alice for a keyframe");
+}
