@@ -276,8 +276,14 @@ pub async fn run(args: JoinArgs) -> anyhow::Result<()> {
                 open.insert(id);
             }
             CallEvent::VideoFrame {
-                id, frame_number, ..
+                id,
+                frame_number,
+                latency_ms,
+                ..
             } => {
+                if let Some(ms) = latency_ms {
+                    latencies.entry(id.clone()).or_default().push(ms);
+                }
                 let p = report.participants.entry(id).or_default();
                 p.video_frames_decoded += 1;
                 if frame_number.is_some() {

@@ -1,0 +1,343 @@
+// Call benchmarks: the Rust engine (`confab join`, release build) against Chromium (the
+// anchor, two browser processes, measured in the same run on the same machine).
+//
+//   join → first remote frame   median of RUNS joins, with trickle ICE, over loopback
+//   file throughput             one FILE_MB file, from the first byte moving to verified
+//   CPU and memory              a 1:1 call at 1280x720 30 fps, over MEASURE_S seconds
+//   glass-to-glass              Rust only: capture stamp → decoded, from the report
+//
+// Run by bench/call-bench.sh inside a loopback-only network namespace. Prints a JSON summary
+// and a table with ratios (Rust / Chromium).
+
+import { spawn } from "node:child_process";
+import { createInterface } from "node:readline";
+import { readFileSync, readdirSync, writeFileSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { startServer, launchChromium, newPage, pollPage, CONFAB } from "../tests/js/lib/harness.mjs";
+
+const RUNS = Number(process.env.RUNS || 5);
+const FILE_MB = Number(process.env.FILE_MB || 200);
+const MEASURE_S = Number(process.env.MEASURE_S || 10);
+const CLK_TCK = 100;
+
+const log = (...a) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}]`, ...a);
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+// ---- processes -------------------------------------------------------------------------
+
+/** utime + stime of `pid` in clock ticks (0 when it is gone). */
+function ticks(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return Number(fields[11]) + Number(fields[12]);
+  } catch {
+    return 0;
+  }
+}
+
+function rssKb(pid) {
+  try {
+    const m = readFileSync(`/proc/${pid}/status`, "utf8").match(/VmRSS:\s+(\d+)/);
+    return m ? Number(m[1]) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** `root` and all its descendants. */
+function tree(root) {
+  const parent = new Map();
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, "utf8");
+      parent.set(Number(name), Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]));
+    } catch {}
+  }
+  const out = [root];
+  for (let i = 0; i < out.length; i++) for (const [pid, ppid] of parent) if (ppid === out[i]) out.push(pid);
+  return out;
+}
+
+/** CPU (% of one core) and memory (MiB RSS) of each process tree over `seconds`. */
+async function measure(roots, seconds) {
+  const pids = roots.map(tree);
+  const before = pids.map((ps) => ps.reduce((s, p) => s + ticks(p), 0));
+  const t0 = Date.now();
+  await new Promise((r) => setTimeout(r, seconds * 1000));
+  const elapsed = (Date.now() - t0) / 1000;
+  return pids.map((ps, i) => ({
+    cpu: (100 * (ps.reduce((s, p) => s + ticks(p), 0) - before[i])) / CLK_TCK / elapsed,
+    rssMiB: ps.reduce((s, p) => s + rssKb(p), 0) / 1024,
+  }));
+}
+
+// ---- the Rust peer ---------------------------------------------------------------------
+
+/** `confab join` with progress lines; `lines` resolves waits on them. */
+function join(server, room, name, extra = []) {
+  const child = spawn(
+    CONFAB,
+    ["join", "--server", server.url, "--room", room, "--name", name, "--bind", "127.0.0.1:0", "--progress", ...extra],
+    { stdio: ["ignore", "pipe", "ignore"], env: { ...process.env, CONFAB_LOG: "warn" } },
+  );
+  const seen = [];
+  const waiters = [];
+  createInterface({ input: child.stdout }).on("line", (line) => {
+    let v;
+    try {
+      v = JSON.parse(line);
+    } catch {
+      return;
+    }
+    seen.push(v);
+    for (const w of [...waiters]) if (w.pred(v)) { waiters.splice(waiters.indexOf(w), 1); w.resolve(v); }
+  });
+  const exited = new Promise((r) => child.once("exit", r));
+  return {
+    child,
+    until(pred, ms = 60000) {
+      const hit = seen.find(pred);
+      if (hit) return Promise.resolve(hit);
+      return new Promise((resolve, reject) => {
+        const w = { pred, resolve };
+        waiters.push(w);
+        setTimeout(() => reject(new Error(`${name}: no matching progress line within ${ms} ms; last: ${JSON.stringify(seen.slice(-3))}`)), ms);
+      });
+    },
+    async stop() {
+      if (child.exitCode === null) child.kill("SIGINT");
+      await exited;
+    },
+  };
+}
+
+async function rustJoinToFirstFrame(server, run) {
+  const room = `rj${run}`;
+  const media = ["--synthetic-video", "--synthetic-audio"];
+  const alice = join(server, room, "alice", media);
+  await alice.until((v) => v.event === "joined");
+  const bob = join(server, room, "bob", media);
+  const first = await bob.until((v) => v.event === "video" && v.from === "alice");
+  await Promise.all([alice.stop(), bob.stop()]);
+  return first.ms;
+}
+
+async function rustFile(server, file, dir) {
+  const report = path.join(dir, "bob.json");
+  const bob = join(server, "rf", "bob", ["--accept-files", "--download-dir", dir, "--report", report]);
+  await bob.until((v) => v.event === "joined");
+  const alice = join(server, "rf", "alice", ["--send-file", file]);
+  await bob.until((v) => v.event === "transfer", 300000);
+  await Promise.all([alice.stop(), bob.stop()]);
+  const t = JSON.parse(readFileSync(report, "utf8")).transfers[0];
+  if (t.status !== "done") throw new Error(`Rust transfer ${t.status}: ${t.reason}`);
+  return { mbPerS: t.size / 1e6 / (t.elapsed_ms / 1000), ms: t.elapsed_ms };
+}
+
+async function rustCall720(server) {
+  const media = ["--synthetic-video", "--synthetic-audio", "--video-size", "1280x720", "--max-bitrate", "2500"];
+  const reports = [path.join(tmpdir(), `cb-a-${process.pid}.json`), path.join(tmpdir(), `cb-b-${process.pid}.json`)];
+  const alice = join(server, "rc", "alice", [...media, "--report", reports[0]]);
+  await alice.until((v) => v.event === "joined");
+  const bob = join(server, "rc", "bob", [...media, "--report", reports[1]]);
+  await Promise.all([
+    alice.until((v) => v.event === "video" && v.frames >= 60),
+    bob.until((v) => v.event === "video" && v.frames >= 60),
+  ]);
+  const [a, b] = await measure([alice.child.pid, bob.child.pid], MEASURE_S);
+  await Promise.all([alice.stop(), bob.stop()]);
+  const rb = JSON.parse(readFileSync(reports[1], "utf8"));
+  const latency = rb.stats.alice || {};
+  return { sides: [a, b], latencyP50: latency.latency_ms_p50, latencyP95: latency.latency_ms_p95 };
+}
+
+// ---- the Chromium anchor ---------------------------------------------------------------
+
+/** This process's direct children (Playwright's Browser does not expose its process). */
+function children() {
+  return tree(process.pid).filter((pid) => {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === process.pid;
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** One browser process per participant, like two people on two machines. */
+async function chromiumPair(server, room, { hd = false } = {}) {
+  const sides = [];
+  for (const name of ["alice", "bob"]) {
+    const before = new Set(children());
+    const browser = await launchChromium();
+    browser.pid = children().find((pid) => !before.has(pid));
+    const page = await newPage(browser, server.url, name);
+    if (hd) {
+      await page.addInitScript(() => {
+        const md = navigator.mediaDevices;
+        const original = md.getUserMedia.bind(md);
+        md.getUserMedia = (c) => original({ ...c, video: { width: 1280, height: 720, frameRate: 30 } });
+      });
+    }
+    await page.goto(`${server.url}/?room=${room}&name=${name}`);
+    sides.push({ browser, page });
+  }
+  return sides;
+}
+
+/** Clicks join and resolves with ms until a frame from `from` is decoded (polled 5 ms). */
+function clickJoinAndTimeFirstFrame(page, from) {
+  return page.evaluate(async (from) => {
+    const t0 = performance.now();
+    document.querySelector('[data-testid="join"]').click();
+    for (;;) {
+      const peer = window.confab.backend && window.confab.backend.peers.get(from);
+      if (peer) {
+        let frames = 0;
+        (await peer.pc.getStats()).forEach((r) => {
+          if (r.type === "inbound-rtp" && r.kind === "video") frames += r.framesDecoded || 0;
+        });
+        if (frames > 0) return performance.now() - t0;
+      }
+      if (performance.now() - t0 > 60000) throw new Error("no frame within 60 s");
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  }, from);
+}
+
+async function joined(page) {
+  await page.waitForFunction(() => window.confab.backend && window.confab.backend.socket && window.confab.backend.socket.connected, null, { timeout: 30000 });
+}
+
+async function chromiumJoinToFirstFrame(server, run) {
+  const [a, b] = await chromiumPair(server, `cj${run}`);
+  await a.page.click('[data-testid="join"]');
+  await joined(a.page);
+  const ms = await clickJoinAndTimeFirstFrame(b.page, "alice");
+  for (const s of [a, b]) await s.browser.close();
+  return ms;
+}
+
+async function chromiumFile(server, file) {
+  const [a, b] = await chromiumPair(server, "cf");
+  for (const s of [a, b]) {
+    await s.page.click('[data-testid="join"]');
+    await joined(s.page);
+  }
+  await a.page.waitForFunction(() => {
+    const peer = window.confab.backend.peers.get("bob");
+    return peer && peer.dc && peer.dc.readyState === "open";
+  }, null, { timeout: 30000 });
+  await a.page.setInputFiles('[data-testid="file-input"]', file);
+  await a.page.click('[data-testid="file-send"]');
+  const row = b.page.locator('[data-testid="transfer"][data-direction="received"]');
+  await row.locator('[data-testid="transfer-accept"]').click({ timeout: 60000 });
+  const sel = '[data-testid="transfer"][data-direction="received"]';
+  await b.page.waitForFunction((sel) => document.querySelector(sel)?.dataset.status === "receiving", sel, { timeout: 60000, polling: 5 });
+  const t0 = Date.now();
+  await b.page.waitForFunction((sel) => ["done", "failed"].includes(document.querySelector(sel)?.dataset.status), sel, { timeout: 600000, polling: 20 });
+  const ms = Date.now() - t0;
+  const status = await b.page.evaluate((sel) => document.querySelector(sel).dataset.status, sel);
+  for (const s of [a, b]) await s.browser.close();
+  if (status !== "done") throw new Error(`Chromium transfer ${status}`);
+  return { mbPerS: (FILE_MB * 1024 * 1024) / 1e6 / (ms / 1000), ms };
+}
+
+async function chromiumCall720(server) {
+  const [a, b] = await chromiumPair(server, "cc", { hd: true });
+  for (const s of [a, b]) {
+    await s.page.click('[data-testid="join"]');
+    await joined(s.page);
+  }
+  for (const [s, from] of [[a, "bob"], [b, "alice"]]) {
+    // pollPage, not waitForFunction: the predicate is async (getStats).
+    await pollPage(
+      s.page,
+      async (from) => {
+        const peer = window.confab.backend.peers.get(from);
+        if (!peer) return false;
+        let frames = 0;
+        (await peer.pc.getStats()).forEach((r) => {
+          if (r.type === "inbound-rtp" && r.kind === "video") frames += r.framesDecoded || 0;
+        });
+        return frames >= 60;
+      },
+      from,
+      { timeout: 60000, what: `60 frames from ${from}` },
+    );
+  }
+  const sides = await measure([a.browser.pid, b.browser.pid], MEASURE_S);
+  // What Chromium actually sent (its fake camera and its bandwidth estimate decide).
+  const received = await b.page.evaluate(async () => {
+    const out = {};
+    (await window.confab.backend.peers.get("alice").pc.getStats()).forEach((r) => {
+      if (r.type === "inbound-rtp" && r.kind === "video") Object.assign(out, { width: r.frameWidth, height: r.frameHeight, fps: r.framesPerSecond });
+    });
+    return out;
+  });
+  for (const s of [a, b]) await s.browser.close();
+  return { sides, received };
+}
+
+// ---- run -------------------------------------------------------------------------------
+
+const server = await startServer();
+const dir = mkdtempSync(path.join(tmpdir(), "confab-bench-"));
+const file = path.join(dir, "payload.bin");
+{
+  // Incompressible content, written once for both sides.
+  const block = Buffer.alloc(1 << 20);
+  let x = 0x9e3779b9;
+  for (let i = 0; i < block.length; i++) { x ^= x << 13; x ^= x >>> 17; x ^= x << 5; block[i] = x & 0xff; }
+  writeFileSync(file, Buffer.concat(Array.from({ length: FILE_MB }, () => block)));
+}
+try {
+  const rustJoin = [];
+  const chromeJoin = [];
+  for (let i = 0; i < RUNS; i++) {
+    log(`join run ${i + 1}/${RUNS}: Rust`);
+    rustJoin.push(await rustJoinToFirstFrame(server, i));
+    log(`join run ${i + 1}/${RUNS}: Chromium`);
+    chromeJoin.push(await chromiumJoinToFirstFrame(server, i));
+  }
+  log("file: Rust");
+  const rustFileRes = await rustFile(server, file, mkdtempSync(path.join(dir, "rust-")));
+  log("file: Chromium");
+  const chromeFileRes = await chromiumFile(server, file);
+  log("720p call: Rust");
+  const rustCall = await rustCall720(server);
+  log("720p call: Chromium");
+  const chromeCall = await chromiumCall720(server);
+
+  const summary = {
+    joinToFirstFrameMs: { rust: median(rustJoin), chromium: median(chromeJoin), rustRuns: rustJoin, chromiumRuns: chromeJoin.map(Math.round) },
+    fileThroughputMBps: { rust: rustFileRes.mbPerS, chromium: chromeFileRes.mbPerS, sizeMiB: FILE_MB },
+    call720p30: {
+      rust: rustCall.sides,
+      chromium: chromeCall.sides,
+      chromiumReceived: chromeCall.received,
+      seconds: MEASURE_S,
+    },
+    glassToGlassMs: { rustP50: rustCall.latencyP50, rustP95: rustCall.latencyP95 },
+  };
+  console.log(JSON.stringify(summary, null, 2));
+  const f = (x) => (typeof x === "number" ? x.toFixed(1) : String(x));
+  const rows = [
+    ["join → first remote frame (ms, median)", summary.joinToFirstFrameMs.rust, summary.joinToFirstFrameMs.chromium],
+    [`file throughput (MB/s, ${FILE_MB} MiB)`, summary.fileThroughputMBps.rust, summary.fileThroughputMBps.chromium],
+    ["CPU per side, 720p30 call (% of a core)", (rustCall.sides[0].cpu + rustCall.sides[1].cpu) / 2, (chromeCall.sides[0].cpu + chromeCall.sides[1].cpu) / 2],
+    ["memory per side (MiB RSS)", (rustCall.sides[0].rssMiB + rustCall.sides[1].rssMiB) / 2, (chromeCall.sides[0].rssMiB + chromeCall.sides[1].rssMiB) / 2],
+  ];
+  console.log("\n| measure | Rust | Chromium | Rust / Chromium |\n|---|---|---|---|");
+  for (const [name, r, c] of rows) console.log(`| ${name} | ${f(r)} | ${f(c)} | ${(r / c).toFixed(2)} |`);
+  console.log(`| glass-to-glass p50 / p95 (ms), Rust | ${f(rustCall.latencyP50)} / ${f(rustCall.latencyP95)} | — | — |`);
+} finally {
+  // Bounded: a shutdown that hangs must not hang the benchmark (seen once, not understood).
+  await Promise.race([server.stop(), new Promise((r) => setTimeout(r, 5000))]);
+  if (server.child.exitCode === null) server.child.kill("SIGKILL");
+  rmSync(dir, { recursive: true, force: true });
+}
