@@ -685,11 +685,7 @@ impl Actor {
         // answerer's renegotiation (`renegotiate`). (Offering receive-only transceivers
         // instead made the data channel of two media-less participants fail to open in ~1
         // of 4 runs with webrtc-rs.)
-        let offer = link.pc.create_offer(None).await.map_err(LinkError::from)?;
-        link.pc
-            .set_local_description(offer.clone())
-            .await
-            .map_err(LinkError::from)?;
+        let offer = link.local_offer().await?;
         self.signal(ev::OFFER, id, &offer);
         let channel = link.channel.clone();
         self.insert(id, link);
@@ -752,17 +748,7 @@ impl Actor {
         for c in std::mem::take(&mut p.pending) {
             let _ = p.link.pc.add_ice_candidate(c).await;
         }
-        let answer = p
-            .link
-            .pc
-            .create_answer(None)
-            .await
-            .map_err(LinkError::from)?;
-        p.link
-            .pc
-            .set_local_description(answer.clone())
-            .await
-            .map_err(LinkError::from)?;
+        let answer = p.link.local_answer().await?;
         self.signal(ev::ANSWER, from, &answer);
         Ok(())
     }
@@ -800,17 +786,7 @@ impl Actor {
         {
             return Ok(());
         }
-        let offer = p
-            .link
-            .pc
-            .create_offer(None)
-            .await
-            .map_err(LinkError::from)?;
-        p.link
-            .pc
-            .set_local_description(offer.clone())
-            .await
-            .map_err(LinkError::from)?;
+        let offer = p.link.local_offer().await?;
         p.offer_pending = true;
         tracing::debug!(%id, "renegotiating");
         self.signal(ev::OFFER, id, &offer);

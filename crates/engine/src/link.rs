@@ -24,6 +24,7 @@ use webrtc::data_channel::DataChannel;
 use webrtc::media_stream::track_local::static_sample::TrackLocalStaticSample;
 use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
 use webrtc::media_stream::track_remote::TrackRemote;
+use webrtc::peer_connection::RTCSessionDescription;
 use webrtc::peer_connection::{
     PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCBundlePolicy,
     RTCConfigurationBuilder, RTCIceCandidateInit, RTCIceGatheringState, RTCIceServer,
@@ -287,6 +288,20 @@ impl Link {
     pub async fn add_audio_track(&mut self, stream_id: &str) -> Result<(), LinkError> {
         self.audio = Some(self.add_track(stream_id, RtpCodecKind::Audio).await?);
         Ok(())
+    }
+
+    /// Creates an offer and makes it the local description: what is then signalled.
+    pub async fn local_offer(&self) -> Result<RTCSessionDescription, LinkError> {
+        let offer = self.pc.create_offer(None).await?;
+        self.pc.set_local_description(offer.clone()).await?;
+        Ok(offer)
+    }
+
+    /// Creates the answer to the remote offer and makes it the local description.
+    pub async fn local_answer(&self) -> Result<RTCSessionDescription, LinkError> {
+        let answer = self.pc.create_answer(None).await?;
+        self.pc.set_local_description(answer.clone()).await?;
+        Ok(answer)
     }
 
     /// Sends one access unit; `duration` advances the RTP clock (1/fps).

@@ -73,41 +73,14 @@ async fn video_and_chat_cross_a_loopback_peer_connection() {
         .expect("bob");
     alice.add_video_track("alice").await.expect("video track");
 
-    let (a_states_tx, mut a_states) = mpsc::unbounded_channel();
-    let (b_states_tx, mut b_states) = mpsc::unbounded_channel();
-    let (b_tracks_tx, mut b_tracks) = mpsc::unbounded_channel();
-
-    let offer = alice.pc.create_offer(None).await.expect("offer");
+    // Candidates gathered so far wait in the event channels; forwarding starts once both
+    // sides hold the other's description, as a signalling server's ordering guarantees.
+    let (_alice_other, mut b_tracks) = connect(&alice, alice_events, &bob, bob_events).await;
+    let offer = alice.pc.local_description().await.expect("alice's offer");
     assert!(
         offer.sdp.contains("profile-level-id=42e01f"),
         "H.264 42e01f offered"
     );
-    alice
-        .pc
-        .set_local_description(offer.clone())
-        .await
-        .expect("set offer");
-    bob.pc
-        .set_remote_description(offer)
-        .await
-        .expect("bob takes the offer");
-    let answer = bob.pc.create_answer(None).await.expect("answer");
-    bob.pc
-        .set_local_description(answer.clone())
-        .await
-        .expect("set answer");
-    alice
-        .pc
-        .set_remote_description(answer)
-        .await
-        .expect("alice takes the answer");
-    // Candidates gathered so far wait in the event channels; forwarding starts once both
-    // sides hold the other's description, as a signalling server's ordering guarantees.
-    trickle(alice_events, bob.pc.clone(), a_states_tx, None);
-    trickle(bob_events, alice.pc.clone(), b_states_tx, Some(b_tracks_tx));
-
-    wait_connected(&mut a_states).await;
-    wait_connected(&mut b_states).await;
 
     // Bob adopts the channel alice opened; chat goes over it once both ends report it open.
     let LinkEvent::DataChannel(bob_channel) = tokio::time::timeout(WAIT, b_tracks.recv())
