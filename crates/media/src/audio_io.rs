@@ -49,10 +49,16 @@ fn device(input: bool, name: Option<&str>) -> Result<cpal::Device, AudioError> {
             }
             .map_err(|e| AudioError::Device(e.to_string()))?;
             devices
-                .find(|d| d.name().is_ok_and(|n| n == name))
+                .find(|d| pcm_id(d).is_some_and(|n| n == name))
                 .ok_or_else(|| AudioError::NoDevice(name.to_owned()))
         }
     }
+}
+
+/// The name a user picks a device by: ALSA's PCM id (`default`, `pulse`, `hw:CARD=…`), which
+/// stays the same across runs, unlike the human description.
+fn pcm_id(d: &cpal::Device) -> Option<String> {
+    d.id().ok().map(|id| id.id().to_owned())
 }
 
 /// Names of the capture devices, default first.
@@ -76,7 +82,7 @@ fn names(input: bool) -> Vec<String> {
     if let Ok(devices) = devices {
         out.extend(
             devices
-                .filter_map(|d| d.name().ok())
+                .filter_map(|d| pcm_id(&d))
                 .filter(|n| n != "default"),
         );
     }
@@ -86,7 +92,7 @@ fn names(input: bool) -> Vec<String> {
 fn config() -> cpal::StreamConfig {
     cpal::StreamConfig {
         channels: 1,
-        sample_rate: cpal::SampleRate(SAMPLE_RATE),
+        sample_rate: SAMPLE_RATE,
         buffer_size: cpal::BufferSize::Fixed(PERIOD_FRAMES),
     }
 }
@@ -144,7 +150,7 @@ impl Capture {
             let mut voice = voice;
             let mut cleaned: Vec<f32> = Vec::with_capacity(SAMPLES_PER_FRAME);
             dev.build_input_stream(
-                &config(),
+                config(),
                 move |data: &[f32], _| {
                     let data = match voice.as_mut() {
                         Some(voice) => {
@@ -226,7 +232,7 @@ impl Playback {
         let stop = stream_thread(move || {
             let mut voice = voice;
             dev.build_output_stream(
-                &config(),
+                config(),
                 move |out: &mut [f32], _| {
                     // The lock is only ever held for a copy; a poisoned one still has samples.
                     m.lock().unwrap_or_else(|p| p.into_inner()).fill(out);
