@@ -20,6 +20,8 @@ const RUNS = Number(process.env.RUNS || 5);
 const FILE_MB = Number(process.env.FILE_MB || 200);
 const MEASURE_S = Number(process.env.MEASURE_S || 10);
 const CLK_TCK = 100;
+/** Which parts to run (comma-separated: join,file,call); all by default. */
+const ONLY = new Set((process.env.ONLY || "join,file,call").split(","));
 
 const log = (...a) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}]`, ...a);
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -237,10 +239,22 @@ async function chromiumFile(server, file) {
   const row = b.page.locator('[data-testid="transfer"][data-direction="received"]');
   await row.locator('[data-testid="transfer-accept"]').click({ timeout: 60000 });
   const sel = '[data-testid="transfer"][data-direction="received"]';
-  await b.page.waitForFunction((sel) => document.querySelector(sel)?.dataset.status === "receiving", sel, { timeout: 60000, polling: 5 });
-  const t0 = Date.now();
-  await b.page.waitForFunction((sel) => ["done", "failed"].includes(document.querySelector(sel)?.dataset.status), sel, { timeout: 600000, polling: 20 });
-  const ms = Date.now() - t0;
+  // Timed inside the page from the row's first "receiving" to its verdict (polled every 2 ms:
+  // a Playwright round trip per poll would add its own latency).
+  const ms = await b.page.evaluate(async (sel) => {
+    const status = () => document.querySelector(sel)?.dataset.status;
+    const deadline = performance.now() + 600000;
+    while (status() !== "receiving" && !["done", "failed"].includes(status())) {
+      if (performance.now() > deadline) throw new Error("never started receiving");
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    const t0 = performance.now();
+    while (!["done", "failed"].includes(status())) {
+      if (performance.now() > deadline) throw new Error("no verdict within 600 s");
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    return performance.now() - t0;
+  }, sel);
   const status = await b.page.evaluate((sel) => document.querySelector(sel).dataset.status, sel);
   for (const s of [a, b]) await s.browser.close();
   if (status !== "done") throw new Error(`Chromium transfer ${status}`);
@@ -298,20 +312,21 @@ const file = path.join(dir, "payload.bin");
 try {
   const rustJoin = [];
   const chromeJoin = [];
-  for (let i = 0; i < RUNS; i++) {
+  for (let i = 0; ONLY.has("join") && i < RUNS; i++) {
     log(`join run ${i + 1}/${RUNS}: Rust`);
     rustJoin.push(await rustJoinToFirstFrame(server, i));
     log(`join run ${i + 1}/${RUNS}: Chromium`);
     chromeJoin.push(await chromiumJoinToFirstFrame(server, i));
   }
+  const skipped = { mbPerS: NaN, ms: NaN, sides: [{ cpu: NaN, rssMiB: NaN }, { cpu: NaN, rssMiB: NaN }] };
   log("file: Rust");
-  const rustFileRes = await rustFile(server, file, mkdtempSync(path.join(dir, "rust-")));
+  const rustFileRes = ONLY.has("file") ? await rustFile(server, file, mkdtempSync(path.join(dir, "rust-"))) : skipped;
   log("file: Chromium");
-  const chromeFileRes = await chromiumFile(server, file);
+  const chromeFileRes = ONLY.has("file") ? await chromiumFile(server, file) : skipped;
   log("720p call: Rust");
-  const rustCall = await rustCall720(server);
+  const rustCall = ONLY.has("call") ? await rustCall720(server) : skipped;
   log("720p call: Chromium");
-  const chromeCall = await chromiumCall720(server);
+  const chromeCall = ONLY.has("call") ? await chromiumCall720(server) : skipped;
 
   const summary = {
     joinToFirstFrameMs: { rust: median(rustJoin), chromium: median(chromeJoin), rustRuns: rustJoin, chromiumRuns: chromeJoin.map(Math.round) },

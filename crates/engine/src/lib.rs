@@ -4,6 +4,7 @@
 //! (webrtc-rs peer connection) per remote participant, media encoded once and sent to all,
 //! decoded media and chat reported as [`call::CallEvent`]s.
 
+mod assemble;
 pub mod call;
 pub mod codecs;
 pub mod link;

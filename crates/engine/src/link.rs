@@ -321,6 +321,16 @@ impl Link {
     }
 }
 
+/// How often ICE pings while checking (see `build_pc`); libwebrtc paces checks at ~50 ms.
+const ICE_CHECK_INTERVAL: Duration = Duration::from_millis(25);
+/// Attempts per pair: 1.4 s at `ICE_CHECK_INTERVAL`, as webrtc-rs's default 7 × 200 ms.
+const ICE_MAX_BINDING_REQUESTS: u16 = 56;
+
+/// How long a peer-reflexive pair waits for a better one before it is nominated.
+const ACCEPTANCE_WAIT: Duration = Duration::from_millis(100);
+/// How long a relayed pair waits for a direct one (when direct ones are allowed).
+const RELAY_ACCEPTANCE_WAIT: Duration = Duration::from_millis(1000);
+
 async fn build_pc(
     config: &LinkConfig,
     handler: Arc<dyn PeerConnectionEventHandler>,
@@ -347,6 +357,25 @@ async fn build_pc(
         .with_setting_engine(
             SettingEngineBuilder::new()
                 .with_multicast_dns_mode(mdns)
+                // webrtc-rs pings candidate pairs only on its check timer (200 ms by default),
+                // not when a candidate arrives, and joining waited two ticks for it (measured:
+                // ICE checking → connected 200 ms, then DTLS start another 200 ms). A shorter
+                // tick with proportionally more attempts keeps the 1.4 s give-up time.
+                .with_ice_connection_attempts(
+                    Some(ICE_CHECK_INTERVAL),
+                    Some(ICE_MAX_BINDING_REQUESTS),
+                )
+                // webrtc-rs waits before nominating a pair whose remote is peer-reflexive (1 s)
+                // or relayed (2 s), in case a better pair turns up. A prflx remote is usually
+                // just a host candidate whose signalling message has not arrived yet; libwebrtc
+                // does not wait, and a join stalled a full second on it here. With relay-only
+                // there is nothing better to wait for.
+                .with_prflx_acceptance_min_wait(Some(ACCEPTANCE_WAIT))
+                .with_relay_acceptance_min_wait(Some(if config.relay_only {
+                    Duration::ZERO
+                } else {
+                    RELAY_ACCEPTANCE_WAIT
+                }))
                 .build(),
         )
         .with_handler(handler)

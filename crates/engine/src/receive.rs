@@ -1,23 +1,21 @@
-//! The receiving side: RTP → H.264 access units (RFC 6184 depacketization via rtc's sample
-//! builder) → decoded frames, and RTP → Opus packets (RFC 7587: one packet per RTP payload)
+//! The receiving side: RTP → H.264 access units (`assemble`) → decoded frames, and RTP → Opus packets (RFC 7587: one packet per RTP payload)
 //! → decoded audio.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rtc::media::io::sample_builder::SampleBuilder;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
-use rtc::rtp::codec::h264::H264Packet;
 use tokio::sync::mpsc;
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 
+use crate::assemble::{Assembled, FrameAssembler};
 use confab_media::codec::h264::{H264Decoder, is_keyframe};
 use confab_media::codec::opus::OpusDecoder;
 use confab_media::frame::{AudioFrame, VideoFrame};
 
-/// How many packets the sample builder may hold back waiting for a late one: enough for
-/// NACK retransmissions on a lossy link, small enough not to add visible delay.
-const MAX_LATE_PACKETS: u16 = 256;
+/// How long a frame with a missing packet waits for its retransmission (NACK) before it is
+/// given up and a keyframe asked for: a retransmission takes a round trip, a keyframe more.
+const MAX_REASSEMBLY_WAIT: Duration = Duration::from_millis(200);
 /// A receiver that cannot decode asks for a keyframe (PLI) at most this often: the keyframe
 /// takes a round trip to arrive, and asking again meanwhile only costs the sender bitrate.
 const PLI_INTERVAL: Duration = Duration::from_millis(500);
@@ -34,28 +32,36 @@ pub enum Received {
 /// Reads a video `track` until it ends, decoding every access unit, and sends the results on
 /// `out`. Runs until the track ends or `out` is closed.
 pub async fn video(track: Arc<dyn TrackRemote>, out: mpsc::Sender<Received>) {
-    let mut builder = SampleBuilder::new(MAX_LATE_PACKETS, H264Packet::default(), 90_000);
+    let mut assembler = FrameAssembler::new(MAX_REASSEMBLY_WAIT);
     let decoder = H264Decoder::new().map_err(|e| e.to_string());
     // Until the first keyframe there is nothing to decode against: what arrives before it
     // (the sender's frames in flight when we connected) is skipped, not reported as errors.
+    // The same after a lost frame: what follows references it.
     let mut started = false;
     pump(track, out, decoder, move |decoder, packet| {
-        builder.push(Instant::now(), packet);
         let mut results = Vec::new();
         let mut wants_keyframe = false;
-        while let Some(sample) = builder.pop(Instant::now()) {
-            started = started || is_keyframe(&sample.data);
+        for assembled in assembler.push(Instant::now(), packet) {
+            let data = match assembled {
+                Assembled::Frame { data, .. } => data,
+                Assembled::Lost => {
+                    started = false;
+                    continue;
+                }
+            };
+            started = started || is_keyframe(&data);
             if !started {
-                // The sender's first keyframe was missed (lost, or sent before this track
-                // was read): ask for another, or the picture never starts.
+                // The keyframe to start from was missed (lost, sent before this track was
+                // read, or a frame since was lost): ask for another.
                 wants_keyframe = true;
                 continue;
             }
-            match decoder.decode(&sample.data) {
+            match decoder.decode(&data) {
                 Ok(Some(frame)) => results.push(Received::Frame(frame)),
                 Ok(None) => {}
                 Err(e) => {
                     wants_keyframe = true;
+                    started = false;
                     results.push(Received::DecodeError(e.to_string()));
                 }
             }

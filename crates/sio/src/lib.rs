@@ -69,7 +69,9 @@ pub async fn connect(
     let ws_url = engine_url(url)?;
     let (mut ws, _) = tokio::time::timeout(
         HANDSHAKE_TIMEOUT,
-        tokio_tungstenite::connect_async(ws_url.as_str()),
+        // Nagle off: signalling is small messages in quick succession (offer, then candidates),
+        // and with Nagle each one after the first waited ~40 ms for the previous one's ACK.
+        tokio_tungstenite::connect_async_with_config(ws_url.as_str(), None, true),
     )
     .await
     .map_err(|_| ClientError::Handshake("timed out opening the websocket".into()))??;
