@@ -3,6 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::time::Duration;
+use tokio::signal::unix::{SignalKind, signal};
 
 use anyhow::{Context, bail};
 use confab_engine::call::{self, CallConfig, CallEvent, Command, Direction, TransferInfo};
@@ -218,6 +219,11 @@ pub async fn run(args: JoinArgs) -> anyhow::Result<()> {
         ice_servers: args.ice_servers.iter().map(|u| ice_server(u)).collect(),
         relay_only: args.relay_only,
     };
+    // Registered before joining and kept for the whole call: a `ctrl_c()` future made afresh
+    // on each loop turn misses a signal that arrives while an event is being handled (one
+    // `confab join` in twenty never left after SIGINT that way).
+    let mut interrupt = signal(SignalKind::interrupt()).context("SIGINT handler")?;
+    let mut terminate = signal(SignalKind::terminate()).context("SIGTERM handler")?;
     let joined_at = std::time::Instant::now();
     let (handle, mut events) = call::join(config).await.context("joining the call")?;
     if args.screen.is_some() {
@@ -251,7 +257,12 @@ pub async fn run(args: JoinArgs) -> anyhow::Result<()> {
                 handle.send(Command::Leave);
                 continue;
             }
-            _ = tokio::signal::ctrl_c(), if !leaving => {
+            _ = interrupt.recv(), if !leaving => {
+                leaving = true;
+                handle.send(Command::Leave);
+                continue;
+            }
+            _ = terminate.recv(), if !leaving => {
                 leaving = true;
                 handle.send(Command::Leave);
                 continue;
