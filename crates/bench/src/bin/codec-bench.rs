@@ -42,7 +42,10 @@ fn main() -> anyhow::Result<()> {
                 dec += t.elapsed();
             }
         }
-        anyhow::ensure!(decoded > frames / 2, "only {decoded} of {frames} frames decoded");
+        anyhow::ensure!(
+            decoded > frames / 2,
+            "only {decoded} of {frames} frames decoded"
+        );
         for (stage, total, n) in [
             ("pattern", draw, frames),
             ("H.264 encode", enc, frames),
