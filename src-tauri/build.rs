@@ -1,7 +1,28 @@
 //! The Tauri config lives at the repository's top level (the product's fixed layout), so the
 //! build points tauri-build at it instead of the default `src-tauri/tauri.conf.json`.
+//! The app's commands are declared here so that each gets a permission (`allow-join`, …) and
+//! the window's capability (capabilities/default.json) can list exactly the ones it may call.
+
+const COMMANDS: &[&str] = &[
+    "startup_args",
+    "join",
+    "leave",
+    "set_camera",
+    "set_mic",
+    "share_screen",
+    "send_chat",
+    "send_file",
+    "pick_and_send_file",
+    "accept_transfer",
+    "decline_transfer",
+    "cancel_transfer",
+];
 
 fn main() {
-    tauri_build::try_build(tauri_build::Attributes::new().config_path("../tauri.conf.json"))
-        .expect("tauri-build: reading ../tauri.conf.json and the capabilities");
+    tauri_build::try_build(
+        tauri_build::Attributes::new()
+            .config_path("../tauri.conf.json")
+            .app_manifest(tauri_build::AppManifest::new().commands(COMMANDS)),
+    )
+    .expect("tauri-build: reading ../tauri.conf.json and the capabilities");
 }

@@ -3,6 +3,7 @@
 // reaches the page through textContent or attributes, never as HTML.
 
 import { BrowserBackend } from "./backend-browser.js";
+import { TauriBackend } from "./backend-tauri.js";
 
 const $ = (id) => document.getElementById(id);
 const ID_RE = /^[A-Za-z0-9._-]{1,64}$/;
@@ -35,7 +36,9 @@ const ui = {
   tileTemplate: $("tile-template"),
 };
 
-const isTauri = "__TAURI_INTERNALS__" in window;
+const isTauri = "__TAURI__" in window;
+/** The desktop app's command-line arguments (server, room, name, secret, join). */
+let startup = {};
 let backend = null;
 let inCall = false;
 let videoOn = true;
@@ -262,6 +265,14 @@ function setInCall(on) {
 }
 
 function showInvite(room) {
+  if (isTauri) {
+    // The engine's server (or the one the app hosts) is where guests join, not this page.
+    if (!backend || !backend.invite) return;
+    ui.inviteLink.href = backend.invite;
+    ui.inviteLink.textContent = backend.invite;
+    ui.invite.hidden = false;
+    return;
+  }
   const url = new URL(window.location.href);
   url.search = "";
   url.hash = "";
@@ -278,21 +289,20 @@ async function join() {
     setStatus("Room and name: 1–64 letters, digits, . _ -", "error");
     return;
   }
-  if (isTauri) {
-    setStatus("Desktop calls arrive with the call engine; join from a browser for now", "error");
-    return;
-  }
   ui.join.disabled = true;
   setStatus(`Joining ${room}…`);
-  backend = new BrowserBackend({ onEvent });
+  backend = isTauri ? new TauriBackend({ onEvent, server: startup.server || null }) : new BrowserBackend({ onEvent });
   window.confab.backend = backend;
   const stream = await backend.startMedia();
-  ui.localVideo.srcObject = stream;
+  if (stream) ui.localVideo.srcObject = stream;
   ui.localName.textContent = `You (${user})`;
   ui.localTile.dataset.participant = user;
   backend.setCamera(videoOn);
   backend.setMic(audioOn);
   await backend.join({ room, user, name: user, secret: ui.secret.value });
+  // The desktop backend learns its invite link from the join's reply, which can arrive
+  // after the "joined" event.
+  if (isTauri && inCall) showInvite(room);
 }
 
 function leave() {
@@ -346,6 +356,11 @@ ui.chatForm.addEventListener("submit", (ev) => {
   ui.chatInput.value = "";
 });
 ui.fileSend.addEventListener("click", async () => {
+  if (isTauri) {
+    // The native picker (tauri-plugin-dialog): the webview's <input type=file> gives no path.
+    if (backend) backend.pickAndSendFile().catch((err) => systemMessage(`Cannot send: ${err}`));
+    return;
+  }
   const file = ui.fileInput.files[0];
   if (!file || !backend) return;
   try {
@@ -363,7 +378,16 @@ const params = new URLSearchParams(window.location.search);
 if (params.get("room")) ui.room.value = params.get("room");
 if (params.get("name")) ui.name.value = params.get("name");
 if (params.get("secret")) ui.secret.value = params.get("secret");
-if (isTauri) setStatus("Desktop app: calls from the app arrive with the call engine");
-if (params.get("autojoin") === "1" && ui.room.value && ui.name.value) {
+if (isTauri) {
+  ui.fileInput.hidden = true;
+  window.__TAURI__.core.invoke("startup_args").then((args) => {
+    startup = args;
+    if (args.room) ui.room.value = args.room;
+    if (args.name) ui.name.value = args.name;
+    if (args.secret) ui.secret.value = args.secret;
+    setStatus(args.server ? `Server: ${args.server}` : "No server configured: joining hosts one here");
+    if (args.join && ui.room.value && ui.name.value) ui.form.requestSubmit();
+  });
+} else if (params.get("autojoin") === "1" && ui.room.value && ui.name.value) {
   ui.form.requestSubmit();
 }
