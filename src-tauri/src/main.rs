@@ -116,8 +116,12 @@ async fn join(
         None => {
             let mut embedded = app.embedded.lock().await;
             if embedded.is_none() {
+                // Browser guests get the UI only where it is on disk (scripts/run.sh points
+                // at the checkout); the app's own copy is compiled into it.
                 let config = confab_signal::Config {
                     ui_dir: std::env::var_os("CONFAB_UI_DIR").map(PathBuf::from),
+                    socketio_client_dir: std::env::var_os("CONFAB_SOCKETIO_CLIENT_DIR")
+                        .map(PathBuf::from),
                     ..Default::default()
                 };
                 let s = confab_signal::Server::start(args.embedded_bind, config)
