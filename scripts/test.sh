@@ -37,8 +37,8 @@ node --test --test-concurrency=1 tests/js/compat-*.test.mjs
 
 # WebRTC tests run in a network namespace with only loopback, so every ICE candidate is
 # 127.0.0.1 and no packet leaves the machine.
-step "end to end in headless Chromium (loopback-only network namespace)"
+step "end to end: headless Chromium, and the desktop app under Xvfb through WebKitWebDriver (loopback-only network namespace)"
 if [ "$(id -u)" -eq 0 ]; then NS=(unshare -n); else NS=(unshare -rn); fi
-"${NS[@]}" sh -c 'ip link set lo up && node --test --test-concurrency=1 tests/js/e2e-*.test.mjs'
+"${NS[@]}" sh -c 'ip link set lo up && xvfb-run -a -s "-screen 0 1280x800x24" node --test --test-concurrency=1 tests/js/e2e-*.test.mjs'
 
 step "all tests passed"

@@ -7,12 +7,10 @@
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { createInterface } from "node:readline";
 import { readFileSync, writeFileSync } from "node:fs";
 import { createHash, randomBytes } from "node:crypto";
 import path from "node:path";
-import { CONFAB, startServer, launchChromium, newPage, pollPage, shotsDir, tempDir } from "./lib/harness.mjs";
+import { rustPeer as startRustPeer, startServer, launchChromium, newPage, pollPage, shotsDir, tempDir } from "./lib/harness.mjs";
 
 const ROOM = "interop";
 let server;
@@ -20,50 +18,12 @@ let browser;
 let page;
 const dir = tempDir("confab-interop-");
 
-/**
- * Starts `confab join` as `name` with --progress. waitFor(pred) resolves on the first progress
- * line (JSON) for which pred is true; stop() sends SIGINT and resolves with the report.
- */
+/** A `confab join` peer in this test's room, sending the pattern and a tone, chatting `chat`. */
 function rustPeer(name, chat, extra = []) {
-  const report = path.join(dir, `${name}.json`);
-  const child = spawn(
-    CONFAB,
-    ["join", "--server", server.url, "--room", ROOM, "--name", name, "--synthetic-video", "--synthetic-audio",
-      "--bind", "127.0.0.1:0", "--chat", chat, "--report", report, "--progress", ...extra],
-    { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, CONFAB_LOG: process.env.CONFAB_LOG || "warn,webrtc=off" } },
-  );
-  const seen = [];
-  const waiters = [];
-  createInterface({ input: child.stdout }).on("line", (line) => {
-    let event;
-    try {
-      event = JSON.parse(line);
-    } catch {
-      return;
-    }
-    seen.push(event);
-    for (const w of waiters.splice(0)) {
-      if (w.pred(event)) w.resolve(event);
-      else waiters.push(w);
-    }
+  return startRustPeer({
+    server, room: ROOM, name, dir,
+    args: ["--synthetic-video", "--synthetic-audio", "--chat", chat, ...extra],
   });
-  const exited = new Promise((resolve) => child.once("exit", resolve));
-  return {
-    waitFor(pred, what, ms = 30000) {
-      const hit = seen.find(pred);
-      if (hit) return Promise.resolve(hit);
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`${name}: no ${what} within ${ms} ms; saw ${JSON.stringify(seen)}`)), ms);
-        waiters.push({ pred, resolve: (e) => { clearTimeout(timer); resolve(e); } });
-      });
-    },
-    async stop() {
-      child.kill("SIGINT");
-      const code = await exited;
-      assert.equal(code, 0, `${name} exits cleanly`);
-      return JSON.parse(readFileSync(report, "utf8"));
-    },
-  };
 }
 
 /** Waits until the page decodes video and audio from `id` (getStats on its connection). */

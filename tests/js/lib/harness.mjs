@@ -3,7 +3,7 @@
 
 import { spawn } from "node:child_process";
 import { createInterface } from "node:readline";
-import { mkdtempSync, mkdirSync } from "node:fs";
+import { mkdtempSync, mkdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -102,4 +102,53 @@ export async function pollPage(page, fn, arg, { timeout = 30000, interval = 250,
     await new Promise((r) => setTimeout(r, interval));
   }
   throw new Error(`timed out after ${timeout} ms waiting for ${what} (last: ${JSON.stringify(last)})`);
+}
+
+/**
+ * Starts `confab join` as `name` in `room` with --progress and a report in `dir`.
+ * waitFor(pred, what) resolves on the first progress line (JSON) for which pred is true;
+ * stop() sends SIGINT, checks the exit code and resolves with the report.
+ */
+export function rustPeer({ server, room, name, dir, args = [] }) {
+  const report = path.join(dir, `${name}.json`);
+  const child = spawn(
+    CONFAB,
+    ["join", "--server", server.url, "--room", room, "--name", name, "--bind", "127.0.0.1:0",
+      "--report", report, "--progress", ...args],
+    { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, CONFAB_LOG: process.env.CONFAB_LOG || "warn,webrtc=off" } },
+  );
+  const seen = [];
+  const waiters = [];
+  createInterface({ input: child.stdout }).on("line", (line) => {
+    let event;
+    try {
+      event = JSON.parse(line);
+    } catch {
+      return;
+    }
+    seen.push(event);
+    for (const w of waiters.splice(0)) {
+      if (w.pred(event)) w.resolve(event);
+      else waiters.push(w);
+    }
+  });
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  return {
+    child,
+    seen,
+    waitFor(pred, what, ms = 30000) {
+      const hit = seen.find(pred);
+      if (hit) return Promise.resolve(hit);
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`${name}: no ${what} within ${ms} ms; saw ${JSON.stringify(seen.slice(-5))}`)), ms);
+        waiters.push({ pred, resolve: (e) => { clearTimeout(timer); resolve(e); } });
+      });
+    },
+    async stop() {
+      if (child.exitCode === null) child.kill("SIGINT");
+      const code = await exited;
+      if (code !== 0) throw new Error(`${name} exited with ${code}`);
+      return JSON.parse(readFileSync(report, "utf8"));
+    },
+  };
 }
