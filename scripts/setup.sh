@@ -22,7 +22,7 @@ APT_PACKAGES=(
   libclang-dev libpipewire-0.3-dev libgbm-dev libegl-dev libwayland-dev libxcb1-dev
   chromium iproute2 util-linux
   libasound2-dev pulseaudio pulseaudio-utils libasound2-plugins libwebrtc-audio-processing-dev
-  xvfb x11-utils xauth webkit2gtk-driver imagemagick
+  xvfb x11-utils xauth webkit2gtk-driver imagemagick gstreamer1.0-libav
 )
 command -v node >/dev/null 2>&1 || APT_PACKAGES+=(nodejs npm)
 

@@ -4,6 +4,7 @@
 
 import { BrowserBackend } from "./backend-browser.js";
 import { TauriBackend } from "./backend-tauri.js";
+import { TileVideo } from "./tile-video.js";
 
 const $ = (id) => document.getElementById(id);
 const ID_RE = /^[A-Za-z0-9._-]{1,64}$/;
@@ -45,6 +46,31 @@ let videoOn = true;
 let audioOn = true;
 let sharing = false;
 const names = new Map();
+/** Desktop app: one WebCodecs decoder per tile, by participant id (our own for the preview). */
+const tileVideos = new Map();
+
+function tileVideoFor(id) {
+  let tv = tileVideos.get(id);
+  if (tv) return tv;
+  const tile = id === ui.localTile.dataset.participant ? ui.localTile : ensureTile(id);
+  let canvas = tile.querySelector("canvas.tile-canvas");
+  if (!canvas) {
+    canvas = document.createElement("canvas");
+    canvas.className = "tile-canvas";
+    canvas.dataset.testid = "tile-canvas";
+    tile.prepend(canvas);
+    tile.classList.add("canvas-video");
+  }
+  tv = new TileVideo(canvas, (msg) => systemMessage(msg));
+  tileVideos.set(id, tv);
+  return tv;
+}
+
+function closeTileVideo(id) {
+  const tv = tileVideos.get(id);
+  if (tv) tv.close();
+  tileVideos.delete(id);
+}
 
 function setStatus(text, level = "info") {
   ui.status.textContent = text;
@@ -215,6 +241,7 @@ function onEvent(e) {
       systemMessage(`${e.name} joined`);
       break;
     case "participant-left": {
+      closeTileVideo(e.id);
       const tile = tileFor(e.id);
       if (tile) {
         const v = tile.querySelector("video");
@@ -226,6 +253,10 @@ function onEvent(e) {
       systemMessage(`${names.get(e.id) || e.id} left`);
       break;
     }
+    case "encoded-video":
+      // Frames still in flight after leaving must not bring a tile back.
+      if (backend && backend.joined) tileVideoFor(e.id).push(e.keyframe, e.data, performance.now() * 1000);
+      break;
     case "track": {
       const v = ensureTile(e.id).querySelector("video");
       if (v.srcObject !== e.stream) v.srcObject = e.stream;
@@ -254,6 +285,9 @@ function setInCall(on) {
   for (const el of [ui.room, ui.name, ui.secret]) el.disabled = on;
   for (const el of [ui.chatInput, ui.chatSend, ui.fileInput, ui.fileSend]) el.disabled = !on;
   if (!on) {
+    for (const id of [...tileVideos.keys()]) closeTileVideo(id);
+    for (const c of ui.localTile.querySelectorAll("canvas.tile-canvas")) c.remove();
+    ui.localTile.classList.remove("canvas-video");
     for (const tile of ui.grid.querySelectorAll(".tile.remote")) tile.remove();
     ui.statsBody.replaceChildren();
     ui.localVideo.srcObject = null;

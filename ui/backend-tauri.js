@@ -21,10 +21,37 @@ export class TauriBackend {
 
   async join({ room, user, secret }) {
     const channel = new (tauri().Channel)();
-    channel.onmessage = (e) => this.emit(e);
-    const res = await tauri().invoke("join", { server: this.server, room, name: user, secret: secret || null, onEvent: channel });
-    this.invite = res.invite;
+    channel.onmessage = (e) => {
+      // After leave() the call's last events (its own "left" included) are not news.
+      if (this.joined) this.emit(e);
+    };
+    // Access units as raw bytes: [id length][id][keyframe][Annex B] (src-tauri bridge.rs).
+    const video = new (tauri().Channel)();
+    const decoder = new TextDecoder();
+    video.onmessage = (buf) => {
+      if (!this.joined) return;
+      const bytes = new Uint8Array(buf);
+      const n = bytes[0];
+      this.emit({
+        type: "encoded-video",
+        id: decoder.decode(bytes.subarray(1, 1 + n)),
+        keyframe: bytes[1 + n] === 1,
+        data: bytes.subarray(2 + n),
+      });
+    };
     this.joined = true;
+    let res;
+    try {
+      res = await tauri().invoke("join", {
+        request: { server: this.server, room, name: user, secret: secret || null },
+        onEvent: channel,
+        onVideo: video,
+      });
+    } catch (err) {
+      this.joined = false;
+      throw new Error(String(err));
+    }
+    this.invite = res.invite;
     this.emit({ type: "status", text: `Connected to ${res.server}`, level: "ok" });
   }
 

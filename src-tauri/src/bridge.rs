@@ -81,6 +81,18 @@ pub fn own_chat(me: &str, seq: u64, text: &str) -> UiEvent {
     }))
 }
 
+/// One access unit for the page's decoder: `[id length: u8][id][keyframe: u8][Annex B]`.
+/// Ids are at most 64 bytes (the server enforces it), so one byte holds the length.
+pub fn video_message(id: &str, keyframe: bool, data: &[u8]) -> Vec<u8> {
+    let id = &id.as_bytes()[..id.len().min(255)];
+    let mut out = Vec::with_capacity(2 + id.len() + data.len());
+    out.push(id.len() as u8);
+    out.extend_from_slice(id);
+    out.push(u8::from(keyframe));
+    out.extend_from_slice(data);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -106,6 +118,12 @@ mod tests {
             peak: 100,
         };
         assert_eq!(ui_event("alice", &e), None);
+    }
+
+    #[test]
+    fn a_video_message_carries_id_keyframe_flag_and_the_access_unit() {
+        let m = video_message("bob", true, &[0, 0, 0, 1, 0x65]);
+        assert_eq!(m, [3, b'b', b'o', b'b', 1, 0, 0, 0, 1, 0x65]);
     }
 
     #[test]

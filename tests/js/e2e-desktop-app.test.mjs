@@ -1,7 +1,8 @@
 // The desktop app itself (confab-app: Tauri, WebKitGTK, the Rust engine owning the call) under
 // Xvfb, driven through WebKitWebDriver (no tauri-driver needed: FINDINGS) with
 // selenium-webdriver. A `confab join` peer is in the room first; the app joins from its
-// command-line arguments like an invite link. Checked: the peer's tile appears, chat crosses
+// command-line arguments like an invite link. Checked: the peer's tile appears and shows
+// moving video (WebCodecs in the webview, needs gstreamer1.0-libav), chat crosses
 // both ways and the peer's HTML shows as text and runs nothing, a file sent through the
 // command the native picker ends in arrives hash-exact, leaving removes the tile and the peer
 // sees the app leave. Run by scripts/test.sh inside a loopback-only namespace with xvfb-run.
@@ -97,6 +98,22 @@ test("the app joins from its arguments and shows the peer's tile", async () => {
   assert.equal(name, "bob");
 });
 
+test("the peer's tile shows moving video (two element screenshots a second apart differ)", async () => {
+  const canvas = await driver.wait(
+    until.elementLocated(By.css('.tile.remote[data-participant="bob"] canvas[data-testid="tile-canvas"]')),
+    30000,
+  );
+  await driver.wait(async () => Number(await canvas.getAttribute("data-frames-drawn")) >= 10, 20000, "10 frames drawn");
+  const first = await canvas.takeScreenshot();
+  const drawnBefore = Number(await canvas.getAttribute("data-frames-drawn"));
+  await new Promise((r) => setTimeout(r, 1000));
+  const second = await canvas.takeScreenshot();
+  const drawnAfter = Number(await canvas.getAttribute("data-frames-drawn"));
+  assert.notEqual(first, second, "the picture changed within a second");
+  assert.ok(drawnAfter - drawnBefore >= 15, `${drawnAfter - drawnBefore} frames drawn in a second`);
+  writeFileSync(path.join(shotsDir(), "app-tile-bob.png"), second, "base64");
+});
+
 test("a peer's chat with HTML shows as text and runs nothing", async () => {
   const entry = await driver.wait(until.elementLocated(By.css('[data-testid="chat-entry"][data-from="bob"]')), 30000);
   assert.equal(await entry.findElement(By.css(".text")).getText(), HOSTILE);
@@ -142,6 +159,11 @@ test("a file sent through the picker's command arrives hash-exact", async () => 
 test("leaving removes the tile and the peer sees the app leave", async () => {
   await driver.findElement(By.css('[data-testid="leave"]')).click();
   await bob.waitFor((e) => e.event === "participant-left" && e.id === "alice", "alice leaving");
-  await driver.wait(async () => (await driver.findElements(By.css(".tile.remote"))).length === 0, 10000);
+  // Counted in the page: WebKitWebDriver's find-elements did not answer an empty match here.
+  await driver.wait(
+    async () => (await driver.executeScript("return document.querySelectorAll('.tile.remote').length")) === 0,
+    10000,
+  );
+  assert.equal(await driver.executeScript("return document.querySelectorAll('canvas.tile-canvas').length"), 0);
   await shot("left");
 });

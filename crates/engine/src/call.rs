@@ -105,6 +105,10 @@ pub struct CallConfig {
     pub download_dir: PathBuf,
     /// Accept every offered file without asking (bots, tests).
     pub accept_files: bool,
+    /// Also hand every encoded video frame — each participant's, from its first keyframe,
+    /// and this side's own — to the application as [`CallEvent::EncodedVideo`], for a UI that
+    /// decodes and draws video itself (the desktop app's tiles, with WebCodecs).
+    pub forward_video: bool,
 }
 
 impl CallConfig {
@@ -133,6 +137,7 @@ impl CallConfig {
             link: LinkConfig::loopback(),
             download_dir: std::env::temp_dir().join("confab-downloads"),
             accept_files: false,
+            forward_video: false,
         }
     }
 }
@@ -182,6 +187,13 @@ pub enum CallEvent {
         /// Largest absolute sample: what a speaking indicator shows, and how a test knows
         /// that sound (not just packets) arrived.
         peak: u16,
+    },
+    /// One H.264 access unit (Annex B) from `id` (this participant's own name for the local
+    /// preview), when `CallConfig::forward_video` is set. Each id's first one is a keyframe.
+    EncodedVideo {
+        id: String,
+        keyframe: bool,
+        data: Arc<[u8]>,
     },
     Chat {
         from: String,
@@ -391,6 +403,7 @@ pub async fn join(
         camera_on: true,
         sharing_screen: false,
         last_video_capture_us: None,
+        local_preview_started: false,
         mic_on: true,
         incoming: HashMap::new(),
         outgoing: HashMap::new(),
@@ -421,6 +434,8 @@ struct Actor {
     sharing_screen: bool,
     /// Capture time of the last access unit sent: the next one's RTP duration.
     last_video_capture_us: Option<u64>,
+    /// The local preview (forward_video) starts at a keyframe, like a remote decoder.
+    local_preview_started: bool,
     mic_on: bool,
     incoming: HashMap<String, IncomingTransfer>,
     outgoing: HashMap<String, OutgoingTransfer>,
@@ -967,6 +982,9 @@ impl Actor {
                     latency_ms: stamp.map(|s| s.age_ms(now_us())),
                 });
             }
+            Internal::Media(id, Received::Encoded { data, keyframe }) => {
+                self.emit(CallEvent::EncodedVideo { id, keyframe, data });
+            }
             Internal::Media(id, Received::Audio(frame)) => {
                 if let Some(playback) = &self.playback {
                     playback.push(&id, &frame);
@@ -993,7 +1011,7 @@ impl Actor {
         let (tx, mut rx) = mpsc::channel(RECEIVE_QUEUE);
         match kind {
             RtpCodecKind::Video => {
-                tokio::spawn(receive::video(track, tx));
+                tokio::spawn(receive::video(track, tx, self.config.forward_video));
             }
             RtpCodecKind::Audio => {
                 tokio::spawn(receive::audio(track, tx));
@@ -1173,6 +1191,16 @@ impl Actor {
         };
         if !(self.camera_on || self.sharing_screen) {
             return;
+        }
+        if self.config.forward_video {
+            self.local_preview_started |= au.keyframe;
+            if self.local_preview_started {
+                self.emit(CallEvent::EncodedVideo {
+                    id: self.config.name.clone(),
+                    keyframe: au.keyframe,
+                    data: Arc::from(au.data.as_slice()),
+                });
+            }
         }
         for p in self.participants.values_mut().filter(|p| p.connected) {
             // P frames are useless to a participant that has not had a keyframe yet (its

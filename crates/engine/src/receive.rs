@@ -25,13 +25,20 @@ const PLI_INTERVAL: Duration = Duration::from_millis(500);
 pub enum Received {
     Frame(VideoFrame),
     Audio(AudioFrame),
+    /// An access unit as it arrived, for an application that decodes it itself (only when
+    /// asked for, and only from the first keyframe on).
+    Encoded {
+        data: Arc<[u8]>,
+        keyframe: bool,
+    },
     /// The decoder rejected an access unit (corrupt, or a P frame without its reference).
     DecodeError(String),
 }
 
 /// Reads a video `track` until it ends, decoding every access unit, and sends the results on
 /// `out`. Runs until the track ends or `out` is closed.
-pub async fn video(track: Arc<dyn TrackRemote>, out: mpsc::Sender<Received>) {
+/// With `forward`, each decodable access unit is also reported as `Received::Encoded`.
+pub async fn video(track: Arc<dyn TrackRemote>, out: mpsc::Sender<Received>, forward: bool) {
     let mut assembler = FrameAssembler::new(MAX_REASSEMBLY_WAIT);
     let decoder = H264Decoder::new().map_err(|e| e.to_string());
     // Until the first keyframe there is nothing to decode against: what arrives before it
@@ -55,6 +62,12 @@ pub async fn video(track: Arc<dyn TrackRemote>, out: mpsc::Sender<Received>) {
                 // read, or a frame since was lost): ask for another.
                 wants_keyframe = true;
                 continue;
+            }
+            if forward {
+                results.push(Received::Encoded {
+                    data: Arc::from(data.as_slice()),
+                    keyframe: is_keyframe(&data),
+                });
             }
             match decoder.decode(&data) {
                 Ok(Some(frame)) => results.push(Received::Frame(frame)),

@@ -143,7 +143,7 @@ async fn video_and_chat_cross_a_loopback_peer_connection() {
     let LinkEvent::Track(track) = track else {
         unreachable!()
     };
-    tokio::spawn(receive::video(track, frames_tx));
+    tokio::spawn(receive::video(track, frames_tx, false));
 
     let mut last = None;
     let mut decoded = 0;
@@ -168,6 +168,7 @@ async fn video_and_chat_cross_a_loopback_peer_connection() {
             }
             Received::DecodeError(e) => panic!("decode error: {e}"),
             Received::Audio(_) => unreachable!("no audio track was added"),
+            Received::Encoded { .. } => unreachable!("access units were not asked for"),
         }
     }
 
@@ -317,7 +318,7 @@ async fn a_receiver_that_missed_the_keyframe_asks_for_one() {
             tokio::select! {
                 Some(event) = bob_other.recv(), if !receiving => {
                     if let LinkEvent::Track(track) = event {
-                        tokio::spawn(receive::video(track, frames_tx.clone()));
+                        tokio::spawn(receive::video(track, frames_tx.clone(), false));
                         receiving = true;
                     }
                 }
