@@ -253,6 +253,10 @@ function onEvent(e) {
       systemMessage(`${names.get(e.id) || e.id} left`);
       break;
     }
+    case "local-video":
+      // A shared screen is shown as it is; only the camera preview is mirrored.
+      ui.localTile.classList.toggle("sharing", e.screen);
+      break;
     case "encoded-video":
       // Frames still in flight after leaving must not bring a tile back.
       if (backend && backend.joined) tileVideoFor(e.id).push(e.keyframe, e.data, performance.now() * 1000);
@@ -287,7 +291,7 @@ function setInCall(on) {
   if (!on) {
     for (const id of [...tileVideos.keys()]) closeTileVideo(id);
     for (const c of ui.localTile.querySelectorAll("canvas.tile-canvas")) c.remove();
-    ui.localTile.classList.remove("canvas-video");
+    ui.localTile.classList.remove("canvas-video", "sharing");
     for (const tile of ui.grid.querySelectorAll(".tile.remote")) tile.remove();
     ui.statsBody.replaceChildren();
     ui.localVideo.srcObject = null;

@@ -3,7 +3,8 @@
 // selenium-webdriver. A `confab join` peer is in the room first; the app joins from its
 // command-line arguments like an invite link. Checked: the peer's tile appears and shows
 // moving video (WebCodecs in the webview, needs gstreamer1.0-libav), chat crosses
-// both ways and the peer's HTML shows as text and runs nothing, a file sent through the
+// both ways and the peer's HTML shows as text and runs nothing, the screen-share toggle
+// switches what the peer receives and back, a file sent through the
 // command the native picker ends in arrives hash-exact, leaving removes the tile and the peer
 // sees the app leave. Run by scripts/test.sh inside a loopback-only namespace with xvfb-run.
 
@@ -154,6 +155,25 @@ test("a file sent through the picker's command arrives hash-exact", async () => 
   const row = await driver.wait(until.elementLocated(By.css('[data-testid="transfer"][data-direction="sent"][data-status="done"]')), 20000);
   assert.equal(await row.getAttribute("data-sha256"), sha);
   await shot("file-sent");
+});
+
+test("the screen-share toggle changes what the peer receives, and back", async () => {
+  const share = await driver.findElement(By.css('[data-testid="share-screen"]'));
+  const seen = bob.seen.length;
+  const after = (pred) => (e) => bob.seen.indexOf(e) >= seen && pred(e);
+  await share.click();
+  // The Xvfb screen (1280x800, the app on it) instead of the 640x480 pattern.
+  await bob.waitFor(after((e) => e.event === "media-state" && e.id === "alice" && e.screen === true), "screen on");
+  const screen = await bob.waitFor(after((e) => e.event === "video" && e.from === "alice" && e.width !== 640), "screen frames", 30000);
+  assert.ok(screen.width > 640 && screen.height > 480, JSON.stringify(screen));
+  await shot("sharing-screen");
+  const back = bob.seen.length;
+  await share.click();
+  await bob.waitFor((e) => bob.seen.indexOf(e) >= back && e.event === "media-state" && e.id === "alice" && e.screen === false, "screen off");
+  await bob.waitFor(
+    (e) => bob.seen.indexOf(e) >= back && e.event === "video" && e.from === "alice" && e.width === 640 && e.height === 480,
+    "the pattern again", 30000,
+  );
 });
 
 test("leaving removes the tile and the peer sees the app leave", async () => {

@@ -402,10 +402,9 @@ pub async fn run(args: JoinArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// One JSON line per notable event; decoded media is sampled (every 30th frame) so the
-/// output stays readable.
 /// One JSON line per notable event, with `ms` since the call was joined (benchmarks time
-/// join → first frame with it).
+/// join → first frame with it). Decoded video is sampled (the first, then every 30th frame)
+/// so the output stays readable.
 fn progress(event: &CallEvent, report: &Report, since_join: Duration) {
     let count = |id: &str| {
         report
@@ -427,9 +426,19 @@ fn progress(event: &CallEvent, report: &Report, since_join: Duration) {
             serde_json::json!({"event": "chat", "from": from, "text": text})
         }
         // Counted before this frame is added to the report: the first, then every 30th.
-        CallEvent::VideoFrame { id, .. } if count(id) == 0 || (count(id) + 1) % 30 == 0 => {
-            serde_json::json!({"event": "video", "from": id, "frames": count(id) + 1})
+        CallEvent::VideoFrame {
+            id, width, height, ..
+        } if count(id) == 0 || (count(id) + 1) % 30 == 0 => {
+            serde_json::json!({"event": "video", "from": id, "frames": count(id) + 1,
+                "width": width, "height": height})
         }
+        CallEvent::MediaState {
+            id,
+            video,
+            audio,
+            screen,
+        } => serde_json::json!({"event": "media-state", "id": id, "video": video,
+            "audio": audio, "screen": screen}),
         CallEvent::Error { message } => serde_json::json!({"event": "error", "message": message}),
         _ => return,
     };
