@@ -9,12 +9,10 @@
 // Run by bench/call-bench.sh inside a loopback-only network namespace. Prints a JSON summary
 // and a table with ratios (Rust / Chromium).
 
-import { spawn } from "node:child_process";
-import { createInterface } from "node:readline";
 import { readFileSync, readdirSync, writeFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { startServer, launchChromium, newPage, pollPage, CONFAB } from "../tests/js/lib/harness.mjs";
+import { startServer, launchChromium, newPage, pollPage, rustPeer } from "../tests/js/lib/harness.mjs";
 
 const RUNS = Number(process.env.RUNS || 5);
 const FILE_MB = Number(process.env.FILE_MB || 200);
@@ -78,80 +76,42 @@ async function measure(roots, seconds) {
 
 // ---- the Rust peer ---------------------------------------------------------------------
 
-/** `confab join` with progress lines; `lines` resolves waits on them. */
-function join(server, room, name, extra = []) {
-  const child = spawn(
-    CONFAB,
-    ["join", "--server", server.url, "--room", room, "--name", name, "--bind", "127.0.0.1:0", "--progress", ...extra],
-    { stdio: ["ignore", "pipe", "ignore"], env: { ...process.env, CONFAB_LOG: "warn" } },
-  );
-  const seen = [];
-  const waiters = [];
-  createInterface({ input: child.stdout }).on("line", (line) => {
-    let v;
-    try {
-      v = JSON.parse(line);
-    } catch {
-      return;
-    }
-    seen.push(v);
-    for (const w of [...waiters]) if (w.pred(v)) { waiters.splice(waiters.indexOf(w), 1); w.resolve(v); }
-  });
-  const exited = new Promise((r) => child.once("exit", r));
-  return {
-    child,
-    until(pred, ms = 60000) {
-      const hit = seen.find(pred);
-      if (hit) return Promise.resolve(hit);
-      return new Promise((resolve, reject) => {
-        const w = { pred, resolve };
-        waiters.push(w);
-        setTimeout(() => reject(new Error(`${name}: no matching progress line within ${ms} ms; last: ${JSON.stringify(seen.slice(-3))}`)), ms);
-      });
-    },
-    async stop() {
-      if (child.exitCode === null) child.kill("SIGINT");
-      await exited;
-    },
-  };
-}
+/** `confab join` in `room` (the harness's helper: progress lines, a report in `dir`). */
+const join = (server, dir, room, name, args = []) => rustPeer({ server, room, name, dir, args });
 
-async function rustJoinToFirstFrame(server, run) {
+async function rustJoinToFirstFrame(server, dir, run) {
   const room = `rj${run}`;
   const media = ["--synthetic-video", "--synthetic-audio"];
-  const alice = join(server, room, "alice", media);
-  await alice.until((v) => v.event === "joined");
-  const bob = join(server, room, "bob", media);
-  const first = await bob.until((v) => v.event === "video" && v.from === "alice");
+  const alice = join(server, dir, room, "alice", media);
+  await alice.waitFor((v) => v.event === "joined", "alice joined", 60000);
+  const bob = join(server, dir, room, "bob", media);
+  const first = await bob.waitFor((v) => v.event === "video" && v.from === "alice", "a frame from alice", 60000);
   await Promise.all([alice.stop(), bob.stop()]);
   return first.ms;
 }
 
 async function rustFile(server, file, dir) {
-  const report = path.join(dir, "bob.json");
-  const bob = join(server, "rf", "bob", ["--accept-files", "--download-dir", dir, "--report", report]);
-  await bob.until((v) => v.event === "joined");
-  const alice = join(server, "rf", "alice", ["--send-file", file]);
-  await bob.until((v) => v.event === "transfer", 300000);
-  await Promise.all([alice.stop(), bob.stop()]);
-  const t = JSON.parse(readFileSync(report, "utf8")).transfers[0];
+  const bob = join(server, dir, "rf", "bob", ["--accept-files", "--download-dir", dir]);
+  await bob.waitFor((v) => v.event === "joined", "bob joined", 60000);
+  const alice = join(server, dir, "rf", "alice", ["--send-file", file]);
+  await bob.waitFor((v) => v.event === "transfer", "the transfer's end", 300000);
+  const [, report] = await Promise.all([alice.stop(), bob.stop()]);
+  const t = report.transfers[0];
   if (t.status !== "done") throw new Error(`Rust transfer ${t.status}: ${t.reason}`);
   return { mbPerS: t.size / 1e6 / (t.elapsed_ms / 1000), ms: t.elapsed_ms };
 }
 
-async function rustCall720(server) {
+async function rustCall720(server, dir) {
   const media = ["--synthetic-video", "--synthetic-audio", "--video-size", "1280x720", "--max-bitrate", "2500"];
-  const reports = [path.join(tmpdir(), `cb-a-${process.pid}.json`), path.join(tmpdir(), `cb-b-${process.pid}.json`)];
-  const alice = join(server, "rc", "alice", [...media, "--report", reports[0]]);
-  await alice.until((v) => v.event === "joined");
-  const bob = join(server, "rc", "bob", [...media, "--report", reports[1]]);
+  const alice = join(server, dir, "rc", "alice", media);
+  await alice.waitFor((v) => v.event === "joined", "alice joined", 60000);
+  const bob = join(server, dir, "rc", "bob", media);
   await Promise.all([
-    alice.until((v) => v.event === "video" && v.frames >= 60),
-    bob.until((v) => v.event === "video" && v.frames >= 60),
+    alice.waitFor((v) => v.event === "video" && v.frames >= 60, "60 frames at alice", 60000),
+    bob.waitFor((v) => v.event === "video" && v.frames >= 60, "60 frames at bob", 60000),
   ]);
   const [a, b] = await measure([alice.child.pid, bob.child.pid], MEASURE_S);
-  await Promise.all([alice.stop(), bob.stop()]);
-  const rb = JSON.parse(readFileSync(reports[1], "utf8"));
+  const [, rb] = await Promise.all([alice.stop(), bob.stop()]);
   const latency = rb.stats.alice || {};
   return { sides: [a, b], latencyP50: latency.latency_ms_p50, latencyP95: latency.latency_ms_p95 };
 }
@@ -438,15 +398,14 @@ async function chromiumLatency480(server) {
   return latency;
 }
 
-async function rustLatency480(server) {
+async function rustLatency480(server, dir) {
   const media = ["--synthetic-video", "--synthetic-audio"];
-  const report = path.join(tmpdir(), `cb-l-${process.pid}.json`);
-  const alice = join(server, "rl", "alice", media);
-  await alice.until((v) => v.event === "joined");
-  const bob = join(server, "rl", "bob", [...media, "--report", report]);
-  await bob.until((v) => v.event === "video" && v.frames >= 60 + 150);
-  await Promise.all([alice.stop(), bob.stop()]);
-  const s = JSON.parse(readFileSync(report, "utf8")).stats.alice || {};
+  const alice = join(server, dir, "rl", "alice", media);
+  await alice.waitFor((v) => v.event === "joined", "alice joined", 60000);
+  const bob = join(server, dir, "rl", "bob", media);
+  await bob.waitFor((v) => v.event === "video" && v.frames >= 60 + 150, "210 frames at bob", 60000);
+  const [, report] = await Promise.all([alice.stop(), bob.stop()]);
+  const s = report.stats.alice || {};
   return { p50: s.latency_ms_p50, p95: s.latency_ms_p95 };
 }
 
@@ -504,7 +463,7 @@ try {
   const chromeJoin = [];
   for (let i = 0; ONLY.has("join") && i < RUNS; i++) {
     log(`join run ${i + 1}/${RUNS}: Rust`);
-    rustJoin.push(await rustJoinToFirstFrame(server, i));
+    rustJoin.push(await rustJoinToFirstFrame(server, dir, i));
     log(`join run ${i + 1}/${RUNS}: Chromium`);
     chromeJoin.push(await chromiumJoinToFirstFrame(server, i));
   }
@@ -516,11 +475,11 @@ try {
   log("file: Chromium data channel alone");
   const chromeRawRes = ONLY.has("file") ? await chromiumRawChannel(server) : skipped;
   log("720p call: Rust");
-  const rustCall = ONLY.has("call") ? await rustCall720(server) : skipped;
+  const rustCall = ONLY.has("call") ? await rustCall720(server, dir) : skipped;
   log("720p call: Chromium");
   const chromeCall = ONLY.has("call") ? await chromiumCall720(server) : skipped;
   log("640x480 latency: Rust, Chromium");
-  const rustLat = ONLY.has("call") ? await rustLatency480(server) : {};
+  const rustLat = ONLY.has("call") ? await rustLatency480(server, dir) : {};
   const chromeLat = ONLY.has("call") ? await chromiumLatency480(server) : {};
 
   const summary = {
