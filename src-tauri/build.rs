@@ -16,6 +16,11 @@ const COMMANDS: &[&str] = &[
     "accept_transfer",
     "decline_transfer",
     "cancel_transfer",
+    "request_keyframe",
+    "get_settings",
+    "save_settings",
+    "list_devices",
+    "choose_download_dir",
 ];
 
 fn main() {

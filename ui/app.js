@@ -4,7 +4,9 @@
 
 import { BrowserBackend } from "./backend-browser.js";
 import { TauriBackend } from "./backend-tauri.js";
-import { TileVideo } from "./tile-video.js";
+import { TileVideo, canDecodeH264 } from "./tile-video.js";
+import { SettingsPanel } from "./settings.js";
+import { BitrateGraph } from "./bitrate-graph.js";
 
 const $ = (id) => document.getElementById(id);
 const ID_RE = /^[A-Za-z0-9._-]{1,64}$/;
@@ -35,6 +37,9 @@ const ui = {
   fileSend: $("file-send"),
   transfers: $("transfers"),
   tileTemplate: $("tile-template"),
+  serverField: $("server-field"),
+  server: $("server"),
+  localSource: $("local-source"),
 };
 
 const isTauri = "__TAURI__" in window;
@@ -48,6 +53,11 @@ let sharing = false;
 const names = new Map();
 /** Desktop app: one WebCodecs decoder per tile, by participant id (our own for the preview). */
 const tileVideos = new Map();
+const graph = new BitrateGraph($("bitrate-graph"), $("graph-scale"));
+/** Desktop app: the settings panel (devices, download folder, …). */
+let settings = null;
+/** When each participant's speaking indicator goes off unless more sound arrives. */
+const speakingUntil = new Map();
 
 function tileVideoFor(id) {
   let tv = tileVideos.get(id);
@@ -61,9 +71,18 @@ function tileVideoFor(id) {
     tile.prepend(canvas);
     tile.classList.add("canvas-video");
   }
-  tv = new TileVideo(canvas, (msg) => systemMessage(msg));
+  tv = new TileVideo(
+    canvas,
+    (msg) => systemMessage(msg),
+    () => backend && backend.requestKeyframe && backend.requestKeyframe(id),
+  );
   tileVideos.set(id, tv);
   return tv;
+}
+
+if (isTauri) {
+  // For bench/tiles-bench.mjs and the app's test: frames drawn and send → drawn latency per tile.
+  window.confabTileStats = () => Object.fromEntries([...tileVideos].map(([id, tv]) => [id, tv.stats()]));
 }
 
 function closeTileVideo(id) {
@@ -146,7 +165,9 @@ function showStats(s) {
     for (let i = 0; i < 7; i++) row.append(document.createElement("td"));
     ui.statsBody.append(row);
   }
-  const video = s.width ? `${s.width}×${s.height} @ ${s.fps ?? 0} fps` : "—";
+  // The desktop app decodes in the page: the size is the tile's last picture.
+  const size = s.width ? { width: s.width, height: s.height } : tileVideos.get(s.id)?.frameSize;
+  const video = size ? `${size.width}×${size.height} @ ${s.fps ?? 0} fps` : "—";
   const cells = [names.get(s.id) || s.id, s.state, fmtRate(s.bitrateIn), fmtRate(s.bitrateOut), s.rtt == null ? "—" : `${(s.rtt * 1000).toFixed(0)} ms`, `${(s.loss * 100).toFixed(1)} %`, video];
   cells.forEach((text, i) => (row.children[i].textContent = text));
   row.dataset.framesDecoded = String(s.framesDecoded);
@@ -242,6 +263,8 @@ function onEvent(e) {
       break;
     case "participant-left": {
       closeTileVideo(e.id);
+      graph.remove(e.id);
+      speakingUntil.delete(e.id);
       const tile = tileFor(e.id);
       if (tile) {
         const v = tile.querySelector("video");
@@ -259,7 +282,10 @@ function onEvent(e) {
       break;
     case "encoded-video":
       // Frames still in flight after leaving must not bring a tile back.
-      if (backend && backend.joined) tileVideoFor(e.id).push(e.keyframe, e.data, performance.now() * 1000);
+      if (backend && backend.joined) tileVideoFor(e.id).pushAccessUnit(e.keyframe, e.data, e.sentMs);
+      break;
+    case "picture":
+      if (backend && backend.joined) tileVideoFor(e.id).pushPicture(e.width, e.height, e.planes, e.sentMs);
       break;
     case "track": {
       const v = ensureTile(e.id).querySelector("video");
@@ -277,7 +303,18 @@ function onEvent(e) {
       break;
     case "stats":
       showStats(e);
+      graph.update(e);
       break;
+    case "audio-level": {
+      // Speaking: loud enough recently. Events come ~5 times a second while sound arrives.
+      const tile = tileFor(e.id);
+      if (!tile) break;
+      if (e.level >= 0.05) speakingUntil.set(e.id, performance.now() + 600);
+      const speaking = (speakingUntil.get(e.id) || 0) > performance.now();
+      tile.classList.toggle("speaking", speaking);
+      tile.dataset.speaking = String(speaking);
+      break;
+    }
     default:
   }
 }
@@ -286,9 +323,12 @@ function setInCall(on) {
   inCall = on;
   ui.join.disabled = on;
   ui.leave.disabled = !on;
-  for (const el of [ui.room, ui.name, ui.secret]) el.disabled = on;
+  for (const el of [ui.room, ui.name, ui.secret, ui.server]) el.disabled = on;
   for (const el of [ui.chatInput, ui.chatSend, ui.fileInput, ui.fileSend]) el.disabled = !on;
   if (!on) {
+    graph.clear();
+    speakingUntil.clear();
+    ui.localSource.hidden = true;
     for (const id of [...tileVideos.keys()]) closeTileVideo(id);
     for (const c of ui.localTile.querySelectorAll("canvas.tile-canvas")) c.remove();
     ui.localTile.classList.remove("canvas-video", "sharing");
@@ -329,7 +369,7 @@ async function join() {
   }
   ui.join.disabled = true;
   setStatus(`Joining ${room}…`);
-  backend = isTauri ? new TauriBackend({ onEvent, server: startup.server || null }) : new BrowserBackend({ onEvent });
+  backend = isTauri ? new TauriBackend({ onEvent, server: ui.server.value.trim() || null }) : new BrowserBackend({ onEvent });
   window.confab.backend = backend;
   const stream = await backend.startMedia();
   if (stream) ui.localVideo.srcObject = stream;
@@ -337,7 +377,16 @@ async function join() {
   ui.localTile.dataset.participant = user;
   backend.setCamera(videoOn);
   backend.setMic(audioOn);
-  await backend.join({ room, user, name: user, secret: ui.secret.value });
+  // Desktop: where this webview cannot decode H.264, the engine decodes and sends pictures.
+  const pictures = isTauri && !(await canDecodeH264());
+  if (pictures) systemMessage("This system cannot decode H.264 here (install gstreamer1.0-libav): video uses the slower fallback.");
+  const reply = await backend.join({ room, user, name: user, secret: ui.secret.value, pictures });
+  if (reply && reply.camera) {
+    // Desktop: what this call sends, e.g. "Synthetic camera (no camera found)".
+    ui.localSource.textContent = `${reply.camera} · ${reply.microphone}`;
+    ui.localSource.hidden = false;
+    for (const n of reply.notices) systemMessage(n);
+  }
   // The desktop backend learns its invite link from the join's reply, which can arrive
   // after the "joined" event.
   if (isTauri && inCall) showInvite(room);
@@ -418,14 +467,44 @@ if (params.get("name")) ui.name.value = params.get("name");
 if (params.get("secret")) ui.secret.value = params.get("secret");
 if (isTauri) {
   ui.fileInput.hidden = true;
-  window.__TAURI__.core.invoke("startup_args").then((args) => {
+  ui.serverField.hidden = false;
+  settings = new SettingsPanel(systemMessage);
+  (async () => {
+    // The last call's server, room and name, unless the command line (an invite) says otherwise.
+    const saved = await settings.load().catch((err) => {
+      systemMessage(`Settings: ${err}`);
+      return {};
+    });
+    const args = await window.__TAURI__.core.invoke("startup_args");
     startup = args;
-    if (args.room) ui.room.value = args.room;
-    if (args.name) ui.name.value = args.name;
+    ui.server.value = args.server || saved.server || "";
+    ui.room.value = args.room || saved.room || "";
+    ui.name.value = args.name || saved.name || "";
     if (args.secret) ui.secret.value = args.secret;
-    setStatus(args.server ? `Server: ${args.server}` : "No server configured: joining hosts one here");
+    setStatus(ui.server.value ? `Server: ${ui.server.value}` : "No server configured: joining hosts one here");
     if (args.join && ui.room.value && ui.name.value) ui.form.requestSubmit();
-  });
+  })();
 } else if (params.get("autojoin") === "1" && ui.room.value && ui.name.value) {
   ui.form.requestSubmit();
 }
+
+// Keyboard shortcuts, documented in the stats panel and the README. Never while typing (in
+// any field), never with a modifier (those belong to the webview and the desktop).
+document.addEventListener("keydown", (ev) => {
+  const t = ev.target;
+  if (ev.key === "Escape" && t === ui.chatInput) {
+    ui.chatInput.blur();
+    return;
+  }
+  if (ev.ctrlKey || ev.altKey || ev.metaKey || ev.repeat) return;
+  if (t instanceof HTMLElement && (t.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(t.tagName))) return;
+  const key = ev.key.toLowerCase();
+  const action = { m: ui.audio, v: ui.video, s: ui.share }[key];
+  if (action && inCall) {
+    ev.preventDefault();
+    action.click();
+  } else if (key === "c" && inCall) {
+    ev.preventDefault();
+    ui.chatInput.focus();
+  }
+});

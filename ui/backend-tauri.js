@@ -19,31 +19,39 @@ export class TauriBackend {
     return null;
   }
 
-  async join({ room, user, secret }) {
+  /** @param {{room: string, user: string, secret?: string, pictures?: boolean}} opts
+   *  `pictures`: this webview cannot decode H.264, the engine sends decoded I420 instead. */
+  async join({ room, user, secret, pictures = false }) {
     const channel = new (tauri().Channel)();
     channel.onmessage = (e) => {
       // After leave() the call's last events (its own "left" included) are not news.
       if (this.joined) this.emit(e);
     };
-    // Access units as raw bytes: [id length][id][keyframe][Annex B] (src-tauri bridge.rs).
+    // Video as raw bytes (src-tauri/src/bridge.rs): [kind][id length][id][sent: f64 LE ms],
+    // then kind 0: [keyframe][Annex B access unit]; kind 1: [width u16][height u16][I420].
     const video = new (tauri().Channel)();
     const decoder = new TextDecoder();
     video.onmessage = (buf) => {
       if (!this.joined) return;
       const bytes = new Uint8Array(buf);
-      const n = bytes[0];
-      this.emit({
-        type: "encoded-video",
-        id: decoder.decode(bytes.subarray(1, 1 + n)),
-        keyframe: bytes[1 + n] === 1,
-        data: bytes.subarray(2 + n),
-      });
+      const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      const n = bytes[1];
+      const id = decoder.decode(bytes.subarray(2, 2 + n));
+      const sentMs = view.getFloat64(2 + n, true);
+      const body = 10 + n;
+      if (bytes[0] === 0) {
+        this.emit({ type: "encoded-video", id, sentMs, keyframe: bytes[body] === 1, data: bytes.subarray(body + 1) });
+      } else if (bytes[0] === 1) {
+        const width = view.getUint16(body, true);
+        const height = view.getUint16(body + 2, true);
+        this.emit({ type: "picture", id, sentMs, width, height, planes: bytes.subarray(body + 4) });
+      }
     };
     this.joined = true;
     let res;
     try {
       res = await tauri().invoke("join", {
-        request: { server: this.server, room, name: user, secret: secret || null },
+        request: { server: this.server, room, name: user, secret: secret || null, video: pictures ? "pictures" : "encoded" },
         onEvent: channel,
         onVideo: video,
       });
@@ -53,6 +61,7 @@ export class TauriBackend {
     }
     this.invite = res.invite;
     this.emit({ type: "status", text: `Connected to ${res.server}`, level: "ok" });
+    return res;
   }
 
   leave() {
@@ -89,6 +98,11 @@ export class TauriBackend {
 
   declineTransfer(id) {
     tauri().invoke("decline_transfer", { id });
+  }
+
+  /** The page could not decode `id`'s video: ask that participant for a keyframe. */
+  requestKeyframe(id) {
+    if (this.joined) tauri().invoke("request_keyframe", { id }).catch(() => {});
   }
 
   cancelTransfer(id) {

@@ -6,38 +6,33 @@
 // both ways and the peer's HTML shows as text and runs nothing, the screen-share toggle
 // switches what the peer receives and back, a file sent through the
 // command the native picker ends in arrives hash-exact, leaving removes the tile and the peer
-// sees the app leave. Run by scripts/test.sh inside a loopback-only namespace with xvfb-run.
+// sees the app leave; the local tile names the synthetic sources; the peer's tile shows it
+// speaking; the bitrate graph draws; keyboard shortcuts work except while typing; settings
+// load from and save to disk, refuse nonsense, and the chosen download folder receives an
+// accepted file. Run by scripts/test.sh inside a loopback-only namespace with xvfb-run.
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { createHash, randomBytes } from "node:crypto";
-import { createServer } from "node:net";
 import path from "node:path";
-import { Builder, By, until } from "selenium-webdriver";
-import { CONFAB, rustPeer, startServer, shotsDir, tempDir } from "./lib/harness.mjs";
+import { By, Key, until } from "selenium-webdriver";
+import { launchApp, rustPeer, startServer, shotsDir, tempDir } from "./lib/harness.mjs";
 
-const APP = path.join(path.dirname(CONFAB), "confab-app");
 const ROOM = "desk";
 const HOSTILE = `<img src=x onerror="window.__pwned=1"><b>bold?</b>`;
 const dir = tempDir("confab-app-");
 const downloads = path.join(dir, "bob-downloads");
+const configDir = path.join(dir, "config");
+const settingsFile = path.join(configDir, "settings.json");
+const firstFolder = path.join(dir, "first-folder");
+const chosenFolder = path.join(dir, "chosen-folder");
+const fromBob = path.join(dir, "from-bob.bin");
+const fromBobBytes = randomBytes(1024 * 1024 + 5);
 let server;
 let bob;
-let webdriver;
+let app;
 let driver;
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 async function shot(name) {
   // Two animation frames, so the screenshot shows what the DOM now holds (the first one
@@ -50,44 +45,27 @@ async function shot(name) {
 
 before(async () => {
   if (!process.env.DISPLAY) throw new Error("needs an X server (scripts/test.sh runs this under xvfb-run)");
-  mkdirSync(downloads);
+  for (const d of [downloads, configDir, firstFolder, chosenFolder]) mkdirSync(d);
+  writeFileSync(fromBob, fromBobBytes);
+  // Settings from an earlier run: the app starts with them.
+  writeFileSync(settingsFile, JSON.stringify({ downloadDir: firstFolder, maxBitrateKbps: 1200 }));
   server = await startServer();
   bob = rustPeer({
     server, room: ROOM, name: "bob", dir,
-    args: ["--synthetic-video", "--synthetic-audio", "--chat", HOSTILE, "--accept-files", "--download-dir", downloads],
+    args: ["--synthetic-video", "--synthetic-audio", "--chat", HOSTILE, "--accept-files", "--download-dir", downloads,
+      "--send-file", fromBob],
   });
   await bob.waitFor((e) => e.event === "joined", "bob joined");
 
-  const port = await freePort();
-  webdriver = spawn("WebKitWebDriver", [`--port=${port}`], {
-    stdio: "ignore",
-    env: { ...process.env, TAURI_WEBVIEW_AUTOMATION: "true" },
-  });
-  // The driver answers /status once it listens.
-  const deadline = Date.now() + 20000;
-  for (;;) {
-    try {
-      if ((await fetch(`http://127.0.0.1:${port}/status`)).ok) break;
-    } catch {}
-    if (Date.now() > deadline) throw new Error("WebKitWebDriver did not start");
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  driver = await new Builder()
-    .usingServer(`http://127.0.0.1:${port}`)
-    .withCapabilities({
-      browserName: "wry",
-      "webkitgtk:browserOptions": {
-        binary: APP,
-        args: ["--server", server.url, "--room", ROOM, "--name", "alice", "--join",
-          "--ice-bind", "127.0.0.1:0", "--download-dir", dir],
-      },
-    })
-    .build();
+  // No camera, microphone or speakers here: the synthetic ones, said so on the tile.
+  app = await launchApp(["--server", server.url, "--room", ROOM, "--name", "alice", "--join",
+    "--ice-bind", "127.0.0.1:0", "--camera", "synthetic", "--mic", "synthetic", "--speakers", "none"],
+  { CONFAB_CONFIG_DIR: configDir });
+  driver = app.driver;
 });
 
 after(async () => {
-  if (driver) await driver.quit().catch(() => {});
-  if (webdriver) webdriver.kill();
+  if (app) await app.quit();
   if (bob) await bob.stop().catch(() => {});
   if (server) await server.stop();
 });
@@ -174,6 +152,77 @@ test("the screen-share toggle changes what the peer receives, and back", async (
     (e) => bob.seen.indexOf(e) >= back && e.event === "video" && e.from === "alice" && e.width === 640 && e.height === 480,
     "the pattern again", 30000,
   );
+});
+
+test("the local tile says what the app sends instead of a camera and microphone", async () => {
+  const source = await driver.findElement(By.css('[data-testid="local-source"]'));
+  await driver.wait(async () => (await source.getText()).includes("Synthetic camera"), 10000);
+  assert.match(await source.getText(), /Synthetic camera · Synthetic tone/);
+});
+
+test("the peer's tile shows it speaking, and the bitrate graph draws", async () => {
+  const tile = await driver.findElement(By.css('.tile.remote[data-participant="bob"]'));
+  await driver.wait(async () => (await tile.getAttribute("data-speaking")) === "true", 20000, "bob speaking (his tone)");
+  const graph = await driver.findElement(By.css('[data-testid="bitrate-graph"]'));
+  await driver.wait(async () => Number(await graph.getAttribute("data-points")) >= 3, 20000, "3 seconds of bitrate");
+  // Something was drawn: the graph's pixels are not all one colour.
+  const colours = await driver.executeScript(
+    "const c = document.getElementById('bitrate-graph'); const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;" +
+      "const seen = new Set(); for (let i = 0; i < d.length; i += 4) seen.add(d[i] << 16 | d[i + 1] << 8 | d[i + 2]); return seen.size;",
+  );
+  assert.ok(colours > 2, `${colours} colours in the graph`);
+});
+
+test("keyboard shortcuts toggle the mic, but not while typing in the chat", async () => {
+  const micButton = await driver.findElement(By.css('[data-testid="toggle-audio"]'));
+  const input = await driver.findElement(By.css('[data-testid="chat-input"]'));
+  await input.click();
+  await driver.actions().sendKeys("m").perform();
+  assert.equal(await input.getAttribute("value"), "m", "typed into the chat");
+  assert.equal(await micButton.getText(), "Mic on", "no shortcut while typing");
+  await input.clear();
+  await driver.actions().sendKeys(Key.ESCAPE).perform();
+  const seen = bob.seen.length;
+  await driver.actions().sendKeys("m").perform();
+  assert.equal(await micButton.getText(), "Mic off");
+  await bob.waitFor((e) => bob.seen.indexOf(e) >= seen && e.event === "media-state" && e.id === "alice" && e.audio === false, "alice muted");
+  await driver.actions().sendKeys("m").perform();
+  assert.equal(await micButton.getText(), "Mic on");
+  await bob.waitFor((e) => bob.seen.indexOf(e) >= seen && e.event === "media-state" && e.id === "alice" && e.audio === true, "alice unmuted");
+});
+
+test("settings persist, bad ones are refused, and an accepted file goes to the chosen folder", async () => {
+  const offer = await driver.wait(
+    until.elementLocated(By.css('[data-testid="transfer"][data-direction="received"][data-status="offered"]')), 30000);
+  await driver.findElement(By.css('[data-testid="settings"] summary')).click();
+  assert.equal(await driver.findElement(By.css('[data-testid="download-dir"]')).getAttribute("value"), firstFolder);
+  const bitrate = await driver.findElement(By.css('[data-testid="max-bitrate"]'));
+  assert.equal(await bitrate.getAttribute("value"), "1200");
+  const status = await driver.findElement(By.css('[data-testid="settings-status"]'));
+  await bitrate.clear();
+  await bitrate.sendKeys("5");
+  await driver.findElement(By.css('[data-testid="settings-save"]')).click();
+  await driver.wait(async () => /bitrate cap/.test(await status.getText()), 10000, "the refusal");
+  assert.equal(JSON.parse(readFileSync(settingsFile, "utf8")).maxBitrateKbps, 1200, "nothing saved");
+  // The Choose… button opens GTK's folder picker (not drivable here); it fills this field.
+  await driver.executeScript("document.getElementById('set-download').value = arguments[0]", chosenFolder);
+  await bitrate.clear();
+  await bitrate.sendKeys("800");
+  await driver.findElement(By.css('[data-testid="settings-save"]')).click();
+  await driver.wait(async () => (await status.getText()) === "Saved", 10000, "saved");
+  const saved = JSON.parse(readFileSync(settingsFile, "utf8"));
+  assert.equal(saved.downloadDir, chosenFolder);
+  assert.equal(saved.maxBitrateKbps, 800);
+  assert.equal(saved.room, ROOM, "the last room is remembered too");
+  await shot("settings");
+  await offer.findElement(By.css('[data-testid="transfer-accept"]')).click();
+  const sha = createHash("sha256").update(fromBobBytes).digest("hex");
+  const done = await driver.wait(
+    until.elementLocated(By.css('[data-testid="transfer"][data-direction="received"][data-status="done"]')), 30000);
+  assert.equal(await done.getAttribute("data-sha256"), sha);
+  assert.deepEqual(readdirSync(chosenFolder), ["from-bob.bin"]);
+  assert.deepEqual(readdirSync(firstFolder), []);
+  assert.equal(createHash("sha256").update(readFileSync(path.join(chosenFolder, "from-bob.bin"))).digest("hex"), sha);
 });
 
 test("leaving removes the tile and the peer sees the app leave", async () => {

@@ -28,8 +28,8 @@ use webrtc::peer_connection::{
 use confab_media::audio_io::{Capture, Playback};
 use confab_media::codec::h264::{AccessUnit, H264Settings};
 use confab_media::codec::opus::OpusEncoder;
-use confab_media::frame::AudioFrame;
 use confab_media::frame::now_us;
+use confab_media::frame::{AudioFrame, VideoFrame};
 use confab_media::pipeline::{ENCODED_QUEUE, VideoOut, VideoPipeline};
 use confab_media::source::VideoSourceSpec;
 use confab_media::source::synthetic::{Tone, read_stamp};
@@ -105,10 +105,38 @@ pub struct CallConfig {
     pub download_dir: PathBuf,
     /// Accept every offered file without asking (bots, tests).
     pub accept_files: bool,
-    /// Also hand every encoded video frame — each participant's, from its first keyframe,
-    /// and this side's own — to the application as [`CallEvent::EncodedVideo`], for a UI that
-    /// decodes and draws video itself (the desktop app's tiles, with WebCodecs).
-    pub forward_video: bool,
+    /// What the application gets of the video (the CLI and tests: summaries; the desktop app:
+    /// access units for WebCodecs, or pictures where the webview cannot decode H.264).
+    pub video_delivery: VideoDelivery,
+}
+
+/// What the application receives of each participant's video. Decoding here costs 6–8 % of a
+/// core per 720p30 stream (BENCHMARKS.md, codec-bench), so a UI that decodes itself should
+/// not pay for it twice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum VideoDelivery {
+    /// Decoded here; one [`CallEvent::VideoFrame`] per frame (size, synthetic stamp, latency).
+    #[default]
+    Summaries,
+    /// The access units as they arrived ([`CallEvent::EncodedVideo`], from each participant's
+    /// first keyframe, and this side's own for the preview), not decoded here. The application
+    /// reports undecodable video with [`Command::RequestKeyframe`].
+    Encoded,
+    /// `Encoded` and `Summaries` both: the frames are decoded twice (here and by the UI).
+    EncodedAndSummaries,
+    /// Decoded here and handed over as pictures ([`CallEvent::Picture`]) as well as summaries,
+    /// for a UI that cannot decode H.264 itself. No local preview.
+    Pictures,
+}
+
+impl VideoDelivery {
+    fn forwards_encoded(self) -> bool {
+        matches!(self, Self::Encoded | Self::EncodedAndSummaries)
+    }
+
+    fn decodes(self) -> bool {
+        !matches!(self, Self::Encoded)
+    }
 }
 
 impl CallConfig {
@@ -137,7 +165,7 @@ impl CallConfig {
             link: LinkConfig::loopback(),
             download_dir: std::env::temp_dir().join("confab-downloads"),
             accept_files: false,
-            forward_video: false,
+            video_delivery: VideoDelivery::Summaries,
         }
     }
 }
@@ -189,11 +217,16 @@ pub enum CallEvent {
         peak: u16,
     },
     /// One H.264 access unit (Annex B) from `id` (this participant's own name for the local
-    /// preview), when `CallConfig::forward_video` is set. Each id's first one is a keyframe.
+    /// preview), with [`VideoDelivery::Encoded`]. Each id's first one is a keyframe.
     EncodedVideo {
         id: String,
         keyframe: bool,
         data: Arc<[u8]>,
+    },
+    /// A decoded picture from `id`, with [`VideoDelivery::Pictures`].
+    Picture {
+        id: String,
+        frame: Arc<VideoFrame>,
     },
     Chat {
         from: String,
@@ -297,6 +330,11 @@ pub enum Command {
     SetVideoSource(VideoSourceSpec),
     /// A cap on the video bitrate (bits per second), applied to the running encoder.
     SetMaxBitrate(u32),
+    /// The application could not decode `id`'s video (with [`VideoDelivery::Encoded`]): ask
+    /// that participant for a keyframe (PLI), and forward nothing until it arrives.
+    RequestKeyframe(String),
+    /// Where files accepted from now on are written.
+    SetDownloadDir(PathBuf),
     Leave,
 }
 
@@ -325,7 +363,11 @@ struct Participant {
     /// Woken when the channel's queue drains below the low-water mark.
     drained: Arc<Notify>,
     meter: crate::stats::RateMeter,
+    /// Frames decoded here, or with [`VideoDelivery::Encoded`] frames received: the fps
+    /// the statistics show.
     frames_decoded: u64,
+    /// Wakes this participant's video receiver to ask for a keyframe.
+    keyframe_request: Arc<Notify>,
     /// No video goes to this participant until a keyframe does.
     awaiting_keyframe: bool,
 }
@@ -434,7 +476,7 @@ struct Actor {
     sharing_screen: bool,
     /// Capture time of the last access unit sent: the next one's RTP duration.
     last_video_capture_us: Option<u64>,
-    /// The local preview (forward_video) starts at a keyframe, like a remote decoder.
+    /// The local preview (forwarded access units) starts at a keyframe, like a remote decoder.
     local_preview_started: bool,
     mic_on: bool,
     incoming: HashMap<String, IncomingTransfer>,
@@ -822,6 +864,7 @@ impl Actor {
                 drained: Arc::new(Notify::new()),
                 meter: Default::default(),
                 frames_decoded: 0,
+                keyframe_request: Arc::new(Notify::new()),
                 awaiting_keyframe: true,
             },
         );
@@ -975,14 +1018,25 @@ impl Actor {
                 }
                 let stamp = read_stamp(&frame);
                 self.emit(CallEvent::VideoFrame {
-                    id,
+                    id: id.clone(),
                     width: frame.width,
                     height: frame.height,
                     frame_number: stamp.map(|s| s.frame_number),
                     latency_ms: stamp.map(|s| s.age_ms(now_us())),
                 });
+                if self.config.video_delivery == VideoDelivery::Pictures {
+                    self.emit(CallEvent::Picture {
+                        id,
+                        frame: Arc::new(frame),
+                    });
+                }
             }
             Internal::Media(id, Received::Encoded { data, keyframe }) => {
+                if !self.config.video_delivery.decodes() {
+                    if let Some(p) = self.participants.get_mut(&id) {
+                        p.frames_decoded += 1;
+                    }
+                }
                 self.emit(CallEvent::EncodedVideo { id, keyframe, data });
             }
             Internal::Media(id, Received::Audio(frame)) => {
@@ -1011,7 +1065,22 @@ impl Actor {
         let (tx, mut rx) = mpsc::channel(RECEIVE_QUEUE);
         match kind {
             RtpCodecKind::Video => {
-                tokio::spawn(receive::video(track, tx, self.config.forward_video));
+                let Some(request) = self
+                    .participants
+                    .get(&id)
+                    .map(|p| p.keyframe_request.clone())
+                else {
+                    return;
+                };
+                tokio::spawn(receive::video(
+                    track,
+                    tx,
+                    receive::VideoOutput {
+                        decode: self.config.video_delivery.decodes(),
+                        forward: self.config.video_delivery.forwards_encoded(),
+                    },
+                    request,
+                ));
             }
             RtpCodecKind::Audio => {
                 tokio::spawn(receive::audio(track, tx));
@@ -1133,6 +1202,12 @@ impl Actor {
                     video.set_rate(bps, self.config.video.max_fps);
                 }
             }
+            Command::SetDownloadDir(dir) => self.config.download_dir = dir,
+            Command::RequestKeyframe(id) => {
+                if let Some(p) = self.participants.get(&id) {
+                    p.keyframe_request.notify_one();
+                }
+            }
             Command::SetMic(on) => {
                 self.mic_on = on;
                 self.broadcast_media_state().await;
@@ -1192,7 +1267,7 @@ impl Actor {
         if !(self.camera_on || self.sharing_screen) {
             return;
         }
-        if self.config.forward_video {
+        if self.config.video_delivery.forwards_encoded() {
             self.local_preview_started |= au.keyframe;
             if self.local_preview_started {
                 self.emit(CallEvent::EncodedVideo {
@@ -1450,6 +1525,7 @@ impl Actor {
             return;
         }
         let peer = t.peer.clone();
+        t.inner.set_download_dir(&self.config.download_dir);
         match t.inner.accept() {
             Ok(()) => {
                 self.set_incoming(id, TransferStatus::Receiving, None);

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 
 use crate::assemble::{Assembled, FrameAssembler};
@@ -35,59 +35,97 @@ pub enum Received {
     DecodeError(String),
 }
 
-/// Reads a video `track` until it ends, decoding every access unit, and sends the results on
-/// `out`. Runs until the track ends or `out` is closed.
-/// With `forward`, each decodable access unit is also reported as `Received::Encoded`.
-pub async fn video(track: Arc<dyn TrackRemote>, out: mpsc::Sender<Received>, forward: bool) {
+/// What a video receiver reports of each access unit.
+#[derive(Debug, Clone, Copy)]
+pub struct VideoOutput {
+    /// Decode here: `Received::Frame` (and decode errors, which ask for a keyframe).
+    pub decode: bool,
+    /// Report the access units themselves (`Received::Encoded`).
+    pub forward: bool,
+}
+
+/// Reads a video `track` until it ends and sends what `output` asks for on `out`, from the
+/// first keyframe on. Runs until the track ends or `out` is closed. `keyframe_request` is
+/// notified when whoever decodes the forwarded access units could not: the receiver then
+/// skips to the next keyframe and asks the sender for one.
+pub async fn video(
+    track: Arc<dyn TrackRemote>,
+    out: mpsc::Sender<Received>,
+    output: VideoOutput,
+    keyframe_request: Arc<Notify>,
+) {
     let mut assembler = FrameAssembler::new(MAX_REASSEMBLY_WAIT);
-    let decoder = H264Decoder::new().map_err(|e| e.to_string());
+    let decoder = if output.decode {
+        H264Decoder::new().map(Some).map_err(|e| e.to_string())
+    } else {
+        Ok(None)
+    };
     // Until the first keyframe there is nothing to decode against: what arrives before it
     // (the sender's frames in flight when we connected) is skipped, not reported as errors.
     // The same after a lost frame: what follows references it.
     let mut started = false;
-    pump(track, out, decoder, move |decoder, packet| {
-        let mut results = Vec::new();
-        let mut wants_keyframe = false;
-        for assembled in assembler.push(Instant::now(), packet) {
-            let data = match assembled {
-                Assembled::Frame { data, .. } => data,
-                Assembled::Lost => {
+    pump(
+        track,
+        out,
+        decoder,
+        Some(keyframe_request),
+        move |decoder, input| {
+            let mut results = Vec::new();
+            let mut wants_keyframe = false;
+            let packet = match input {
+                Input::Packet(packet) => packet,
+                Input::KeyframeWanted => {
                     started = false;
-                    continue;
+                    return (results, true);
                 }
             };
-            started = started || is_keyframe(&data);
-            if !started {
-                // The keyframe to start from was missed (lost, sent before this track was
-                // read, or a frame since was lost): ask for another.
-                wants_keyframe = true;
-                continue;
-            }
-            if forward {
-                results.push(Received::Encoded {
-                    data: Arc::from(data.as_slice()),
-                    keyframe: is_keyframe(&data),
-                });
-            }
-            match decoder.decode(&data) {
-                Ok(Some(frame)) => results.push(Received::Frame(frame)),
-                Ok(None) => {}
-                Err(e) => {
+            for assembled in assembler.push(Instant::now(), packet) {
+                let data = match assembled {
+                    Assembled::Frame { data, .. } => data,
+                    Assembled::Lost => {
+                        started = false;
+                        continue;
+                    }
+                };
+                started = started || is_keyframe(&data);
+                if !started {
+                    // The keyframe to start from was missed (lost, sent before this track was
+                    // read, or a frame since was lost): ask for another.
                     wants_keyframe = true;
-                    started = false;
-                    results.push(Received::DecodeError(e.to_string()));
+                    continue;
+                }
+                if output.forward {
+                    results.push(Received::Encoded {
+                        data: Arc::from(data.as_slice()),
+                        keyframe: is_keyframe(&data),
+                    });
+                }
+                let Some(decoder) = decoder.as_mut() else {
+                    continue;
+                };
+                match decoder.decode(&data) {
+                    Ok(Some(frame)) => results.push(Received::Frame(frame)),
+                    Ok(None) => {}
+                    Err(e) => {
+                        wants_keyframe = true;
+                        started = false;
+                        results.push(Received::DecodeError(e.to_string()));
+                    }
                 }
             }
-        }
-        (results, wants_keyframe)
-    })
+            (results, wants_keyframe)
+        },
+    )
     .await;
 }
 
 /// Reads an audio `track` until it ends, decoding every Opus packet.
 pub async fn audio(track: Arc<dyn TrackRemote>, out: mpsc::Sender<Received>) {
     let decoder = OpusDecoder::new().map_err(|e| e.to_string());
-    pump(track, out, decoder, |decoder, packet| {
+    pump(track, out, decoder, None, |decoder, input| {
+        let Input::Packet(packet) = input else {
+            return (Vec::new(), false);
+        };
         if packet.payload.is_empty() {
             return (Vec::new(), false);
         }
@@ -100,6 +138,13 @@ pub async fn audio(track: Arc<dyn TrackRemote>, out: mpsc::Sender<Received>) {
     .await;
 }
 
+/// What the receiver's decode step is handed.
+enum Input {
+    Packet(rtc::rtp::Packet),
+    /// The application could not decode what was forwarded.
+    KeyframeWanted,
+}
+
 /// Hands every RTP packet of `track` to `decode` and forwards what it produces, until the
 /// track ends or `out` is closed. A decoder that could not be created is reported once.
 /// `decode` also says whether the sender should be asked for a keyframe (PLI).
@@ -107,7 +152,8 @@ async fn pump<D>(
     track: Arc<dyn TrackRemote>,
     out: mpsc::Sender<Received>,
     decoder: Result<D, String>,
-    mut decode: impl FnMut(&mut D, rtc::rtp::Packet) -> (Vec<Received>, bool),
+    keyframe_request: Option<Arc<Notify>>,
+    mut decode: impl FnMut(&mut D, Input) -> (Vec<Received>, bool),
 ) {
     let mut last_pli: Option<Instant> = None;
     let mut decoder = match decoder {
@@ -117,12 +163,23 @@ async fn pump<D>(
             return;
         }
     };
-    while let Some(event) = track.poll().await {
-        let TrackRemoteEvent::OnRtpPacket(packet) = event else {
-            continue;
+    let mut ssrc = None;
+    loop {
+        let input = tokio::select! {
+            event = track.poll() => match event {
+                Some(TrackRemoteEvent::OnRtpPacket(packet)) => {
+                    ssrc = Some(packet.header.ssrc);
+                    Input::Packet(packet)
+                }
+                Some(_) => continue,
+                None => break,
+            },
+            () = wanted(&keyframe_request) => Input::KeyframeWanted,
         };
-        let ssrc = packet.header.ssrc;
-        let (results, wants_keyframe) = decode(&mut decoder, packet);
+        let (results, wants_keyframe) = decode(&mut decoder, input);
+        let Some(ssrc) = ssrc else {
+            continue; // nothing received yet: nobody to ask
+        };
         if wants_keyframe && last_pli.is_none_or(|t| t.elapsed() >= PLI_INTERVAL) {
             last_pli = Some(Instant::now());
             let request = PictureLossIndication {
@@ -138,5 +195,13 @@ async fn pump<D>(
                 return;
             }
         }
+    }
+}
+
+/// Resolves when `request` is notified; never without one.
+async fn wanted(request: &Option<Arc<Notify>>) {
+    match request {
+        Some(n) => n.notified().await,
+        None => std::future::pending().await,
     }
 }

@@ -207,6 +207,14 @@ impl Incoming {
         self.received
     }
 
+    /// Moves a transfer not yet accepted to another download folder: the user's choice at the
+    /// moment of accepting counts, not the one when the offer arrived.
+    pub fn set_download_dir(&mut self, dir: &Path) {
+        if self.state == State::Offered {
+            self.dir = dir.to_owned();
+        }
+    }
+
     /// Starts receiving into a hidden temporary file in the download folder (same file
     /// system, so the final rename is atomic).
     pub fn accept(&mut self) -> Result<(), TransferError> {
@@ -433,6 +441,20 @@ mod tests {
             v[field] = value;
             assert!(Offer::parse(&v).is_err(), "{field} = {}", v[field]);
         }
+    }
+
+    #[test]
+    fn the_download_folder_chosen_before_accepting_is_where_the_file_lands() {
+        let first = tmpdir("first");
+        let chosen = tmpdir("chosen");
+        let data = b"moved";
+        let mut t = Incoming::new(offer("f.txt", data), &first);
+        t.set_download_dir(&chosen);
+        t.accept().expect("accept");
+        t.set_download_dir(&first); // too late: receiving already
+        t.on_chunk(data).expect("chunk");
+        assert_eq!(t.on_end().expect("verified"), chosen.join("f.txt"));
+        assert_eq!(fs::read_dir(&first).expect("dir").count(), 0);
     }
 
     #[test]

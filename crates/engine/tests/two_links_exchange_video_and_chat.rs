@@ -143,7 +143,15 @@ async fn video_and_chat_cross_a_loopback_peer_connection() {
     let LinkEvent::Track(track) = track else {
         unreachable!()
     };
-    tokio::spawn(receive::video(track, frames_tx, false));
+    tokio::spawn(receive::video(
+        track,
+        frames_tx,
+        receive::VideoOutput {
+            decode: true,
+            forward: false,
+        },
+        Default::default(),
+    ));
 
     let mut last = None;
     let mut decoded = 0;
@@ -318,7 +326,15 @@ async fn a_receiver_that_missed_the_keyframe_asks_for_one() {
             tokio::select! {
                 Some(event) = bob_other.recv(), if !receiving => {
                     if let LinkEvent::Track(track) = event {
-                        tokio::spawn(receive::video(track, frames_tx.clone(), false));
+                        tokio::spawn(receive::video(
+                            track,
+                            frames_tx.clone(),
+                            receive::VideoOutput {
+                                decode: true,
+                                forward: false,
+                            },
+                            Default::default(),
+                        ));
                         receiving = true;
                     }
                 }

@@ -4,6 +4,7 @@
 import { spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import { mkdtempSync, mkdirSync, readFileSync } from "node:fs";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -149,6 +150,69 @@ export function rustPeer({ server, room, name, dir, args = [] }) {
       const code = await exited;
       if (code !== 0) throw new Error(`${name} exited with ${code}`);
       return JSON.parse(readFileSync(report, "utf8"));
+    },
+  };
+}
+
+/** The desktop app beside the `confab` binary (same Cargo profile). */
+export const APP = process.env.CONFAB_APP_BIN || path.join(path.dirname(CONFAB), "confab-app");
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Starts WebKitWebDriver and, through it, the desktop app (`binary`) with `args` and `env` (FINDINGS: no
+ * tauri-driver needed; the app must see TAURI_WEBVIEW_AUTOMATION). Needs an X display.
+ * Resolves with the selenium driver, the WebKitWebDriver process (the app and its WebKit
+ * processes are its descendants) and quit().
+ */
+export async function launchApp(args, env = {}, binary = APP) {
+  if (!process.env.DISPLAY) throw new Error("the app needs an X server (run under xvfb-run)");
+  const { Builder } = await import("selenium-webdriver");
+  const port = await freePort();
+  const webdriver = spawn("WebKitWebDriver", [`--port=${port}`], {
+    stdio: "ignore",
+    env: { ...process.env, ...env, TAURI_WEBVIEW_AUTOMATION: "true" },
+  });
+  const quitDriver = () => {
+    if (webdriver.exitCode === null) webdriver.kill();
+  };
+  // The driver answers /status once it listens; it has no other readiness signal.
+  const deadline = Date.now() + 20000;
+  for (;;) {
+    try {
+      if ((await fetch(`http://127.0.0.1:${port}/status`)).ok) break;
+    } catch {}
+    if (Date.now() > deadline) {
+      quitDriver();
+      throw new Error("WebKitWebDriver did not start within 20 s");
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  let driver;
+  try {
+    driver = await new Builder()
+      .usingServer(`http://127.0.0.1:${port}`)
+      .withCapabilities({ browserName: "wry", "webkitgtk:browserOptions": { binary, args } })
+      .build();
+  } catch (err) {
+    quitDriver();
+    throw err;
+  }
+  return {
+    driver,
+    webdriver,
+    async quit() {
+      await driver.quit().catch(() => {});
+      quitDriver();
     },
   };
 }
