@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets everything up and runs every test: formatting and lints, the Rust unit and integration
-# tests, the socket.io-client v4 compatibility tests, and the three-browser end-to-end call.
+# tests, the socket.io-client v4 compatibility tests, the end-to-end calls (browsers and the
+# desktop app), and the .deb installed and launched.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
@@ -16,6 +17,8 @@ step "cargo fmt --check"
 cargo fmt --all -- --check
 step "cargo clippy (warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+step "UI scripts parse (a syntax error would only show as a dead page)"
+for f in ui/*.js; do node --check "$f"; done
 step "cargo build"
 cargo build --workspace --locked
 step "cargo test"
@@ -40,5 +43,9 @@ node --test --test-concurrency=1 tests/js/compat-*.test.mjs
 step "end to end: headless Chromium, and the desktop app under Xvfb through WebKitWebDriver (loopback-only network namespace)"
 if [ "$(id -u)" -eq 0 ]; then NS=(unshare -n); else NS=(unshare -rn); fi
 "${NS[@]}" sh -c 'ip link set lo up && xvfb-run -a -s "-screen 0 1280x800x24" node --test --test-concurrency=1 tests/js/e2e-*.test.mjs'
+
+step "the .deb: built, installed, launched from its desktop entry, removed (needs root or sudo)"
+./scripts/package-deb.sh --quiet
+xvfb-run -a -s "-screen 0 1280x800x24" node --test tests/js/installed-deb.test.mjs
 
 step "all tests passed"
