@@ -339,6 +339,7 @@ function setInCall(on) {
     sharing = false;
     ui.share.setAttribute("aria-pressed", "false");
     ui.share.textContent = "Share Screen";
+    showLocalFlags();
   }
 }
 
@@ -375,6 +376,7 @@ async function join() {
   if (stream) ui.localVideo.srcObject = stream;
   ui.localName.textContent = `You (${user})`;
   ui.localTile.dataset.participant = user;
+  ui.localTile.dataset.initial = user.slice(0, 1).toUpperCase();
   backend.setCamera(videoOn);
   backend.setMic(audioOn);
   // Desktop: where this webview cannot decode H.264, the engine decodes and sends pictures.
@@ -417,12 +419,13 @@ ui.video.addEventListener("click", () => {
   videoOn = !videoOn;
   if (backend) backend.setCamera(videoOn);
   showToggle(ui.video, "Camera", videoOn);
-  ui.localTile.classList.toggle("video-off", !videoOn);
+  showLocalFlags();
 });
 ui.audio.addEventListener("click", () => {
   audioOn = !audioOn;
   if (backend) backend.setMic(audioOn);
   showToggle(ui.audio, "Mic", audioOn);
+  showLocalFlags();
 });
 ui.share.addEventListener("click", async () => {
   if (!backend || !inCall) return;
@@ -434,7 +437,12 @@ ui.share.addEventListener("click", async () => {
   }
   ui.share.setAttribute("aria-pressed", String(sharing));
   ui.share.textContent = sharing ? "Stop Sharing" : "Share Screen";
+  showLocalFlags();
 });
+/** The local tile shows the same muted / camera-off / sharing flags the others see. */
+function showLocalFlags() {
+  setFlags(ui.localTile, { video: videoOn || sharing, audio: audioOn, screen: sharing });
+}
 ui.chatForm.addEventListener("submit", (ev) => {
   ev.preventDefault();
   const text = ui.chatInput.value.trim();

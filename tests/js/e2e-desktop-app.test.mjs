@@ -6,7 +6,7 @@
 // both ways and the peer's HTML shows as text and runs nothing, the screen-share toggle
 // switches what the peer receives and back, a file sent through the
 // command the native picker ends in arrives hash-exact, leaving removes the tile and the peer
-// sees the app leave; the local tile names the synthetic sources; the peer's tile shows it
+// sees the app leave; the CSP stops inline script and remote loads; the local tile names the synthetic sources; the peer's tile shows it
 // speaking; the bitrate graph draws; keyboard shortcuts work except while typing; settings
 // load from and save to disk, refuse nonsense, and the chosen download folder receives an
 // accepted file. Run by scripts/test.sh inside a loopback-only namespace with xvfb-run.
@@ -103,6 +103,19 @@ test("a peer's chat with HTML shows as text and runs nothing", async () => {
   await shot("chat-from-peer");
 });
 
+test("the window's CSP runs no inline script and loads nothing from elsewhere", async () => {
+  const [inline, remote] = await driver.executeAsyncScript(
+    "const done = arguments[arguments.length - 1];" +
+      "const s = document.createElement('script'); s.textContent = 'window.__inline = 1'; document.body.append(s);" +
+      "fetch(arguments[0], { mode: 'no-cors' }).then(() => done([window.__inline === 1, 'loaded']), () => done([window.__inline === 1, 'blocked']));",
+    `${server.url}/healthz`,
+  );
+  assert.equal(inline, false, "inline script ran");
+  // no-cors: without the CSP this fetch would succeed (an opaque response), so only the CSP
+  // can block it.
+  assert.equal(remote, "blocked", "a fetch to the signalling server's origin was allowed");
+});
+
 test("chat typed in the app reaches the peer exactly once", async () => {
   const input = await driver.findElement(By.css('[data-testid="chat-input"]'));
   await input.sendKeys("hello from the desktop");
@@ -185,6 +198,9 @@ test("keyboard shortcuts toggle the mic, but not while typing in the chat", asyn
   const seen = bob.seen.length;
   await driver.actions().sendKeys("m").perform();
   assert.equal(await micButton.getText(), "Mic off");
+  const local = await driver.findElement(By.css("#local-tile"));
+  assert.equal(await local.getAttribute("data-audio"), "false", "the local tile shows muted");
+  assert.match(await local.findElement(By.css(".tile-flags")).getText(), /mic off/);
   await bob.waitFor((e) => bob.seen.indexOf(e) >= seen && e.event === "media-state" && e.id === "alice" && e.audio === false, "alice muted");
   await driver.actions().sendKeys("m").perform();
   assert.equal(await micButton.getText(), "Mic on");
