@@ -27,7 +27,7 @@ cargo test --workspace --locked
 step "audio devices through PulseAudio null sinks (capture, playback, echo cancellation, a call's audio end to end)"
 ./scripts/pulse-setup.sh
 PULSE_SINK=confab_out PULSE_SOURCE=confab_mic.monitor \
-  cargo test --workspace --locked --test pulse_audio_round_trip --test call_audio_through_pulseaudio -- --ignored
+  cargo test --workspace --locked --test pulse_audio_round_trip --test call_audio_through_pulseaudio -- --ignored --test-threads=1
 # Echo cancellation: the microphone is the speakers' own monitor, so all that plays is echo.
 PULSE_SINK=confab_out PULSE_SOURCE=confab_out.monitor \
   cargo test --workspace --locked --test echo_cancellation -- --ignored

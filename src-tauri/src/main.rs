@@ -178,6 +178,25 @@ struct Joined {
     notices: Vec<String>,
 }
 
+/// The capture device for a microphone choice: `synthetic` is none (the call's tone), no
+/// choice is the system's default.
+fn mic_device(choice: Option<&str>) -> Option<String> {
+    match choice {
+        Some("synthetic") => None,
+        Some(m) => Some(m.to_owned()),
+        None => Some("default".to_owned()),
+    }
+}
+
+/// The playback device for a speakers choice: `none` plays nothing.
+fn speakers_device(choice: Option<&str>) -> Option<String> {
+    match choice {
+        Some("none") => None,
+        Some(s) => Some(s.to_owned()),
+        None => Some("default".to_owned()),
+    }
+}
+
 /// The camera, microphone and speakers a join uses, from the arguments (this run only), the
 /// settings, and what exists. With no camera the synthetic pattern is sent, and said.
 async fn media_for(args: &Args, settings: &Settings, config: &mut CallConfig) -> (String, String) {
@@ -216,18 +235,8 @@ async fn media_for(args: &Args, settings: &Settings, config: &mut CallConfig) ->
             }
         }
     };
-    let mic = args.mic.clone().or_else(|| settings.microphone.clone());
-    config.mic = match mic.as_deref() {
-        Some("synthetic") => None,
-        Some(m) => Some(m.to_owned()),
-        None => Some("default".to_owned()),
-    };
-    let speakers = args.speakers.clone().or_else(|| settings.speakers.clone());
-    config.speakers = match speakers.as_deref() {
-        Some("none") => None,
-        Some(s) => Some(s.to_owned()),
-        None => Some("default".to_owned()),
-    };
+    config.mic = mic_device(args.mic.as_deref().or(settings.microphone.as_deref()));
+    config.speakers = speakers_device(args.speakers.as_deref().or(settings.speakers.as_deref()));
     config.synthetic_audio = true; // the tone when there is no microphone
     config.voice_processing = settings.voice_processing.unwrap_or(true);
     let mic_label = config
@@ -580,8 +589,8 @@ async fn get_settings(app: State<'_, AppState>) -> Result<SettingsView, String> 
     })
 }
 
-/// Validates and keeps `settings`; the camera, the bitrate cap and the download folder apply
-/// to a running call at once, the sound devices and ICE servers from the next call.
+/// Validates and keeps `settings`; devices, the bitrate cap and the download folder apply to
+/// a running call at once, echo cancellation and ICE servers from the next call.
 #[tauri::command]
 async fn save_settings(app: State<'_, AppState>, settings: Settings) -> Result<(), String> {
     settings.validate().map_err(|e| e.to_string())?;
@@ -596,6 +605,8 @@ async fn save_settings(app: State<'_, AppState>, settings: Settings) -> Result<(
     let camera_changed = saved.camera != settings.camera;
     let bitrate_changed = saved.max_bitrate_kbps != settings.max_bitrate_kbps;
     let downloads_changed = saved.download_dir != settings.download_dir;
+    let sound_changed =
+        saved.microphone != settings.microphone || saved.speakers != settings.speakers;
     settings
         .save(&app.settings_path)
         .map_err(|e| e.to_string())?;
@@ -614,6 +625,12 @@ async fn save_settings(app: State<'_, AppState>, settings: Settings) -> Result<(
                     height: 480,
                 },
             }));
+        }
+        if sound_changed {
+            s.send(Command::SetAudioDevices {
+                mic: mic_device(settings.microphone.as_deref()),
+                speakers: speakers_device(settings.speakers.as_deref()),
+            });
         }
         if downloads_changed {
             s.send(Command::SetDownloadDir(

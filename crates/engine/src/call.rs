@@ -335,6 +335,13 @@ pub enum Command {
     RequestKeyframe(String),
     /// Where files accepted from now on are written.
     SetDownloadDir(PathBuf),
+    /// Switches the microphone (`None`: the synthetic tone) and the speakers (`None`: none)
+    /// during the call, on the same audio track. A device that cannot be opened is reported
+    /// ([`CallEvent::Error`]) and the previous ones stay.
+    SetAudioDevices {
+        mic: Option<String>,
+        speakers: Option<String>,
+    },
     Leave,
 }
 
@@ -419,14 +426,18 @@ pub async fn join(
         None => None,
     };
     let audio = if config.synthetic_audio || mic.is_some() {
-        let tone = mic.is_none().then(|| Tone::new(440.0));
+        let tone = mic.is_none().then(|| Tone::new(SYNTHETIC_TONE_HZ));
         Some(std::sync::Mutex::new((tone, OpusEncoder::new(32_000)?)))
     } else {
         None
     };
     let playback = match &config.speakers {
-        Some(device) => Some(Playback::start(Some(device), voice)?),
+        Some(device) => Some(Playback::start(Some(device), voice.clone())?),
         None => None,
+    };
+    let (capture, mic_rx) = match mic {
+        Some((capture, rx)) => (Some(capture), Some(rx)),
+        None => (None, None),
     };
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
     let (events_tx, events_rx) = mpsc::unbounded_channel();
@@ -442,6 +453,9 @@ pub async fn join(
         video,
         audio,
         playback,
+        voice,
+        capture,
+        mic_swap: None,
         camera_on: true,
         sharing_screen: false,
         last_video_capture_us: None,
@@ -451,11 +465,7 @@ pub async fn join(
         outgoing: HashMap::new(),
         transfer_seq: 0,
     };
-    let (capture, mic_rx) = match mic {
-        Some((capture, rx)) => (Some(capture), Some(rx)),
-        None => (None, None),
-    };
-    tokio::spawn(actor.run(incoming, cmd_rx, internal_rx, video_rx, mic_rx, capture));
+    tokio::spawn(actor.run(incoming, cmd_rx, internal_rx, video_rx, mic_rx));
     Ok((CallHandle { tx: cmd_tx }, events_rx))
 }
 
@@ -472,6 +482,12 @@ struct Actor {
     /// future must be `Send`; only the actor ever locks it.
     audio: Option<std::sync::Mutex<(Option<Tone>, OpusEncoder)>>,
     playback: Option<Playback>,
+    /// Shared by microphone and speakers (the canceller's far-end reference), when on.
+    voice: Option<VoiceProcessor>,
+    /// Kept alive for the call: dropping it stops the microphone.
+    capture: Option<Capture>,
+    /// A new microphone's frames (`Some(None)`: back to the tone), for the run loop to take.
+    mic_swap: Option<Option<mpsc::Receiver<AudioFrame>>>,
     camera_on: bool,
     sharing_screen: bool,
     /// Capture time of the last access unit sent: the next one's RTP duration.
@@ -503,6 +519,8 @@ const STATS_INTERVAL: Duration = Duration::from_secs(1);
 const PROGRESS_INTERVAL: Duration = Duration::from_millis(100);
 /// Bytes read from disk at once by a sending task (then cut into chunks).
 const READ_BLOCK: usize = 1024 * 1024;
+/// What the call sends without a microphone (tests listen for it).
+pub const SYNTHETIC_TONE_HZ: f64 = 440.0;
 
 impl Actor {
     async fn run(
@@ -512,8 +530,6 @@ impl Actor {
         mut internal: mpsc::UnboundedReceiver<Internal>,
         mut video: Option<mpsc::Receiver<VideoOut>>,
         mut mic: Option<mpsc::Receiver<AudioFrame>>,
-        // Kept alive for the call: dropping it stops the microphone.
-        _capture: Option<Capture>,
     ) {
         let mut audio_tick = tokio::time::interval(Duration::from_millis(20));
         audio_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -553,6 +569,9 @@ impl Actor {
                     }
                 }
                 _ = stats_tick.tick() => self.report_stats().await,
+            }
+            if let Some(next) = self.mic_swap.take() {
+                mic = next;
             }
         }
         let _ = self.client.emit_args(ev::LEAVE_ROOM, &[]);
@@ -1203,6 +1222,7 @@ impl Actor {
                 }
             }
             Command::SetDownloadDir(dir) => self.config.download_dir = dir,
+            Command::SetAudioDevices { mic, speakers } => self.set_audio_devices(mic, speakers),
             Command::RequestKeyframe(id) => {
                 if let Some(p) = self.participants.get(&id) {
                     p.keyframe_request.notify_one();
@@ -1321,6 +1341,46 @@ impl Actor {
 }
 
 impl Actor {
+    /// Opens the new devices first, so that a failure leaves the call as it was.
+    fn set_audio_devices(&mut self, mic: Option<String>, speakers: Option<String>) {
+        if self.audio.is_none() && mic.is_some() {
+            return self.error("this call sends no audio: no microphone to switch to".into());
+        }
+        if mic.is_some() && self.config.voice_processing && self.voice.is_none() {
+            match VoiceProcessor::new() {
+                Ok(v) => self.voice = Some(v),
+                Err(e) => return self.error(format!("echo cancellation: {e}")),
+            }
+        }
+        let captured = match &mic {
+            Some(device) => match Capture::start(Some(device), self.voice.clone()) {
+                Ok(c) => Some(c),
+                Err(e) => return self.error(format!("microphone {device}: {e}")),
+            },
+            None => None,
+        };
+        let playback = match &speakers {
+            Some(device) => match Playback::start(Some(device), self.voice.clone()) {
+                Ok(p) => Some(p),
+                Err(e) => return self.error(format!("speakers {device}: {e}")),
+            },
+            None => None,
+        };
+        if let Some(audio) = &self.audio {
+            let mut guard = audio.lock().unwrap_or_else(|p| p.into_inner());
+            guard.0 = captured.is_none().then(|| Tone::new(SYNTHETIC_TONE_HZ));
+        }
+        let (capture, frames) = match captured {
+            Some((capture, frames)) => (Some(capture), Some(frames)),
+            None => (None, None),
+        };
+        self.capture = capture;
+        self.mic_swap = Some(frames);
+        self.playback = playback;
+        self.config.mic = mic;
+        self.config.speakers = speakers;
+    }
+
     async fn report_stats(&mut self) {
         let mut out = Vec::new();
         for (id, p) in self.participants.iter_mut().filter(|(_, p)| p.connected) {
