@@ -425,6 +425,9 @@ async fn join(
                 call::CallEvent::AudioFrame { id, peak, .. } => {
                     levels.push(id, *peak, std::time::Instant::now())
                 }
+                call::CallEvent::LocalAudio { peak } => {
+                    levels.push(&me, *peak, std::time::Instant::now())
+                }
                 call::CallEvent::ParticipantLeft { id } => {
                     levels.forget(id);
                     None

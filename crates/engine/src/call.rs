@@ -216,6 +216,11 @@ pub enum CallEvent {
         /// that sound (not just packets) arrived.
         peak: u16,
     },
+    /// A 20 ms frame from this side's microphone (not the tone), while it is on, whether or
+    /// not anyone is connected: what "your microphone works" indicators show.
+    LocalAudio {
+        peak: u16,
+    },
     /// One H.264 access unit (Annex B) from `id` (this participant's own name for the local
     /// preview), with [`VideoDelivery::Encoded`]. Each id's first one is a keyframe.
     EncodedVideo {
@@ -519,6 +524,11 @@ const STATS_INTERVAL: Duration = Duration::from_secs(1);
 const PROGRESS_INTERVAL: Duration = Duration::from_millis(100);
 /// Bytes read from disk at once by a sending task (then cut into chunks).
 const READ_BLOCK: usize = 1024 * 1024;
+/// The largest absolute sample: what level indicators show.
+fn peak(samples: &[i16]) -> u16 {
+    samples.iter().map(|s| s.unsigned_abs()).max().unwrap_or(0)
+}
+
 /// What the call sends without a microphone (tests listen for it).
 pub const SYNTHETIC_TONE_HZ: f64 = 440.0;
 
@@ -1065,12 +1075,7 @@ impl Actor {
                 self.emit(CallEvent::AudioFrame {
                     id,
                     samples: frame.samples.len(),
-                    peak: frame
-                        .samples
-                        .iter()
-                        .map(|s| s.unsigned_abs())
-                        .max()
-                        .unwrap_or(0),
+                    peak: peak(&frame.samples),
                 });
             }
             Internal::Media(id, Received::DecodeError(e)) => {
@@ -1313,6 +1318,11 @@ impl Actor {
     /// Encodes and sends one 20 ms frame: `captured` from the microphone, or the next frame of
     /// the tone.
     async fn send_audio_frame(&mut self, captured: Option<AudioFrame>) {
+        if let Some(frame) = captured.as_ref().filter(|_| self.mic_on) {
+            self.emit(CallEvent::LocalAudio {
+                peak: peak(&frame.samples),
+            });
+        }
         if !self.participants.values().any(|p| p.connected) {
             return;
         }

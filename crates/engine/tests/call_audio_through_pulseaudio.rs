@@ -3,7 +3,7 @@
 //! Opus and WebRTC carry it to bob, bob's call plays it on `confab_out`, and the tone is
 //! recorded back from `confab_out`'s monitor. Run by scripts/test.sh after
 //! scripts/pulse-setup.sh, with PULSE_SOURCE=confab_mic.monitor and PULSE_SINK=confab_out.
-//! Also: switching microphone and speakers during a call.
+//! Also: switching microphone and speakers during a call, and the local microphone level.
 
 use std::io::{Read, Write};
 use std::process::{Command, Stdio};
@@ -260,6 +260,18 @@ async fn microphone_and_speakers_switch_during_the_call() {
         speakers: None,
     });
     let heard = until_heard(20, |s| is_tone(s, 660.0)).await;
+    // Alice's own call shows her microphone's level (her "it works" indicator).
+    tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match alice_events.recv().await.expect("alice's call running") {
+                CallEvent::LocalAudio { peak } if peak > 8000 => break,
+                CallEvent::Error { message } => panic!("alice: {message}"),
+                _ => {}
+            }
+        }
+    })
+    .await
+    .expect("alice's microphone level");
     let _ = pacat.kill();
     let _ = pacat.wait();
     assert!(
