@@ -307,7 +307,7 @@ function onEvent(e) {
       break;
     case "audio-level": {
       // Speaking: loud enough recently. Events come ~5 times a second while sound arrives.
-      const tile = tileFor(e.id);
+      const tile = e.id === ui.localTile.dataset.participant ? ui.localTile : tileFor(e.id);
       if (!tile) break;
       if (e.level >= 0.05) speakingUntil.set(e.id, performance.now() + 600);
       const speaking = (speakingUntil.get(e.id) || 0) > performance.now();
