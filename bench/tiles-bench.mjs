@@ -65,7 +65,8 @@ function treeTicks(root) {
       up = all.get(up)?.ppid ?? 0;
     }
     if (!inside) continue;
-    const group = p.comm.startsWith("confab-app") ? "app" : "webkit";
+    // WebKitWebDriver starts the app; the app starts WebKit's processes.
+    const group = p.ppid === root ? "app" : "webkit";
     out.set(`${pid}`, { group, ticks: p.ticks });
   }
   return out;
