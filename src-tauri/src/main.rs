@@ -38,11 +38,13 @@ struct Args {
     /// Signalling server URL; without one the app hosts its own.
     #[arg(long, env = "CONFAB_SERVER")]
     server: Option<String>,
+    /// The room to join (1–64 letters, digits, . _ -).
     #[arg(long)]
     room: Option<String>,
     /// Your id in the room and your display name.
     #[arg(long)]
     name: Option<String>,
+    /// The room's secret, when it has one.
     #[arg(long)]
     secret: Option<String>,
     /// Join at once (needs --room and --name).
