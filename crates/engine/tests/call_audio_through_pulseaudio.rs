@@ -6,7 +6,7 @@
 //! Also: switching microphone and speakers during a call, and the local microphone level.
 
 use std::io::{Read, Write};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use confab_engine::call::{self, CallConfig, CallEvent, Command as CallCommand};
@@ -42,27 +42,7 @@ async fn a_tone_into_alices_microphone_comes_out_of_bobs_speakers() {
     let (alice, _alice_events) = call::join(a).await.expect("alice with a microphone");
 
     // The tone plays into alice's "microphone" for the whole test.
-    let mut pacat = Command::new("pacat")
-        .args([
-            "-d",
-            "confab_mic",
-            "--raw",
-            "--format=s16le",
-            "--rate=48000",
-            "--channels=1",
-        ])
-        .stdin(Stdio::piped())
-        .spawn()
-        .expect("pacat");
-    let mut tone = Tone::new(440.0);
-    let bytes: Vec<u8> = (0..50 * 12)
-        .flat_map(|_| tone.next_frame().samples)
-        .flat_map(|s| s.to_le_bytes())
-        .collect();
-    let mut stdin = pacat.stdin.take().expect("piped");
-    std::thread::spawn(move || {
-        let _ = stdin.write_all(&bytes);
-    });
+    let mut pacat = play_into_mic(440.0, 12);
 
     // Wait until bob decodes the tone itself (half a second of loud frames in a row: alice's
     // microphone is silent until pacat's stream starts), then record bob's speakers.
@@ -80,39 +60,12 @@ async fn a_tone_into_alices_microphone_comes_out_of_bobs_speakers() {
     })
     .await
     .expect("bob decodes alice's tone");
-    let recorded = tokio::task::spawn_blocking(|| {
-        let mut parec = Command::new("parec")
-            .args([
-                "-d",
-                "confab_out.monitor",
-                "--raw",
-                "--format=s16le",
-                "--rate=48000",
-                "--channels=1",
-            ])
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("parec");
-        let mut raw = vec![0u8; SAMPLE_RATE as usize * 2 * 2];
-        parec
-            .stdout
-            .take()
-            .expect("piped")
-            .read_exact(&mut raw)
-            .expect("two seconds recorded");
-        let _ = parec.kill();
-        let _ = parec.wait();
-        raw
-    })
-    .await
-    .expect("recorder");
+    let samples = tokio::task::spawn_blocking(|| record_bobs_speakers(2.0))
+        .await
+        .expect("recorder");
     let _ = pacat.kill();
     let _ = pacat.wait();
 
-    let samples: Vec<i16> = recorded
-        .chunks_exact(2)
-        .map(|b| i16::from_le_bytes([b[0], b[1]]))
-        .collect();
     let loud = samples.iter().filter(|s| s.unsigned_abs() > 2000).count();
     let first_loud = samples.iter().position(|s| s.unsigned_abs() > 2000);
     assert!(
@@ -126,6 +79,33 @@ async fn a_tone_into_alices_microphone_comes_out_of_bobs_speakers() {
     alice.send(CallCommand::Leave);
     bob.send(CallCommand::Leave);
     server.shutdown().await.expect("server");
+}
+
+/// Plays `seconds` of a `hz` tone into the `confab_mic` null sink, whose monitor is alice's
+/// microphone. Kill the returned pacat when done.
+fn play_into_mic(hz: f64, seconds: usize) -> Child {
+    let mut pacat = Command::new("pacat")
+        .args([
+            "-d",
+            "confab_mic",
+            "--raw",
+            "--format=s16le",
+            "--rate=48000",
+            "--channels=1",
+        ])
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("pacat");
+    let mut tone = Tone::new(hz);
+    let bytes: Vec<u8> = (0..50 * seconds)
+        .flat_map(|_| tone.next_frame().samples)
+        .flat_map(|s| s.to_le_bytes())
+        .collect();
+    let mut stdin = pacat.stdin.take().expect("piped");
+    std::thread::spawn(move || {
+        let _ = stdin.write_all(&bytes);
+    });
+    pacat
 }
 
 /// Records `seconds` of `confab_out`'s monitor (what bob's speakers play).
@@ -234,27 +214,7 @@ async fn microphone_and_speakers_switch_during_the_call() {
     );
 
     // Alice switches to her microphone, into which 660 Hz is playing.
-    let mut pacat = Command::new("pacat")
-        .args([
-            "-d",
-            "confab_mic",
-            "--raw",
-            "--format=s16le",
-            "--rate=48000",
-            "--channels=1",
-        ])
-        .stdin(Stdio::piped())
-        .spawn()
-        .expect("pacat");
-    let mut tone = Tone::new(660.0);
-    let bytes: Vec<u8> = (0..50 * 20)
-        .flat_map(|_| tone.next_frame().samples)
-        .flat_map(|s| s.to_le_bytes())
-        .collect();
-    let mut stdin = pacat.stdin.take().expect("piped");
-    std::thread::spawn(move || {
-        let _ = stdin.write_all(&bytes);
-    });
+    let mut pacat = play_into_mic(660.0, 20);
     alice.send(CallCommand::SetAudioDevices {
         mic: Some("default".into()),
         speakers: None,
