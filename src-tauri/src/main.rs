@@ -199,11 +199,11 @@ fn speakers_device(choice: Option<&str>) -> Option<String> {
     }
 }
 
-/// The camera, microphone and speakers a join uses, from the arguments (this run only), the
-/// settings, and what exists. With no camera the synthetic pattern is sent, and said.
-async fn media_for(args: &Args, settings: &Settings, config: &mut CallConfig) -> (String, String) {
-    let wanted = args.camera.clone().or_else(|| settings.camera.clone());
-    let camera = if wanted.as_deref() == Some("synthetic") {
+/// The video source for a camera choice (`synthetic`, an id, or none: the first camera), from
+/// the cameras that exist now, and how the local tile names it. With no such camera the
+/// synthetic pattern is sent, and said.
+async fn camera_source(choice: Option<&str>) -> (VideoSourceSpec, String) {
+    let camera = if choice == Some("synthetic") {
         None
     } else {
         let cameras = tauri::async_runtime::spawn_blocking(confab_media::source::camera::list)
@@ -211,32 +211,40 @@ async fn media_for(args: &Args, settings: &Settings, config: &mut CallConfig) ->
             .ok()
             .and_then(Result::ok)
             .unwrap_or_default();
-        match wanted {
+        match choice {
             Some(id) => cameras.into_iter().find(|c| c.id == id),
             None => cameras.into_iter().next(),
         }
     };
-    let camera_label = match camera {
-        Some(DeviceInfo { id, name }) => {
-            config.video_source = Some(VideoSourceSpec::Camera {
+    match camera {
+        Some(DeviceInfo { id, name }) => (
+            VideoSourceSpec::Camera {
                 device: Some(id),
                 max: (1280, 720),
                 fps: 30,
-            });
-            name
-        }
-        None => {
-            config.video_source = Some(VideoSourceSpec::Synthetic {
+            },
+            name,
+        ),
+        None => (
+            VideoSourceSpec::Synthetic {
                 width: 640,
                 height: 480,
-            });
-            if args.camera.as_deref() == Some("synthetic") {
+            },
+            if choice == Some("synthetic") {
                 "Synthetic camera".to_owned()
             } else {
                 "Synthetic camera (no camera found)".to_owned()
-            }
-        }
-    };
+            },
+        ),
+    }
+}
+
+/// The camera, microphone and speakers a join uses, from the arguments (this run only), the
+/// settings, and what exists.
+async fn media_for(args: &Args, settings: &Settings, config: &mut CallConfig) -> (String, String) {
+    let (source, camera_label) =
+        camera_source(args.camera.as_deref().or(settings.camera.as_deref())).await;
+    config.video_source = Some(source);
     config.mic = mic_device(args.mic.as_deref().or(settings.microphone.as_deref()));
     config.speakers = speakers_device(args.speakers.as_deref().or(settings.speakers.as_deref()));
     config.synthetic_audio = true; // the tone when there is no microphone
@@ -617,19 +625,14 @@ async fn save_settings(app: State<'_, AppState>, settings: Settings) -> Result<(
         .map_err(|e| e.to_string())?;
     *saved = settings.clone();
     drop(saved);
+    // Probing cameras blocks: done before the session is locked.
+    let source = match camera_changed {
+        true => Some(camera_source(settings.camera.as_deref()).await.0),
+        false => None,
+    };
     if let Some(s) = app.session.lock().await.as_ref() {
-        if camera_changed {
-            s.send(Command::SetVideoSource(match settings.camera {
-                Some(id) if id != "synthetic" => VideoSourceSpec::Camera {
-                    device: Some(id),
-                    max: (1280, 720),
-                    fps: 30,
-                },
-                _ => VideoSourceSpec::Synthetic {
-                    width: 640,
-                    height: 480,
-                },
-            }));
+        if let Some(source) = source {
+            s.send(Command::SetVideoSource(source));
         }
         if sound_changed {
             s.send(Command::SetAudioDevices {
