@@ -44,8 +44,9 @@ struct Args {
     /// Your id in the room and your display name.
     #[arg(long)]
     name: Option<String>,
-    /// The room's secret, when it has one.
-    #[arg(long)]
+    /// The room's secret, when it has one. Other local users can read command lines (`ps`);
+    /// CONFAB_SECRET in the environment cannot be read by them.
+    #[arg(long, env = "CONFAB_SECRET", hide_env_values = true)]
     secret: Option<String>,
     /// Join at once (needs --room and --name).
     #[arg(long)]

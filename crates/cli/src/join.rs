@@ -22,7 +22,8 @@ pub struct JoinArgs {
     /// The participant's id in the room and its display name.
     #[arg(long, env = "CONFAB_NAME")]
     name: String,
-    #[arg(long, env = "CONFAB_SECRET")]
+    /// The room's secret, when it has one (CONFAB_SECRET keeps it out of `ps`).
+    #[arg(long, env = "CONFAB_SECRET", hide_env_values = true)]
     secret: Option<String>,
     /// Camera to send: an index ("0") or (part of) its name; see `confab devices`.
     #[arg(long, conflicts_with = "synthetic_video")]
