@@ -64,8 +64,10 @@ export class SettingsPanel {
     const view = await invoke("get_settings");
     this.saved = view.settings;
     this.defaultDownloads = view.default_download_dir;
+    this.thisRun = view.this_run || {};
     if (view.problem) this.notify(`Settings: ${view.problem}`);
     this.fillForm();
+    this.noteOverrides();
     return this.saved;
   }
 
@@ -78,6 +80,29 @@ export class SettingsPanel {
     $("set-relay").checked = !!s.relayOnly;
     $("set-voice").checked = s.voiceProcessing ?? true;
     this.fillDevices({ cameras: [], microphones: ["default"], speakers: ["default"] });
+  }
+
+  /** Under each field this run's command line overrides, says what is in use instead. */
+  noteOverrides() {
+    const notes = [
+      ["set-camera", this.thisRun.camera, "--camera"],
+      ["set-mic", this.thisRun.microphone, "--mic"],
+      ["set-speakers", this.thisRun.speakers, "--speakers"],
+      ["set-download", this.thisRun.download_dir, "--download-dir"],
+    ];
+    for (const [id, value, flag] of notes) {
+      const label = $(id).closest("label");
+      label.querySelector(".run-override")?.remove();
+      if (value == null) continue;
+      const note = document.createElement("small");
+      note.className = "run-override";
+      note.dataset.testid = `run-override-${id.slice(4)}`;
+      // Text nodes only: the value came from the command line, but is never markup.
+      const code = document.createElement("code");
+      code.textContent = flag;
+      note.append(`This run: “${value}” (from `, code, ") until you choose another here.");
+      label.append(note);
+    }
   }
 
   fillDevices(d) {
@@ -133,6 +158,9 @@ export class SettingsPanel {
     try {
       await invoke("save_settings", { settings });
       this.saved = settings;
+      // A device or folder changed here has replaced the command line's for this run.
+      this.thisRun = (await invoke("get_settings")).this_run;
+      this.noteOverrides();
       this.show("Saved");
     } catch (e) {
       this.show(String(e), true);

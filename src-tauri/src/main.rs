@@ -25,7 +25,7 @@ use tokio::sync::Mutex;
 use bridge::UiEvent;
 use confab_engine::webrtc::peer_connection::RTCIceServer;
 use confab_media::source::{DeviceInfo, VideoSourceSpec};
-use settings::Settings;
+use settings::{RunOverrides, Settings};
 
 /// Command-line arguments, like an invite link.
 #[derive(Debug, Clone, Parser, Serialize)]
@@ -144,6 +144,9 @@ struct AppState {
     settings_problem: Option<String>,
     /// The user's download folder, where accepted files go unless a setting says otherwise.
     downloads: PathBuf,
+    /// The command line's choices that win over the settings, until the settings panel
+    /// changes that field.
+    this_run: Mutex<RunOverrides>,
 }
 
 /// What the join form holds; `server` empty or absent: host one here.
@@ -242,12 +245,15 @@ async fn camera_source(choice: Option<&str>) -> (VideoSourceSpec, String) {
 
 /// The camera, microphone and speakers a join uses, from the arguments (this run only), the
 /// settings, and what exists.
-async fn media_for(args: &Args, settings: &Settings, config: &mut CallConfig) -> (String, String) {
-    let (source, camera_label) =
-        camera_source(args.camera.as_deref().or(settings.camera.as_deref())).await;
+async fn media_for(
+    this_run: &RunOverrides,
+    settings: &Settings,
+    config: &mut CallConfig,
+) -> (String, String) {
+    let (source, camera_label) = camera_source(this_run.camera(settings)).await;
     config.video_source = Some(source);
-    config.mic = mic_device(args.mic.as_deref().or(settings.microphone.as_deref()));
-    config.speakers = speakers_device(args.speakers.as_deref().or(settings.speakers.as_deref()));
+    config.mic = mic_device(this_run.microphone(settings));
+    config.speakers = speakers_device(this_run.speakers(settings));
     config.synthetic_audio = true; // the tone when there is no microphone
     config.voice_processing = settings.voice_processing.unwrap_or(true);
     let mic_label = config
@@ -388,7 +394,8 @@ async fn join(
     };
     config.accept_files = false;
     config.video_delivery = delivery;
-    config.download_dir = args
+    let this_run = app.this_run.lock().await.clone();
+    config.download_dir = this_run
         .download_dir
         .clone()
         .or_else(|| settings.download_dir.clone())
@@ -396,7 +403,7 @@ async fn join(
     if let Some(kbps) = settings.max_bitrate_kbps {
         config.video.bitrate_bps = kbps * 1000;
     }
-    let (camera, mut microphone) = media_for(&args, &settings, &mut config).await;
+    let (camera, mut microphone) = media_for(&this_run, &settings, &mut config).await;
     let mut notices = Vec::new();
     let joined = match call::join(config.clone()).await {
         // A microphone or speaker that cannot be opened (none, or no sound server) must
@@ -592,6 +599,9 @@ struct SettingsView {
     problem: Option<String>,
     /// Where files go when no folder is set.
     default_download_dir: PathBuf,
+    /// What this run's command line chose instead of the saved settings: the panel says so,
+    /// or it would show devices that are not the ones in use.
+    this_run: RunOverrides,
 }
 
 #[tauri::command]
@@ -600,6 +610,7 @@ async fn get_settings(app: State<'_, AppState>) -> Result<SettingsView, String> 
         settings: app.settings.lock().await.clone(),
         problem: app.settings_problem.clone(),
         default_download_dir: app.downloads.clone(),
+        this_run: app.this_run.lock().await.clone(),
     })
 }
 
@@ -624,6 +635,11 @@ async fn save_settings(app: State<'_, AppState>, settings: Settings) -> Result<(
     settings
         .save(&app.settings_path)
         .map_err(|e| e.to_string())?;
+    let this_run = {
+        let mut this_run = app.this_run.lock().await;
+        this_run.yield_to_changes(&saved, &settings);
+        this_run.clone()
+    };
     *saved = settings.clone();
     drop(saved);
     // Probing cameras blocks: done before the session is locked.
@@ -636,9 +652,10 @@ async fn save_settings(app: State<'_, AppState>, settings: Settings) -> Result<(
             s.send(Command::SetVideoSource(source));
         }
         if sound_changed {
+            // The one not changed stays what is in use (perhaps the command line's).
             s.send(Command::SetAudioDevices {
-                mic: mic_device(settings.microphone.as_deref()),
-                speakers: speakers_device(settings.speakers.as_deref()),
+                mic: mic_device(this_run.microphone(&settings)),
+                speakers: speakers_device(this_run.speakers(&settings)),
             });
         }
         if downloads_changed {
@@ -736,6 +753,12 @@ fn main() {
                 settings_path,
                 settings_problem,
                 downloads,
+                this_run: Mutex::new(RunOverrides {
+                    camera: args.camera.clone(),
+                    microphone: args.mic.clone(),
+                    speakers: args.speakers.clone(),
+                    download_dir: args.download_dir.clone(),
+                }),
             });
             #[cfg(target_os = "linux")]
             if let Some(webview) = app.get_webview_window("main") {

@@ -142,6 +142,49 @@ impl Settings {
     }
 }
 
+/// The app's `--camera`, `--mic`, `--speakers` and `--download-dir`: each wins over its
+/// setting for this run, until that setting is changed in the panel.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct RunOverrides {
+    pub camera: Option<String>,
+    pub microphone: Option<String>,
+    pub speakers: Option<String>,
+    pub download_dir: Option<PathBuf>,
+}
+
+impl RunOverrides {
+    pub fn camera<'a>(&'a self, settings: &'a Settings) -> Option<&'a str> {
+        self.camera.as_deref().or(settings.camera.as_deref())
+    }
+
+    pub fn microphone<'a>(&'a self, settings: &'a Settings) -> Option<&'a str> {
+        self.microphone
+            .as_deref()
+            .or(settings.microphone.as_deref())
+    }
+
+    pub fn speakers<'a>(&'a self, settings: &'a Settings) -> Option<&'a str> {
+        self.speakers.as_deref().or(settings.speakers.as_deref())
+    }
+
+    /// Forgets each override whose setting differs between `before` and `after`: the user
+    /// has just chosen that one.
+    pub fn yield_to_changes(&mut self, before: &Settings, after: &Settings) {
+        if before.camera != after.camera {
+            self.camera = None;
+        }
+        if before.microphone != after.microphone {
+            self.microphone = None;
+        }
+        if before.speakers != after.speakers {
+            self.speakers = None;
+        }
+        if before.download_dir != after.download_dir {
+            self.download_dir = None;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -237,5 +280,30 @@ mod tests {
             let err = s.validate().expect_err("rejected");
             assert!(!err.to_string().is_empty());
         }
+    }
+
+    #[test]
+    fn a_command_line_device_wins_until_its_setting_is_changed() {
+        let saved = Settings {
+            microphone: Some("hw:1".into()),
+            speakers: Some("hw:1".into()),
+            ..Default::default()
+        };
+        let mut this_run = RunOverrides {
+            microphone: Some("synthetic".into()),
+            speakers: Some("none".into()),
+            ..Default::default()
+        };
+        assert_eq!(this_run.microphone(&saved), Some("synthetic"));
+        assert_eq!(this_run.camera(&saved), None, "no override, no setting");
+        // Only the speakers are chosen in the panel: the microphone stays the command line's.
+        let changed = Settings {
+            speakers: Some("hw:2".into()),
+            ..saved.clone()
+        };
+        this_run.yield_to_changes(&saved, &changed);
+        assert_eq!(this_run.speakers(&changed), Some("hw:2"));
+        assert_eq!(this_run.microphone(&changed), Some("synthetic"));
+        assert_eq!(this_run.speakers, None);
     }
 }

@@ -212,6 +212,12 @@ test("settings persist, bad ones are refused, and an accepted file goes to the c
     until.elementLocated(By.css('[data-testid="transfer"][data-direction="received"][data-status="offered"]')), 30000);
   await driver.findElement(By.css('[data-testid="settings"] summary')).click();
   assert.equal(await driver.findElement(By.css('[data-testid="download-dir"]')).getAttribute("value"), firstFolder);
+  // The saved devices are shown, and under them what this run's command line uses instead.
+  const overrides = await driver.executeScript(
+    "return [...document.querySelectorAll('.run-override')].map((n) => [n.dataset.testid, n.textContent])");
+  assert.deepEqual(overrides.map(([id]) => id), ["run-override-camera", "run-override-mic", "run-override-speakers"]);
+  assert.match(overrides[0][1], /“synthetic” \(from --camera\)/);
+  assert.match(overrides[2][1], /“none” \(from --speakers\)/);
   const bitrate = await driver.findElement(By.css('[data-testid="max-bitrate"]'));
   assert.equal(await bitrate.getAttribute("value"), "1200");
   const status = await driver.findElement(By.css('[data-testid="settings-status"]'));
@@ -224,12 +230,19 @@ test("settings persist, bad ones are refused, and an accepted file goes to the c
   await driver.executeScript("document.getElementById('set-download').value = arguments[0]", chosenFolder);
   await bitrate.clear();
   await bitrate.sendKeys("800");
+  // Speakers chosen here replace the command line's (--speakers none) for this run.
+  await driver.executeScript(
+    "const s = document.getElementById('set-speakers'); s.value = 'none'; s.dispatchEvent(new Event('change'))");
   await driver.findElement(By.css('[data-testid="settings-save"]')).click();
   await driver.wait(async () => (await status.getText()) === "Saved", 10000, "saved");
   const saved = JSON.parse(readFileSync(settingsFile, "utf8"));
   assert.equal(saved.downloadDir, chosenFolder);
   assert.equal(saved.maxBitrateKbps, 800);
   assert.equal(saved.room, ROOM, "the last room is remembered too");
+  assert.equal(saved.speakers, "none");
+  assert.deepEqual(
+    await driver.executeScript("return [...document.querySelectorAll('.run-override')].map((n) => n.dataset.testid)"),
+    ["run-override-camera", "run-override-mic"], "the speakers' note is gone, the others stay");
   await shot("settings");
   await offer.findElement(By.css('[data-testid="transfer-accept"]')).click();
   const sha = createHash("sha256").update(fromBobBytes).digest("hex");
