@@ -16,8 +16,8 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 # network namespaces, PulseAudio (null sinks, pactl/parec/pacat) behind ALSA for the audio
 # device tests; libasound2-dev for cpal; libwebrtc-audio-processing-dev for echo cancellation; Xvfb and x11-utils (xmessage) for screen capture.
 # The desktop app's tests: webkit2gtk-driver (WebDriver), gstreamer1.0-libav (H.264 for
-# WebCodecs). The .deb: dpkg-dev (dpkg-shlibdeps finds its library dependencies),
-# desktop-file-utils (its test validates the desktop entry).
+# WebCodecs), xclip (reads the X clipboard the invite link is copied to). The .deb: dpkg-dev
+# (dpkg-shlibdeps finds its library dependencies), desktop-file-utils (its test validates the desktop entry).
 APT_PACKAGES=(
   build-essential pkg-config curl ca-certificates git
   libssl-dev libwebkit2gtk-4.1-dev libxdo-dev libayatana-appindicator3-dev librsvg2-dev
@@ -25,7 +25,7 @@ APT_PACKAGES=(
   libclang-dev libpipewire-0.3-dev libgbm-dev libegl-dev libwayland-dev libxcb1-dev
   chromium iproute2 util-linux
   libasound2-dev pulseaudio pulseaudio-utils libasound2-plugins libwebrtc-audio-processing-dev
-  xvfb x11-utils xauth webkit2gtk-driver imagemagick gstreamer1.0-libav
+  xvfb x11-utils xauth webkit2gtk-driver imagemagick gstreamer1.0-libav xclip
   dpkg-dev desktop-file-utils
 )
 command -v node >/dev/null 2>&1 || APT_PACKAGES+=(nodejs npm)

@@ -21,6 +21,7 @@ const COMMANDS: &[&str] = &[
     "save_settings",
     "list_devices",
     "choose_download_dir",
+    "copy_invite",
 ];
 
 fn main() {

@@ -24,6 +24,7 @@ const ui = {
   share: $("share-screen"),
   invite: $("invite"),
   inviteLink: $("invite-link"),
+  inviteStatus: $("invite-status"),
   grid: $("video-grid"),
   localTile: $("local-tile"),
   localVideo: $("local-video"),
@@ -343,12 +344,34 @@ function setInCall(on) {
   }
 }
 
+if (isTauri) {
+  // The app refuses to load any other page in its window (a link would replace the app).
+  window.__TAURI__.event.listen("navigation-refused", (ev) => {
+    systemMessage(`Not opened in the app: ${String(ev.payload).slice(0, 200)}`);
+  });
+}
+
+// In the app the invite link is copied, not followed: the window shows the app only.
+ui.inviteLink.addEventListener("click", async (ev) => {
+  if (!isTauri) return;
+  ev.preventDefault();
+  try {
+    await backend.copyInvite();
+    ui.inviteStatus.textContent = "Copied";
+  } catch (err) {
+    ui.inviteStatus.textContent = String(err);
+  }
+});
+
 function showInvite(room) {
   if (isTauri) {
     // The engine's server (or the one the app hosts) is where guests join, not this page.
     if (!backend || !backend.invite) return;
     ui.inviteLink.href = backend.invite;
     ui.inviteLink.textContent = backend.invite;
+    ui.inviteLink.title = "Copy the link";
+    // README: `--embedded-bind 0.0.0.0:3000` hosts for the network.
+    ui.inviteStatus.textContent = backend.inviteLocalOnly ? "(this computer only)" : "";
     ui.invite.hidden = false;
     return;
   }
@@ -356,6 +379,8 @@ function showInvite(room) {
   url.search = "";
   url.hash = "";
   url.searchParams.set("room", room);
+  // As the app's links: the secret is what a guest needs to get in.
+  if (ui.secret.value) url.searchParams.set("secret", ui.secret.value);
   ui.inviteLink.href = url.toString();
   ui.inviteLink.textContent = url.toString();
   ui.invite.hidden = false;

@@ -60,8 +60,14 @@ export class TauriBackend {
       throw new Error(String(err));
     }
     this.invite = res.invite;
+    this.inviteLocalOnly = res.this_machine_only;
     this.emit({ type: "status", text: `Connected to ${res.server}`, level: "ok" });
     return res;
+  }
+
+  /** Puts the invite link on the system clipboard (the app does it); resolves with it. */
+  copyInvite() {
+    return tauri().invoke("copy_invite");
   }
 
   leave() {

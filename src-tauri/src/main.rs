@@ -6,6 +6,7 @@
 
 mod bench;
 mod bridge;
+mod invite;
 mod settings;
 
 use std::net::SocketAddr;
@@ -18,7 +19,8 @@ use confab_engine::call::{self, CallConfig, CallHandle, Command, VideoDelivery};
 use confab_engine::link::LinkConfig;
 use serde::Serialize;
 use tauri::ipc::{Channel, InvokeResponseBody};
-use tauri::{Manager, State};
+use tauri::{Emitter, Manager, State};
+use tauri_plugin_clipboard_manager::ClipboardExt;
 use tauri_plugin_dialog::DialogExt;
 use tokio::sync::Mutex;
 
@@ -130,6 +132,8 @@ enum Engine {
 struct Session {
     engine: Engine,
     me: String,
+    /// The link others open to join this call (empty in a benchmark).
+    invite: String,
     chat_seq: AtomicU64,
     events: Channel<UiEvent>,
 }
@@ -176,6 +180,8 @@ struct Joined {
     server: String,
     /// The link browser guests open to join this room.
     invite: String,
+    /// Nobody on another machine can open `invite` (the server listens on loopback only).
+    this_machine_only: bool,
     /// What the call sends as video and sound, as the local tile says it
     /// ("Synthetic camera (no camera found)", …).
     camera: String,
@@ -338,19 +344,29 @@ async fn join(
         *session = Some(Session {
             engine: Engine::Bench(stop),
             me: name,
+            invite: String::new(),
             chat_seq: AtomicU64::new(0),
             events: on_event,
         });
         return Ok(Joined {
             server: "(benchmark)".into(),
             invite: String::new(),
+            this_machine_only: true,
             camera: "Synthetic camera".into(),
             microphone: "Synthetic tone".into(),
             notices: Vec::new(),
         });
     }
-    let server = match server.filter(|s| !s.trim().is_empty()) {
-        Some(url) => url,
+    let (server, invite_base, this_machine_only) = match server.filter(|s| !s.trim().is_empty()) {
+        Some(url) => {
+            let local = url::Url::parse(&url).is_ok_and(|u| match u.host() {
+                Some(url::Host::Domain(d)) => d == "localhost",
+                Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+                Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+                None => false,
+            });
+            (url.clone(), url, local)
+        }
         None => {
             let mut embedded = app.embedded.lock().await;
             if embedded.is_none() {
@@ -373,12 +389,17 @@ async fn join(
                 .as_ref()
                 .map(|s| s.local_addr())
                 .ok_or("no server")?;
-            format!("http://{addr}")
+            let lan = match addr.ip().is_unspecified() {
+                true => local_ip_address::local_ip().ok(),
+                false => None,
+            };
+            let urls = invite::hosted_urls(addr, lan);
+            (urls.own, urls.invite, urls.this_machine_only)
         }
     };
     let settings = app.settings.lock().await.clone();
     let mut config = CallConfig::new(&server, &room, &name);
-    config.secret = secret.filter(|s| !s.is_empty());
+    config.secret = secret.clone().filter(|s| !s.is_empty());
     config.link = LinkConfig {
         bind: args.ice_bind.clone(),
         ice_servers: settings
@@ -465,13 +486,14 @@ async fn join(
             }
         }
     });
+    let invite = invite::invite_link(&invite_base, &room, secret.as_deref());
     *session = Some(Session {
         engine: Engine::Call(handle),
         me: name,
+        invite: invite.clone(),
         chat_seq: AtomicU64::new(0),
         events: on_event,
     });
-    let invite = format!("{server}/?room={room}");
     {
         // Remembered for the next start's join form.
         let mut saved = app.settings.lock().await;
@@ -485,6 +507,7 @@ async fn join(
     Ok(Joined {
         server,
         invite,
+        this_machine_only,
         camera,
         microphone,
         notices,
@@ -704,6 +727,42 @@ async fn list_devices() -> Result<Devices, String> {
     .map_err(|e| e.to_string())
 }
 
+/// Puts this call's invite link on the system clipboard and returns it. Done here because
+/// WebKit refuses the page's `navigator.clipboard`, and a capability for the clipboard
+/// plugin would let the page write any text there, not only the invite.
+#[tauri::command]
+async fn copy_invite(handle: tauri::AppHandle, app: State<'_, AppState>) -> Result<String, String> {
+    let invite = app
+        .session
+        .lock()
+        .await
+        .as_ref()
+        .map(|s| s.invite.clone())
+        .filter(|i| !i.is_empty())
+        .ok_or("not in a call")?;
+    handle
+        .clipboard()
+        .write_text(invite.clone())
+        .map_err(|e| format!("copying the invite link: {e}"))?;
+    Ok(invite)
+}
+
+/// The app's window shows the app only. Without this a link (the invite, for one) would load
+/// its page in place of the app, with the call still running and no way back.
+fn stays_in_the_app<R: tauri::Runtime>() -> tauri::plugin::TauriPlugin<R> {
+    tauri::plugin::Builder::new("stays-in-the-app")
+        .on_navigation(|webview, url| {
+            let ours = url.scheme() == "tauri" || url.host_str() == Some("tauri.localhost");
+            if !ours {
+                tracing::warn!(%url, "the window does not leave the app");
+                // The page says so in the chat log.
+                let _ = webview.emit("navigation-refused", url.as_str());
+            }
+            ours
+        })
+        .build()
+}
+
 /// The native folder picker, for the download folder; `None` when cancelled.
 #[tauri::command]
 async fn choose_download_dir(window: tauri::Window) -> Result<Option<PathBuf>, String> {
@@ -725,6 +784,8 @@ fn main() {
         .init();
     tauri::Builder::default()
         .plugin(tauri_plugin_dialog::init())
+        .plugin(tauri_plugin_clipboard_manager::init())
+        .plugin(stays_in_the_app())
         .setup(|app| {
             // WebKitGTK composites with GL, which without a GPU is llvmpipe: one canvas
             // redrawn at 30 fps then costs about a core and 4 tiles fall behind. Policy
@@ -791,6 +852,7 @@ fn main() {
             save_settings,
             list_devices,
             choose_download_dir,
+            copy_invite,
         ])
         .on_window_event(|window, event| {
             if let tauri::WindowEvent::Destroyed = event {

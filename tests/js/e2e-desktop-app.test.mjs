@@ -15,6 +15,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { createHash, randomBytes } from "node:crypto";
+import { execFileSync } from "node:child_process";
 import path from "node:path";
 import { By, Key, until } from "selenium-webdriver";
 import { launchApp, rustPeer, startServer, shotsDir, tempDir } from "./lib/harness.mjs";
@@ -252,6 +253,28 @@ test("settings persist, bad ones are refused, and an accepted file goes to the c
   assert.deepEqual(readdirSync(chosenFolder), ["from-bob.bin"]);
   assert.deepEqual(readdirSync(firstFolder), []);
   assert.equal(createHash("sha256").update(readFileSync(path.join(chosenFolder, "from-bob.bin"))).digest("hex"), sha);
+});
+
+test("the invite link is copied to the clipboard, and no page replaces the app", async () => {
+  const link = await driver.findElement(By.css('[data-testid="invite-link"]'));
+  const invite = await link.getText();
+  assert.equal(invite, `${server.url}/?room=${ROOM}`);
+  const status = await driver.findElement(By.css('[data-testid="invite-status"]'));
+  assert.equal(await status.getText(), "(this computer only)", "the server is on loopback");
+  await link.click();
+  await driver.wait(async () => (await status.getText()) === "Copied", 10000, "copied");
+  // The X clipboard, as another application pastes it.
+  assert.equal(execFileSync("xclip", ["-o", "-selection", "clipboard"], { encoding: "utf8", timeout: 10000 }), invite);
+  // Before the guard, following the link loaded the guests' page in place of the app.
+  await driver.executeScript("window.location.assign(arguments[0])", invite);
+  await driver.wait(
+    () => driver.executeScript(
+      "return [...document.querySelectorAll('.message.system')].some((m) => m.textContent.startsWith('Not opened in the app: ' + arguments[0]))",
+      invite),
+    10000, "the refusal in the chat log");
+  assert.match(await driver.getCurrentUrl(), /^tauri:\/\/localhost/);
+  assert.equal(await driver.executeScript("return document.querySelectorAll('.tile.remote').length"), 1, "the call is still shown");
+  await shot("invite-copied");
 });
 
 test("leaving removes the tile and the peer sees the app leave", async () => {
