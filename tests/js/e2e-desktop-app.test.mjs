@@ -288,3 +288,17 @@ test("leaving removes the tile and the peer sees the app leave", async () => {
   assert.equal(await driver.executeScript("return document.querySelectorAll('canvas.tile-canvas').length"), 0);
   await shot("left");
 });
+
+test("joining again after leaving brings the call back, video moving", async () => {
+  const seen = bob.seen.length;
+  await driver.findElement(By.css('[data-testid="join"]')).click();
+  await bob.waitFor((e) => bob.seen.indexOf(e) >= seen && e.event === "participant-joined" && e.id === "alice",
+    "alice back in bob's room");
+  const canvas = await driver.wait(
+    until.elementLocated(By.css('.tile.remote[data-participant="bob"] canvas[data-testid="tile-canvas"]')), 30000);
+  // The new call's decoder starts from zero: frames drawn counts this call only.
+  await driver.wait(async () => Number(await canvas.getAttribute("data-frames-drawn")) >= 10, 20000, "10 frames drawn");
+  assert.equal(await driver.executeScript("return document.querySelectorAll('.tile.remote').length"), 1, "one tile for bob");
+  await bob.waitFor((e) => bob.seen.indexOf(e) >= seen && e.event === "video" && e.from === "alice", "bob sees alice again");
+  await shot("rejoined");
+});
