@@ -151,4 +151,21 @@ fn keyframes_are_recognised_in_the_byte_stream_and_p_frames_are_not() {
     assert!(first.keyframe && is_keyframe(&first.data));
     assert!(!second.keyframe && !is_keyframe(&second.data));
     assert!(!is_keyframe(&[]) && !is_keyframe(&[0, 0, 1]));
+    // The keyframe's tail from its first IDR slice on (what arrives when its first packets
+    // were lost): no parameter sets, so no decoder can start from it.
+    let idr = first
+        .data
+        .windows(4)
+        .position(|w| w[..3] == [0, 0, 1] && w[3] & 0x1f == 5)
+        .expect("an IDR slice");
+    let tail = &first.data[idr..];
+    assert!(
+        !is_keyframe(tail),
+        "IDR slices without SPS/PPS taken for a start"
+    );
+    let mut decoder = confab_media::codec::h264::H264Decoder::new().expect("decoder");
+    assert!(
+        decoder.decode(tail).is_err(),
+        "openh264 decoded IDR slices without parameter sets"
+    );
 }

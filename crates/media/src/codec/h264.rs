@@ -44,16 +44,25 @@ pub struct AccessUnit {
     pub capture_us: u64,
 }
 
-/// Whether an Annex B access unit starts a decodable sequence (carries an IDR slice or a
-/// sequence parameter set): a receiver that joins mid-stream waits for one.
+/// Whether an Annex B access unit starts a decodable sequence: it carries the sequence and
+/// picture parameter sets and an IDR slice. A receiver that joins mid-stream, or lost a frame,
+/// waits for one. An IDR slice alone is not enough: when the first packets of a keyframe are
+/// lost (a TURN relay drops them until its permission for the sender exists), the rest still
+/// assembles into IDR slices without parameter sets, which openh264 refuses (dsNoParamSets).
 ///
 /// Scanning for start codes by hand: it is the whole of the parsing needed (one byte after
 /// each `00 00 01`), not worth a bitstream-parser dependency.
 pub fn is_keyframe(annex_b: &[u8]) -> bool {
-    annex_b
-        .windows(4)
-        .filter(|w| w[..3] == [0, 0, 1])
-        .any(|w| matches!(w[3] & 0x1f, 5 | 7))
+    let (mut sps, mut pps, mut idr) = (false, false, false);
+    for w in annex_b.windows(4).filter(|w| w[..3] == [0, 0, 1]) {
+        match w[3] & 0x1f {
+            5 => idr = true,
+            7 => sps = true,
+            8 => pps = true,
+            _ => {}
+        }
+    }
+    sps && pps && idr
 }
 
 pub struct H264Encoder {
