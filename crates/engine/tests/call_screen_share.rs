@@ -58,6 +58,19 @@ async fn sharing_the_screen_switches_the_remote_picture_and_back() {
         w > 640 && w <= 1280 && h <= 720,
         "the screen arrived as {w}x{h}, not the pattern's 640x480 nor larger than 1280x720"
     );
+    // And it stays shared: ten more screen frames, none of the pattern in between (a
+    // failing capture would have fallen back to it). Under CPU load the X server refused
+    // single captures, which used to end the share after a frame or two.
+    let mut shown = 0;
+    while shown < 10 {
+        let e = next_where(&mut bob_events, |e| frame_from(e, "alice").is_some()).await;
+        let (_, stamped) = frame_from(&e, "alice").expect("a frame");
+        assert!(
+            !stamped,
+            "the pattern came back after {shown} screen frames"
+        );
+        shown += 1;
+    }
 
     alice.send(Command::ShareScreen(false));
     next_where(

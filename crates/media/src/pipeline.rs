@@ -91,6 +91,12 @@ impl VideoPipeline {
     }
 }
 
+/// How long captures may keep failing before the source is given up (the call then falls
+/// back from the screen to the camera, or reports the camera lost).
+const GIVE_UP_AFTER: Duration = Duration::from_secs(2);
+/// Pause after a failed capture.
+const RETRY_PAUSE: Duration = Duration::from_millis(50);
+
 struct Worker {
     spec: VideoSourceSpec,
     source: Option<Box<dyn VideoSource>>,
@@ -99,6 +105,9 @@ struct Worker {
     enabled: bool,
     /// Whether the current spec failed to open: not retried until the spec or state changes.
     failed: bool,
+    /// Since when capturing has failed without a frame in between: a source is given up only
+    /// after [`GIVE_UP_AFTER`] of that.
+    failing_since: Option<Instant>,
     next_tick: Instant,
     dropped: Arc<AtomicU64>,
 }
@@ -118,6 +127,7 @@ impl Worker {
             out,
             enabled: true,
             failed: false,
+            failing_since: None,
             next_tick: Instant::now(),
         }
     }
@@ -177,6 +187,7 @@ impl Worker {
         match self.spec.open() {
             Ok(source) => {
                 self.source = Some(source);
+                self.failing_since = None;
                 // A new picture: receivers need a keyframe to start from.
                 self.encoder.request_keyframe();
                 self.next_tick = Instant::now();
@@ -210,10 +221,23 @@ impl Worker {
             self.next_tick = (self.next_tick + period).max(Instant::now());
         }
         let frame = match source.next_frame() {
-            Ok(frame) => frame,
+            Ok(frame) => {
+                self.failing_since = None;
+                frame
+            }
             Err(e) => {
+                let since = *self.failing_since.get_or_insert_with(Instant::now);
+                if since.elapsed() < GIVE_UP_AFTER {
+                    // Transient: under CPU load the X server refuses xcap's new connection
+                    // for one capture ("Connection error"), and the next one works. Skip the
+                    // frame and pause a little so a busy server can catch up.
+                    tracing::debug!("capture failed, retrying: {e}");
+                    std::thread::sleep(RETRY_PAUSE);
+                    return true;
+                }
                 self.source = None;
                 self.failed = true;
+                self.failing_since = None;
                 return self
                     .out
                     .blocking_send(VideoOut::SourceFailed(e.to_string()))
