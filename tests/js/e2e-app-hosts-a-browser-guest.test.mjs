@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { By, until } from "selenium-webdriver";
-import { ROOT, launchApp, launchChromium, newPage, pollPage, shotsDir, tempDir } from "./lib/harness.mjs";
+import { ROOT, guestDecodes, launchApp, launchChromium, newPage, shotsDir, tempDir } from "./lib/harness.mjs";
 
 const SECRET = "tea & biscuits";
 let app;
@@ -53,22 +53,7 @@ test("the invite link names the app's own server, the room and its secret", () =
 
 test("a browser guest joins through the link, and each side decodes the other's video", async () => {
   await page.goto(`${invite}&name=guest&autojoin=1`);
-  await pollPage(
-    page,
-    async () => {
-      const peer = window.confab.backend && window.confab.backend.peers.get("host");
-      if (!peer) return false;
-      let frames = 0;
-      let samples = 0;
-      (await peer.pc.getStats()).forEach((r) => {
-        if (r.type === "inbound-rtp" && r.kind === "video") frames += r.framesDecoded || 0;
-        if (r.type === "inbound-rtp" && r.kind === "audio") samples += r.totalSamplesReceived || 0;
-      });
-      return frames >= 30 && samples >= 48000;
-    },
-    null,
-    { timeout: 30000, what: "the guest decoding the app's video and audio" },
-  );
+  await guestDecodes(page, ["host"], { what: "the guest decoding the app's video and audio" });
   const canvas = await driver.wait(
     until.elementLocated(By.css('.tile.remote[data-participant="guest"] canvas[data-testid="tile-canvas"]')), 30000);
   await driver.wait(async () => Number(await canvas.getAttribute("data-frames-drawn")) >= 30, 30000,

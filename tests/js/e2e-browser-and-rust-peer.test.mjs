@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { readFileSync, writeFileSync } from "node:fs";
 import { createHash, randomBytes } from "node:crypto";
 import path from "node:path";
-import { rustPeer as startRustPeer, startServer, launchChromium, newPage, pollPage, shotsDir, tempDir } from "./lib/harness.mjs";
+import { guestDecodes, rustPeer as startRustPeer, startServer, launchChromium, newPage, shotsDir, tempDir } from "./lib/harness.mjs";
 
 const ROOM = "interop";
 let server;
@@ -26,24 +26,9 @@ function rustPeer(name, chat, extra = []) {
   });
 }
 
-/** Waits until the page decodes video and audio from `id` (getStats on its connection). */
-async function decodesFrom(id) {
-  await pollPage(
-    page,
-    async (id) => {
-      const peer = window.confab.backend && window.confab.backend.peers.get(id);
-      if (!peer) return false;
-      let frames = 0;
-      let samples = 0;
-      (await peer.pc.getStats()).forEach((r) => {
-        if (r.type === "inbound-rtp" && r.kind === "video") frames += r.framesDecoded || 0;
-        if (r.type === "inbound-rtp" && r.kind === "audio") samples += r.totalSamplesReceived || 0;
-      });
-      return frames >= 30 && samples >= 48000;
-    },
-    id,
-    { timeout: 30000, what: `the guest decoding video and audio from ${id}` },
-  );
+/** Waits until the page decodes video and audio from `id`. */
+function decodesFrom(id) {
+  return guestDecodes(page, [id]);
 }
 
 async function chatTexts() {

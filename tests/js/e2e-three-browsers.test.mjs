@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import { writeFileSync, readFileSync } from "node:fs";
 import path from "node:path";
-import { startServer, launchChromium, newPage, pollPage, shotsDir, tempDir } from "./lib/harness.mjs";
+import { guestDecodes, startServer, launchChromium, newPage, pollPage, shotsDir, tempDir } from "./lib/harness.mjs";
 
 const NAMES = ["alice", "bob", "carol"];
 const ROOM = "e2e-room";
@@ -50,27 +50,7 @@ test("every page decodes video and audio from both others", async () => {
   for (const name of NAMES) {
     const page = pages[name];
     const others = NAMES.filter((n) => n !== name);
-    await pollPage(
-      page,
-      async (others) => {
-        const b = window.confab.backend;
-        if (!b || b.peers.size !== others.length) return false;
-        for (const id of others) {
-          const peer = b.peers.get(id);
-          if (!peer) return false;
-          let frames = 0;
-          let samples = 0;
-          (await peer.pc.getStats()).forEach((r) => {
-            if (r.type === "inbound-rtp" && r.kind === "video") frames += r.framesDecoded || 0;
-            if (r.type === "inbound-rtp" && r.kind === "audio") samples += r.totalSamplesReceived || 0;
-          });
-          if (frames < 10 || samples < 48000) return false;
-        }
-        return true;
-      },
-      others,
-      { timeout: 30000, what: `${name} decoding both others` },
-    );
+    await guestDecodes(page, others, { frames: 10, onlyThese: true, what: `${name} decoding both others` });
     const tiles = await page.locator('[data-testid="tile"].remote').evaluateAll((els) => els.map((e) => e.dataset.participant).sort());
     assert.deepEqual(tiles, others, `${name}'s remote tiles`);
   }

@@ -106,6 +106,35 @@ export async function pollPage(page, fn, arg, { timeout = 30000, interval = 250,
 }
 
 /**
+ * Waits until the browser guest on `page` has decoded at least `frames` video frames and
+ * `samples` audio samples from each of `ids` (getStats on each peer connection); with
+ * `onlyThese`, it must also have no other peers.
+ */
+export function guestDecodes(page, ids, { frames = 30, samples = 48000, onlyThese = false, what } = {}) {
+  return pollPage(
+    page,
+    async ({ ids, frames, samples, onlyThese }) => {
+      const backend = window.confab.backend;
+      if (!backend || (onlyThese && backend.peers.size !== ids.length)) return false;
+      for (const id of ids) {
+        const peer = backend.peers.get(id);
+        if (!peer) return false;
+        let decoded = 0;
+        let heard = 0;
+        (await peer.pc.getStats()).forEach((r) => {
+          if (r.type === "inbound-rtp" && r.kind === "video") decoded += r.framesDecoded || 0;
+          if (r.type === "inbound-rtp" && r.kind === "audio") heard += r.totalSamplesReceived || 0;
+        });
+        if (decoded < frames || heard < samples) return false;
+      }
+      return true;
+    },
+    { ids, frames, samples, onlyThese },
+    { timeout: 30000, what: what ?? `the guest decoding video and audio from ${ids.join(", ")}` },
+  );
+}
+
+/**
  * Starts `confab join` as `name` in `room` with --progress and a report in `dir`.
  * waitFor(pred, what) resolves on the first progress line (JSON) for which pred is true;
  * stop() sends SIGINT, checks the exit code and resolves with the report.
