@@ -156,10 +156,9 @@ export class SettingsPanel {
       voiceProcessing: $("set-voice").checked,
     };
     try {
-      await invoke("save_settings", { settings });
-      this.saved = settings;
       // A device or folder changed here has replaced the command line's for this run.
-      this.thisRun = (await invoke("get_settings")).this_run;
+      this.thisRun = await invoke("save_settings", { settings });
+      this.saved = settings;
       this.noteOverrides();
       this.show("Saved");
     } catch (e) {

@@ -638,9 +638,13 @@ async fn get_settings(app: State<'_, AppState>) -> Result<SettingsView, String> 
 }
 
 /// Validates and keeps `settings`; devices, the bitrate cap and the download folder apply to
-/// a running call at once, echo cancellation and ICE servers from the next call.
+/// a running call at once, echo cancellation and ICE servers from the next call. Returns the
+/// command line's overrides still in force (those of the fields changed here are gone).
 #[tauri::command]
-async fn save_settings(app: State<'_, AppState>, settings: Settings) -> Result<(), String> {
+async fn save_settings(
+    app: State<'_, AppState>,
+    settings: Settings,
+) -> Result<RunOverrides, String> {
     settings.validate().map_err(|e| e.to_string())?;
     let mut saved = app.settings.lock().await;
     // The last call's server, room and name are the app's to keep, not the form's.
@@ -695,7 +699,7 @@ async fn save_settings(app: State<'_, AppState>, settings: Settings) -> Result<(
             }
         }
     }
-    Ok(())
+    Ok(this_run)
 }
 
 #[derive(Serialize)]
