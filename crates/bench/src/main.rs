@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::Parser;
+use confab_protocol::{JoinRoom, OfferBody, SessionDescription, Signal, UserData, event};
 use confab_sio::Incoming;
 use futures_util::future::join_all;
 use serde_json::json;
@@ -138,10 +139,18 @@ async fn main() -> anyhow::Result<()> {
         tasks.push(tokio::spawn(async move {
             // Join and time the room-state.
             let sent = Instant::now();
-            client.emit_args("join-room", &[json!(room), json!(me), json!({"name": me})])?;
+            let join = JoinRoom {
+                room_id: room.clone(),
+                user_id: me.clone(),
+                user_data: UserData {
+                    name: Some(me.clone()),
+                },
+                options: Default::default(),
+            };
+            client.emit_args(event::JOIN_ROOM, &join.to_args())?;
             loop {
                 match rx.recv().await {
-                    Some(Incoming::Event { name, .. }) if name == "room-state" => break,
+                    Some(Incoming::Event { name, .. }) if name == event::ROOM_STATE => break,
                     Some(Incoming::Event { .. }) => {}
                     _ => bail!("disconnected while joining"),
                 }
@@ -153,20 +162,27 @@ async fn main() -> anyhow::Result<()> {
             for _ in 0..rounds {
                 round_barrier.wait().await;
                 for to in &mates {
-                    client.emit(
-                        "offer",
-                        &json!({"roomId": room, "to": to, "from": me,
-                                "offer": {"type": "offer", "sdp": sdp}}),
-                    )?;
+                    let offer = Signal {
+                        room_id: room.clone(),
+                        from: me.clone(),
+                        to: Some(to.clone()),
+                        body: OfferBody {
+                            offer: SessionDescription {
+                                kind: "offer".to_owned(),
+                                sdp: sdp.clone(),
+                            },
+                        },
+                    };
+                    client.emit(event::OFFER, &offer)?;
                 }
                 pending += expected_per_round;
                 while pending > 0 {
                     match rx.recv().await {
-                        Some(Incoming::Event { name, .. }) if name == "offer" => {
+                        Some(Incoming::Event { name, .. }) if name == event::OFFER => {
                             pending -= 1;
                             received.fetch_add(1, Ordering::Relaxed);
                         }
-                        Some(Incoming::Event { name, args }) if name == "error" => {
+                        Some(Incoming::Event { name, args }) if name == event::ERROR => {
                             bail!("server error: {:?}", args.first())
                         }
                         Some(Incoming::Event { .. }) => {}

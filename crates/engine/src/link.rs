@@ -16,6 +16,7 @@ use rtc::sansio::Protocol;
 use rtc::ice::mdns::MulticastDnsMode;
 use rtc::media::Sample;
 use rtc::media_stream::MediaStreamTrack;
+use rtc::peer_connection::configuration::RTCOfferOptions;
 use rtc::rtp_transceiver::rtp_sender::{
     RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
 };
@@ -108,34 +109,39 @@ impl std::fmt::Debug for LinkEvent {
     }
 }
 
-struct Forward(mpsc::UnboundedSender<LinkEvent>);
+/// Link events queued for the application. The handler waits when it is full (those events
+/// are few and local: candidates, state changes, tracks); keyframe requests, which a remote
+/// peer can send in a flood, are dropped instead when it is full (a keyframe is coming).
+pub const LINK_EVENT_QUEUE: usize = 256;
+
+struct Forward(mpsc::Sender<LinkEvent>);
 
 #[async_trait::async_trait]
 impl PeerConnectionEventHandler for Forward {
     async fn on_negotiation_needed(&self) {
-        let _ = self.0.send(LinkEvent::NegotiationNeeded);
+        let _ = self.0.send(LinkEvent::NegotiationNeeded).await;
     }
     async fn on_ice_candidate(&self, event: RTCPeerConnectionIceEvent) {
         match event.candidate.to_json() {
             Ok(init) => {
-                let _ = self.0.send(LinkEvent::Candidate(init));
+                let _ = self.0.send(LinkEvent::Candidate(init)).await;
             }
             Err(e) => tracing::warn!("cannot serialise a local candidate: {e}"),
         }
     }
     async fn on_ice_gathering_state_change(&self, state: RTCIceGatheringState) {
         if state == RTCIceGatheringState::Complete {
-            let _ = self.0.send(LinkEvent::GatheringComplete);
+            let _ = self.0.send(LinkEvent::GatheringComplete).await;
         }
     }
     async fn on_connection_state_change(&self, state: RTCPeerConnectionState) {
-        let _ = self.0.send(LinkEvent::State(state));
+        let _ = self.0.send(LinkEvent::State(state)).await;
     }
     async fn on_track(&self, track: Arc<dyn TrackRemote>) {
-        let _ = self.0.send(LinkEvent::Track(track));
+        let _ = self.0.send(LinkEvent::Track(track)).await;
     }
     async fn on_data_channel(&self, channel: Arc<dyn DataChannel>) {
-        let _ = self.0.send(LinkEvent::DataChannel(channel));
+        let _ = self.0.send(LinkEvent::DataChannel(channel)).await;
     }
 }
 
@@ -177,7 +183,7 @@ impl TrackOut {
 pub struct Link {
     pub pc: Arc<dyn PeerConnection>,
     /// Where the link's own tasks (keyframe requests) report.
-    events: mpsc::UnboundedSender<LinkEvent>,
+    events: mpsc::Sender<LinkEvent>,
     /// The pair's one data channel (chat, media state, files): created here on the offering
     /// side, adopted from [`LinkEvent::DataChannel`] on the answering side.
     pub channel: Option<Arc<dyn DataChannel>>,
@@ -190,8 +196,8 @@ impl Link {
     pub async fn new(
         config: &LinkConfig,
         offering: bool,
-    ) -> Result<(Self, mpsc::UnboundedReceiver<LinkEvent>), LinkError> {
-        let (tx, rx) = mpsc::unbounded_channel();
+    ) -> Result<(Self, mpsc::Receiver<LinkEvent>), LinkError> {
+        let (tx, rx) = mpsc::channel(LINK_EVENT_QUEUE);
         let handler: Arc<dyn PeerConnectionEventHandler> = Arc::new(Forward(tx.clone()));
         // Resolving a browser's `.local` candidates needs a multicast socket; where none can
         // be opened (no multicast route, e.g. a loopback-only network namespace) the call
@@ -275,7 +281,9 @@ impl Link {
                     continue;
                 };
                 // Only keyframe requests are delivered (see KeyframeRequests).
-                if events.send(LinkEvent::KeyframeRequest).is_err() {
+                if let Err(mpsc::error::TrySendError::Closed(_)) =
+                    events.try_send(LinkEvent::KeyframeRequest)
+                {
                     return;
                 }
             }
@@ -290,9 +298,12 @@ impl Link {
         Ok(())
     }
 
-    /// Creates an offer and makes it the local description: what is then signalled.
-    pub async fn local_offer(&self) -> Result<RTCSessionDescription, LinkError> {
-        let offer = self.pc.create_offer(None).await?;
+    /// Creates an offer and makes it the local description: what is then signalled. With
+    /// `ice_restart` the offer carries new ICE credentials and candidates are gathered afresh
+    /// on the interfaces there are now (RFC 8829 §4.1.10).
+    pub async fn local_offer(&self, ice_restart: bool) -> Result<RTCSessionDescription, LinkError> {
+        let options = ice_restart.then_some(RTCOfferOptions { ice_restart: true });
+        let offer = self.pc.create_offer(options).await?;
         self.pc.set_local_description(offer.clone()).await?;
         Ok(offer)
     }
@@ -325,6 +336,16 @@ impl Link {
 const ICE_CHECK_INTERVAL: Duration = Duration::from_millis(25);
 /// Attempts per pair: 1.4 s at `ICE_CHECK_INTERVAL`, as webrtc-rs's default 7 × 200 ms.
 const ICE_MAX_BINDING_REQUESTS: u16 = 56;
+
+/// No traffic on the selected pair for this long makes ICE `disconnected` (webrtc-rs: 5 s):
+/// the participant shows as reconnecting, and recovery starts (`call::recovery`). Consent
+/// checks every [`ICE_KEEPALIVE`] keep a quiet but live pair above it.
+const ICE_DISCONNECTED_TIMEOUT: Duration = Duration::from_millis(2500);
+/// ICE gives up on every pair after this long without any (webrtc-rs's 25 s): the ICE restart
+/// ladder has been at work long before.
+const ICE_FAILED_TIMEOUT: Duration = Duration::from_secs(25);
+/// How often a pair is checked while media is quiet (webrtc-rs: 2 s).
+const ICE_KEEPALIVE: Duration = Duration::from_secs(1);
 
 /// How long a peer-reflexive pair waits for a better one before it is nominated.
 const ACCEPTANCE_WAIT: Duration = Duration::from_millis(100);
@@ -365,6 +386,14 @@ async fn build_pc(
                     Some(ICE_CHECK_INTERVAL),
                     Some(ICE_MAX_BINDING_REQUESTS),
                 )
+                .with_ice_timeouts(
+                    Some(ICE_DISCONNECTED_TIMEOUT),
+                    Some(ICE_FAILED_TIMEOUT),
+                    Some(ICE_KEEPALIVE),
+                )
+                // An ICE restart gathers on fresh sockets, on the interfaces there are now: a
+                // laptop that moved to another network has other addresses (webrtc#868).
+                .with_discard_local_candidates_during_ice_restart(true)
                 // webrtc-rs waits before nominating a pair whose remote is peer-reflexive (1 s)
                 // or relayed (2 s), in case a better pair turns up. A prflx remote is usually
                 // just a host candidate whose signalling message has not arrived yet; libwebrtc

@@ -5,11 +5,11 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use confab_engine::call::CallEvents;
 use confab_engine::call::{
     self, CallConfig, CallEvent, CallHandle, Command, Direction, TransferInfo, TransferStatus,
 };
 use confab_signal::{Config, Server};
-use tokio::sync::mpsc::UnboundedReceiver;
 
 const WAIT: Duration = Duration::from_secs(60);
 
@@ -81,7 +81,7 @@ fn files_in(dir: &Path) -> Vec<String> {
 
 /// Waits for a transfer event matching `pred`, failing on call errors.
 async fn transfer_where(
-    events: &mut UnboundedReceiver<CallEvent>,
+    events: &mut CallEvents,
     pred: impl Fn(&TransferInfo) -> bool,
 ) -> TransferInfo {
     tokio::time::timeout(WAIT, async {
@@ -97,7 +97,7 @@ async fn transfer_where(
     .expect("transfer event in time")
 }
 
-async fn channel_open(events: &mut UnboundedReceiver<CallEvent>, peer: &str) {
+async fn channel_open(events: &mut CallEvents, peer: &str) {
     tokio::time::timeout(WAIT, async {
         loop {
             match events.recv().await.expect("call running") {
@@ -114,9 +114,9 @@ async fn channel_open(events: &mut UnboundedReceiver<CallEvent>, peer: &str) {
 struct Pair {
     server: Server,
     alice: CallHandle,
-    alice_events: UnboundedReceiver<CallEvent>,
+    alice_events: CallEvents,
     bob: CallHandle,
-    bob_events: UnboundedReceiver<CallEvent>,
+    bob_events: CallEvents,
 }
 
 async fn pair(bob_downloads: &Path, bob_accepts: bool) -> Pair {

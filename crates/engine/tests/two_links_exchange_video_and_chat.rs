@@ -19,7 +19,7 @@ const WAIT: Duration = Duration::from_secs(20);
 
 /// Forwards candidates from one link to the other and reports its connection states.
 fn trickle(
-    mut events: mpsc::UnboundedReceiver<LinkEvent>,
+    mut events: mpsc::Receiver<LinkEvent>,
     remote: Arc<dyn confab_engine::webrtc::peer_connection::PeerConnection>,
     states: mpsc::UnboundedSender<RTCPeerConnectionState>,
     tracks: Option<mpsc::UnboundedSender<LinkEvent>>,
@@ -202,9 +202,9 @@ async fn video_and_chat_cross_a_loopback_peer_connection() {
 /// events of each side (tracks, channels, keyframe requests) once both are connected.
 async fn connect(
     alice: &Link,
-    alice_events: mpsc::UnboundedReceiver<LinkEvent>,
+    alice_events: mpsc::Receiver<LinkEvent>,
     bob: &Link,
-    bob_events: mpsc::UnboundedReceiver<LinkEvent>,
+    bob_events: mpsc::Receiver<LinkEvent>,
 ) -> (
     mpsc::UnboundedReceiver<LinkEvent>,
     mpsc::UnboundedReceiver<LinkEvent>,

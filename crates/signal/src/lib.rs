@@ -9,7 +9,7 @@
 
 pub mod limits;
 pub mod metrics;
-pub mod protocol;
+pub use confab_protocol as protocol;
 pub mod rooms;
 mod server;
 
@@ -40,6 +40,15 @@ pub const DEFAULT_ROOM_CAPACITY: usize = 8;
 pub const DEFAULT_RATE_LIMIT_PER_SEC: f64 = 50.0;
 /// Default burst of events per socket (a renegotiation with its candidates comes at once).
 pub const DEFAULT_RATE_LIMIT_BURST: f64 = 200.0;
+
+/// How often the server pings each client (Engine.IO). socketioxide's default is 25 s…
+pub const PING_INTERVAL: std::time::Duration = std::time::Duration::from_secs(4);
+/// …and how long it then waits for the pong before it drops the socket (default 20 s). A
+/// participant whose network vanished without a goodbye is noticed within 9 s instead of 45 s,
+/// and the room sees `user-left`. Browsers' socket.io-client and confab-sio take both values
+/// from the handshake and treat a server that stops pinging as gone just as fast. The cost is
+/// one small packet each way per client every 4 s.
+pub const PING_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Server settings; the CLI maps each to a flag and an environment variable.
 #[derive(Debug, Clone)]
@@ -82,6 +91,8 @@ pub fn app(config: Config) -> (Router, SocketIo, Arc<Hub>) {
         // Signalling messages are small; tungstenite grows the buffer for the odd large SDP.
         // The default 4 KiB per connection is most of what an idle participant costs.
         .ws_read_buffer_size(1024)
+        .ping_interval(PING_INTERVAL)
+        .ping_timeout(PING_TIMEOUT)
         // Packets queued per socket before emits fail. socketioxide's default (128) drops
         // relays when seven peers each send a renegotiation burst; this holds a full room's
         // worth of rate-limit bursts.

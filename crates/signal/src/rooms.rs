@@ -8,6 +8,12 @@
 //! socket is still live is rejected with `user-id-taken`; if the holder's socket is gone (a
 //! disconnect the server has not processed yet), the newcomer replaces it and the room sees
 //! `user-left` for the old one followed by `user-joined` for the new one.
+//!
+//! Resume rule: every admitted participant gets a fresh, unguessable resume token in its
+//! `room-state`. A socket that presents the current token of `(room, userId)` takes that
+//! participant's place at once, live old socket or not, and nobody else is told: the
+//! participant's peer connections never stopped, only its signalling connection did. A wrong
+//! token changes nothing (the identity rule above applies).
 
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -63,6 +69,36 @@ struct Member<K, P> {
     user_id: String,
     user_data: Value,
     peer: P,
+    /// What this participant presents to resume its place (see the module doc).
+    resume_token: String,
+}
+
+/// What a joiner presents besides its ids: the room's secret, and the resume token of an
+/// earlier admission.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Credentials<'a> {
+    pub secret: Option<&'a str>,
+    pub resume_token: Option<&'a str>,
+}
+
+/// Random bytes in a resume token: 128 bits, as a session cookie.
+const RESUME_TOKEN_BYTES: usize = 16;
+
+/// A new resume token: hex of [`RESUME_TOKEN_BYTES`] from the operating system's generator.
+fn new_resume_token() -> String {
+    let mut bytes = [0u8; RESUME_TOKEN_BYTES];
+    getrandom::fill(&mut bytes).expect("the operating system's random generator is available");
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Compares a presented token with the stored one in time independent of where they differ.
+fn tokens_match(stored: &str, presented: &str) -> bool {
+    stored.len() == presented.len()
+        && stored
+            .bytes()
+            .zip(presented.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
 }
 
 struct Room<K, P> {
@@ -96,11 +132,7 @@ impl<K: Copy + Eq + Hash, P: Peer> Rooms<K, P> {
         self.joined.len()
     }
 
-    /// Joins `key` to `room_id` as `user_id`, leaving any room it was in first.
-    ///
-    /// Joining the room it is already in under the same id refreshes `userData` and re-sends
-    /// `room-state` without disturbing the others. On rejection nothing changes: the socket
-    /// stays where it was.
+    /// [`Rooms::admit`] with only a secret (no resume token).
     pub fn join(
         &mut self,
         key: K,
@@ -110,8 +142,31 @@ impl<K: Copy + Eq + Hash, P: Peer> Rooms<K, P> {
         user_data: Value,
         secret: Option<&str>,
     ) -> Result<Vec<(P, Notice)>, Rejection> {
+        let credentials = Credentials {
+            secret,
+            resume_token: None,
+        };
+        self.admit(key, peer, room_id, user_id, user_data, credentials)
+    }
+
+    /// Joins `key` to `room_id` as `user_id`, leaving any room it was in first.
+    ///
+    /// Joining the room it is already in under the same id refreshes `userData` and re-sends
+    /// `room-state` without disturbing the others. A valid resume token takes the
+    /// participant's place back silently (module doc). On rejection nothing changes: the
+    /// socket stays where it was.
+    pub fn admit(
+        &mut self,
+        key: K,
+        peer: P,
+        room_id: &str,
+        user_id: &str,
+        user_data: Value,
+        credentials: Credentials<'_>,
+    ) -> Result<Vec<(P, Notice)>, Rejection> {
         let current = self.joined.get(&key).cloned();
         let mut out = Vec::new();
+        let secret = credentials.secret;
 
         if let Some(room) = self.rooms.get_mut(room_id) {
             if room.secret.is_some() && room.secret.as_deref() != secret {
@@ -128,9 +183,36 @@ impl<K: Copy + Eq + Hash, P: Peer> Rooms<K, P> {
                     .expect("a socket recorded as joined is a member of its room");
                 if me.user_id == user_id {
                     me.user_data = user_data;
-                    out.push((peer, Notice::RoomState(room_state(room, key))));
+                    let state = room_state(room, key);
+                    out.push((peer, Notice::RoomState(state)));
                     return Ok(out);
                 }
+            }
+            let resumes = credentials.resume_token.is_some_and(|presented| {
+                room.members
+                    .iter()
+                    .any(|m| m.user_id == user_id && tokens_match(&m.resume_token, presented))
+            });
+            if resumes {
+                if current.is_some() {
+                    out.extend(self.leave(key));
+                }
+                let room = self
+                    .rooms
+                    .get_mut(room_id)
+                    .expect("the room holds the resuming participant, so leaving left it");
+                let me = room
+                    .members
+                    .iter_mut()
+                    .find(|m| m.user_id == user_id)
+                    .expect("found above");
+                self.joined.remove(&me.key);
+                me.key = key;
+                me.peer = peer.clone();
+                me.user_data = user_data;
+                self.joined.insert(key, room_id.to_owned());
+                out.push((peer, Notice::RoomState(room_state(room, key))));
+                return Ok(out);
             }
             if let Some(holder) = room
                 .members
@@ -181,6 +263,7 @@ impl<K: Copy + Eq + Hash, P: Peer> Rooms<K, P> {
             user_id: user_id.to_owned(),
             user_data: user_data.clone(),
             peer: peer.clone(),
+            resume_token: String::new(),
         });
         let joined = UserJoined {
             user_id: user_id.to_owned(),
@@ -299,8 +382,15 @@ impl<K: Copy + Eq + Hash, P: Peer> Rooms<K, P> {
     }
 }
 
-fn room_state<K: Eq, P>(room: &Room<K, P>, except: K) -> RoomState {
+/// The room as `except` sees it, with a fresh resume token for `except` (each admission
+/// replaces the last token: a token works once).
+fn room_state<K: Eq, P>(room: &mut Room<K, P>, except: K) -> RoomState {
+    let token = new_resume_token();
+    if let Some(me) = room.members.iter_mut().find(|m| m.key == except) {
+        me.resume_token = token.clone();
+    }
     RoomState {
+        resume_token: Some(token),
         users: room
             .members
             .iter()
@@ -535,5 +625,110 @@ mod tests {
             panic!()
         };
         assert_eq!(state.users[1].user_data, json!({"x": 1}));
+    }
+
+    fn token_of(out: &[(TestPeer, Notice)]) -> String {
+        out.iter()
+            .find_map(|(_, n)| match n {
+                Notice::RoomState(s) => s.resume_token.clone(),
+                _ => None,
+            })
+            .expect("every admission hands out a resume token")
+    }
+
+    #[test]
+    fn a_resume_token_takes_the_place_back_silently_even_from_a_live_socket() {
+        let mut rooms = Rooms::new(8);
+        let alice = join(&mut rooms, 1, "r", "alice").unwrap();
+        join(&mut rooms, 2, "r", "bob").unwrap();
+        let token = token_of(&alice);
+        assert_eq!(token.len(), 2 * RESUME_TOKEN_BYTES);
+        let credentials = Credentials {
+            secret: None,
+            resume_token: Some(&token),
+        };
+        let out = rooms
+            .admit(
+                3,
+                TestPeer::new("alice2"),
+                "r",
+                "alice",
+                json!({}),
+                credentials,
+            )
+            .unwrap();
+        assert_eq!(
+            names(&out),
+            [("alice2", "room-state")],
+            "bob is told nothing"
+        );
+        let fresh = token_of(&out);
+        assert_ne!(fresh, token, "a token works once");
+        assert_eq!(rooms.participant_count(), 2);
+        assert_eq!(
+            rooms.route(2, None, Some("alice")).unwrap().recipients[0].name,
+            "alice2"
+        );
+        // The old socket's late disconnect does not remove the resumed participant.
+        assert!(rooms.leave(1).is_empty());
+        assert_eq!(
+            rooms
+                .route(2, None, Some("alice"))
+                .unwrap()
+                .recipients
+                .len(),
+            1
+        );
+        // The spent token no longer works: the live holder keeps its id.
+        let again = Credentials {
+            secret: None,
+            resume_token: Some(&token),
+        };
+        let err = rooms
+            .admit(4, TestPeer::new("mallory"), "r", "alice", json!({}), again)
+            .unwrap_err();
+        assert_eq!(err.code, ErrorCode::UserIdTaken);
+    }
+
+    #[test]
+    fn a_wrong_resume_token_or_another_ids_token_is_refused() {
+        let mut rooms = Rooms::new(8);
+        join(&mut rooms, 1, "r", "alice").unwrap();
+        let bob = join(&mut rooms, 2, "r", "bob").unwrap();
+        let bobs = token_of(&bob);
+        for presented in ["0".repeat(2 * RESUME_TOKEN_BYTES), bobs] {
+            let credentials = Credentials {
+                secret: None,
+                resume_token: Some(&presented),
+            };
+            let err = rooms
+                .admit(
+                    3,
+                    TestPeer::new("mallory"),
+                    "r",
+                    "alice",
+                    json!({}),
+                    credentials,
+                )
+                .unwrap_err();
+            assert_eq!(err.code, ErrorCode::UserIdTaken);
+        }
+    }
+
+    #[test]
+    fn a_resume_still_needs_the_rooms_secret() {
+        let mut rooms = Rooms::new(8);
+        let alice = rooms
+            .join(1, TestPeer::new("a"), "s", "alice", json!({}), Some("pw"))
+            .unwrap();
+        let token = token_of(&alice);
+        let credentials = Credentials {
+            secret: None,
+            resume_token: Some(&token),
+        };
+        let err = rooms
+            .admit(2, TestPeer::new("a2"), "s", "alice", json!({}), credentials)
+            .unwrap_err();
+        assert_eq!(err.code, ErrorCode::WrongSecret);
     }
 }

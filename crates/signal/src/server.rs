@@ -21,7 +21,7 @@ use crate::Config;
 use crate::limits::{TokenBucket, is_valid_id};
 use crate::metrics::Metrics;
 use crate::protocol::{ErrorCode, ErrorEvent, JoinOptions, RoomsResponse, event};
-use crate::rooms::{Notice, Peer, Rejection, Rooms};
+use crate::rooms::{Credentials, Notice, Peer, Rejection, Rooms};
 
 impl Peer for SocketRef {
     fn is_live(&self) -> bool {
@@ -282,14 +282,13 @@ impl Hub {
         let peer = socket.clone();
         {
             let mut st = self.lock();
-            let notices = st.rooms.join(
-                socket.id,
-                peer,
-                &room_id,
-                &user_id,
-                user_data,
-                options.secret.as_deref(),
-            )?;
+            let credentials = Credentials {
+                secret: options.secret.as_deref(),
+                resume_token: options.resume_token.as_deref(),
+            };
+            let notices =
+                st.rooms
+                    .admit(socket.id, peer, &room_id, &user_id, user_data, credentials)?;
             self.update_gauges(&st);
             self.deliver(notices);
         }

@@ -19,6 +19,20 @@ use tokio_tungstenite::tungstenite::Message;
 
 /// How long the Engine.IO and Socket.IO handshakes may take before connecting fails.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Events received and not yet taken by the application. When it is full the reader stops
+/// reading the socket (backpressure to the server, whose own queue then refuses emits), so a
+/// flooding server cannot grow this client's memory.
+pub const INCOMING_QUEUE: usize = 1024;
+/// Packets the application may queue for sending; beyond it `emit` fails with
+/// [`ClientError::Backlog`] instead of growing memory while the server is slow or gone.
+pub const OUTGOING_QUEUE: usize = 1024;
+/// Used when the server's open packet names no ping interval or timeout (Engine.IO's
+/// defaults).
+const DEFAULT_PING_INTERVAL: Duration = Duration::from_secs(25);
+const DEFAULT_PING_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The receiving end of a connection's events.
+pub type Events = mpsc::Receiver<Incoming>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -34,6 +48,8 @@ pub enum ClientError {
     Closed,
     #[error("encoding an event: {0}")]
     Encode(#[from] serde_json::Error),
+    #[error("{OUTGOING_QUEUE} packets are already waiting to be sent")]
+    Backlog,
 }
 
 /// What the server sent.
@@ -41,7 +57,9 @@ pub enum ClientError {
 pub enum Incoming {
     /// An event with its arguments.
     Event { name: String, args: Vec<Value> },
-    /// The connection ended (server disconnect, transport close or error); nothing follows.
+    /// The connection ended (server disconnect, transport close or error, or the server
+    /// stopped pinging: Engine.IO's ping interval plus timeout without a packet); nothing
+    /// follows.
     Disconnected { reason: String },
 }
 
@@ -58,14 +76,12 @@ impl Incoming {
 /// A connected client. Cloning shares the connection.
 #[derive(Clone, Debug)]
 pub struct Client {
-    out: mpsc::UnboundedSender<Message>,
+    out: mpsc::Sender<Message>,
     sid: String,
 }
 
 /// Connects to `url` (e.g. `http://127.0.0.1:3000`) and joins the main namespace.
-pub async fn connect(
-    url: &str,
-) -> Result<(Client, mpsc::UnboundedReceiver<Incoming>), ClientError> {
+pub async fn connect(url: &str) -> Result<(Client, Events), ClientError> {
     let ws_url = engine_url(url)?;
     let (mut ws, _) = tokio::time::timeout(
         HANDSHAKE_TIMEOUT,
@@ -77,13 +93,14 @@ pub async fn connect(
     .map_err(|_| ClientError::Handshake("timed out opening the websocket".into()))??;
 
     // Engine.IO open packet, then Socket.IO CONNECT to "/" and its acknowledgement.
-    let sid = tokio::time::timeout(HANDSHAKE_TIMEOUT, async {
+    let (sid, silence) = tokio::time::timeout(HANDSHAKE_TIMEOUT, async {
         let open = next_text(&mut ws).await?;
-        if !open.starts_with('0') {
+        let Some(body) = open.strip_prefix('0') else {
             return Err(ClientError::Handshake(format!(
                 "expected open packet, got {open:.40}"
             )));
-        }
+        };
+        let silence = max_silence(body);
         ws.send(Message::text("40")).await?;
         loop {
             let text = next_text(&mut ws).await?;
@@ -91,7 +108,7 @@ pub async fn connect(
                 ws.send(Message::text("3")).await?;
             } else if let Some(body) = text.strip_prefix("40") {
                 let v: Value = serde_json::from_str(body).unwrap_or(Value::Null);
-                return Ok(v["sid"].as_str().unwrap_or_default().to_owned());
+                return Ok((v["sid"].as_str().unwrap_or_default().to_owned(), silence));
             } else if let Some(body) = text.strip_prefix("44") {
                 return Err(ClientError::Refused(body.to_owned()));
             }
@@ -100,18 +117,24 @@ pub async fn connect(
     .await
     .map_err(|_| ClientError::Handshake("timed out waiting for the namespace".into()))??;
 
-    let (out_tx, mut out_rx) = mpsc::unbounded_channel::<Message>();
-    let (in_tx, in_rx) = mpsc::unbounded_channel::<Incoming>();
+    let (out_tx, mut out_rx) = mpsc::channel::<Message>(OUTGOING_QUEUE);
+    let (in_tx, in_rx) = mpsc::channel::<Incoming>(INCOMING_QUEUE);
     tokio::spawn(async move {
+        // The server pings every interval; silence for interval + timeout means it (or the
+        // network to it) is gone, even when no TCP reset ever arrives.
+        let deadline = tokio::time::sleep(silence);
+        tokio::pin!(deadline);
         let reason = loop {
             tokio::select! {
+                () = &mut deadline => break "ping timeout".to_owned(),
                 msg = ws.next() => match msg {
                     Some(Ok(Message::Text(text))) => {
+                        deadline.as_mut().reset(tokio::time::Instant::now() + silence);
                         if text.as_str() == "2" {
                             if ws.send(Message::text("3")).await.is_err() {
                                 break "transport error".to_owned();
                             }
-                        } else if let Some(reason) = handle_text(text.as_str(), &in_tx) {
+                        } else if let Some(reason) = handle_text(text.as_str(), &in_tx).await {
                             break reason;
                         }
                     }
@@ -133,13 +156,26 @@ pub async fn connect(
                 },
             }
         };
-        let _ = in_tx.send(Incoming::Disconnected { reason });
+        let _ = in_tx.send(Incoming::Disconnected { reason }).await;
     });
     Ok((Client { out: out_tx, sid }, in_rx))
 }
 
+/// How long the server may stay silent: its ping interval plus its ping timeout, from the
+/// Engine.IO open packet's JSON.
+fn max_silence(open: &str) -> Duration {
+    let v: Value = serde_json::from_str(open).unwrap_or(Value::Null);
+    let ms = |key: &str, default: Duration| {
+        v[key]
+            .as_u64()
+            .map(Duration::from_millis)
+            .unwrap_or(default)
+    };
+    ms("pingInterval", DEFAULT_PING_INTERVAL) + ms("pingTimeout", DEFAULT_PING_TIMEOUT)
+}
+
 /// Returns `Some(reason)` when the server ended the session.
-fn handle_text(text: &str, events: &mpsc::UnboundedSender<Incoming>) -> Option<String> {
+async fn handle_text(text: &str, events: &mpsc::Sender<Incoming>) -> Option<String> {
     if let Some(body) = text.strip_prefix("42") {
         // An event packet may carry an ack id before the array; this client asks for none.
         let body = body.trim_start_matches(|c: char| c.is_ascii_digit());
@@ -147,7 +183,8 @@ fn handle_text(text: &str, events: &mpsc::UnboundedSender<Incoming>) -> Option<S
             && let Some(Value::String(name)) = items.first().cloned()
         {
             items.remove(0);
-            let _ = events.send(Incoming::Event { name, args: items });
+            // A client that dropped its receiver only wants to stay connected.
+            let _ = events.send(Incoming::Event { name, args: items }).await;
         } else {
             tracing::debug!("ignoring malformed event packet {text:.80}");
         }
@@ -210,9 +247,10 @@ impl Client {
 
     /// Sends an Engine.IO text frame as is. For tests that need malformed packets.
     pub fn send_raw(&self, text: String) -> Result<(), ClientError> {
-        self.out
-            .send(Message::text(text))
-            .map_err(|_| ClientError::Closed)
+        self.out.try_send(Message::text(text)).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => ClientError::Backlog,
+            mpsc::error::TrySendError::Closed(_) => ClientError::Closed,
+        })
     }
 
     /// Gives up this handle; once every clone is gone the client leaves the namespace and
@@ -236,11 +274,27 @@ mod tests {
     }
 
     #[test]
-    fn event_packets_are_decoded_and_malformed_ones_ignored() {
-        let (tx, mut rx) = mpsc::unbounded_channel();
-        assert!(handle_text(r#"42["room-state",{"users":[]}]"#, &tx).is_none());
-        assert!(handle_text(r#"42[oops"#, &tx).is_none());
-        assert_eq!(handle_text("41", &tx).as_deref(), Some("server disconnect"));
+    fn silence_allowed_is_the_servers_ping_interval_plus_timeout() {
+        assert_eq!(
+            max_silence(r#"{"sid":"x","pingInterval":4000,"pingTimeout":5000}"#),
+            Duration::from_secs(9)
+        );
+        assert_eq!(max_silence("garbage"), Duration::from_secs(45));
+    }
+
+    #[tokio::test]
+    async fn event_packets_are_decoded_and_malformed_ones_ignored() {
+        let (tx, mut rx) = mpsc::channel(4);
+        assert!(
+            handle_text(r#"42["room-state",{"users":[]}]"#, &tx)
+                .await
+                .is_none()
+        );
+        assert!(handle_text(r#"42[oops"#, &tx).await.is_none());
+        assert_eq!(
+            handle_text("41", &tx).await.as_deref(),
+            Some("server disconnect")
+        );
         let got = rx.try_recv().unwrap();
         assert_eq!(
             got.arg_of("room-state"),

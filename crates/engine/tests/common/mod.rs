@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use confab_engine::call::CallEvent;
+use confab_engine::call::CallEvents;
 use confab_engine::stats::ParticipantStats;
-use tokio::sync::mpsc::UnboundedReceiver;
 
 /// Upper bound on any wait; generous because CI machines are loaded.
 pub const WAIT: Duration = Duration::from_secs(45);
@@ -26,11 +26,7 @@ pub struct Seen {
 }
 
 /// Records events into `seen` until `done` holds; panics on a call error or after [`WAIT`].
-pub async fn until(
-    events: &mut UnboundedReceiver<CallEvent>,
-    seen: &mut Seen,
-    done: impl Fn(&Seen) -> bool,
-) {
+pub async fn until(events: &mut CallEvents, seen: &mut Seen, done: impl Fn(&Seen) -> bool) {
     tokio::time::timeout(WAIT, async {
         while !done(seen) {
             match events.recv().await.expect("call running") {
@@ -63,10 +59,7 @@ pub async fn until(
 }
 
 /// The next event matching `pred`, within [`WAIT`]; panics on call errors.
-pub async fn next_where(
-    events: &mut UnboundedReceiver<CallEvent>,
-    pred: impl Fn(&CallEvent) -> bool,
-) -> CallEvent {
+pub async fn next_where(events: &mut CallEvents, pred: impl Fn(&CallEvent) -> bool) -> CallEvent {
     tokio::time::timeout(WAIT, async {
         loop {
             let e = events.recv().await.expect("call running");

@@ -8,7 +8,6 @@ use std::time::Duration;
 use confab_signal::{Config, Server};
 use confab_sio::{Client, Incoming};
 use serde_json::{Value, json};
-use tokio::sync::mpsc::UnboundedReceiver;
 
 /// Upper bound on waiting for any single event; generous because CI machines are loaded.
 pub const EVENT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -29,7 +28,7 @@ pub fn url(server: &Server) -> String {
 
 pub struct Peer {
     pub client: Client,
-    rx: UnboundedReceiver<Incoming>,
+    rx: confab_sio::Events,
 }
 
 impl Peer {
@@ -47,12 +46,30 @@ impl Peer {
         (p, state)
     }
 
+    /// Joins and returns the room-state without its resume token (checked to be there).
     pub async fn join(&mut self, room: &str, user: &str) -> Value {
-        self.emit_args(
-            "join-room",
-            &[json!(room), json!(user), json!({"name": user})],
+        self.join_with(room, user, json!({})).await.0
+    }
+
+    /// Joins with `options` (the fourth argument) and returns the room-state without its
+    /// resume token, and the token.
+    pub async fn join_with(&mut self, room: &str, user: &str, options: Value) -> (Value, String) {
+        let mut args = vec![json!(room), json!(user), json!({"name": user})];
+        if options != json!({}) {
+            args.push(options);
+        }
+        self.emit_args("join-room", &args);
+        let mut state = self.expect("room-state").await;
+        let token = state
+            .as_object_mut()
+            .and_then(|o| o.remove("resumeToken"))
+            .and_then(|t| t.as_str().map(str::to_owned))
+            .expect("every room-state carries a resume token");
+        assert!(
+            token.len() == 32 && token.bytes().all(|b| b.is_ascii_hexdigit()),
+            "{token}"
         );
-        self.expect("room-state").await
+        (state, token)
     }
 
     pub fn emit(&self, name: &str, arg: Value) {
@@ -91,6 +108,20 @@ impl Peer {
         assert_eq!(err["code"], code, "error event: {err}");
         assert!(err["message"].as_str().is_some_and(|m| !m.is_empty()));
         err
+    }
+
+    /// Closes this client's connection and waits until it is closed.
+    pub async fn close(self) -> String {
+        let Peer { client, mut rx } = self;
+        client.disconnect();
+        loop {
+            match tokio::time::timeout(EVENT_TIMEOUT, rx.recv()).await {
+                Ok(Some(Incoming::Disconnected { reason })) => return reason,
+                Ok(Some(_)) => {}
+                Ok(None) => panic!("the client task ended without a Disconnected notice"),
+                Err(_) => panic!("timed out closing the client"),
+            }
+        }
     }
 
     pub async fn expect_disconnected(&mut self) -> String {

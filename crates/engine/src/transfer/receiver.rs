@@ -1,160 +1,74 @@
-//! File transfer over the pair's data channel, in the browser UI's wire format
-//! (`ui/transfer.js`), so Rust peers and browser guests exchange files both ways.
+//! The receiving end of a transfer: a state machine over a hidden part file
+//! ([`Incoming`]), and the task that runs it off the call's task ([`spawn_writer`]): writing
+//! and hashing a gigabyte takes seconds, which the call's media cannot wait for.
 //!
-//! Messages are JSON text: `file-offer {id, name, size, sha256, mime}`, `file-accept {id}`,
-//! `file-decline {id}`, `file-cancel {id}`, `file-end {id}`, `file-result {id, ok, reason}`.
-//! Chunks are binary: `[id length: u8][id: ASCII][payload]`.
-//!
-//! Receiving side, per transfer:
 //! `Offered → (Declined | Receiving) → Verifying → Done`; any state → `Cancelled | Failed`.
-//! Bytes go to a hidden temporary file in the download folder while they arrive, hashed on the
-//! way; only a transfer whose size and SHA-256 both match is renamed — atomically, under a
-//! sanitised name that never replaces an existing file — to where a user would look for it.
-//! Everything else removes the temporary file, so nothing that looks complete is left behind.
 
 use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
-use serde_json::Value;
 use sha2::{Digest, Sha256};
+use tokio::sync::mpsc;
 
-/// Payload bytes per chunk: the browser UI's size, under every implementation's message limit.
-pub const CHUNK_SIZE: usize = 16 * 1024;
-/// Longest file name kept after sanitising, in bytes (ext4 allows 255).
-const MAX_NAME_BYTES: usize = 200;
-/// Longest transfer id accepted (the UI uses 36-character UUIDs).
-const MAX_ID_LEN: usize = 64;
+use super::{Offer, TransferError, sanitize_file_name};
 
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum TransferError {
-    #[error("malformed file offer: {0}")]
-    BadOffer(&'static str),
-    #[error("more data than the declared {declared} bytes")]
-    TooMuchData { declared: u64 },
-    #[error("size mismatch: received {received} of {declared} bytes")]
-    SizeMismatch { received: u64, declared: u64 },
-    #[error("SHA-256 mismatch: the file was corrupted or altered")]
-    HashMismatch,
-    #[error("the transfer is {0:?}, not receiving")]
-    NotReceiving(State),
-    #[error("file system: {0}")]
-    Io(String),
+/// Chunks queued for one transfer's writer: 64 × 16 KiB = 1 MiB. When it is full the data
+/// channel's reader waits, and SCTP's flow control slows the sender to the disk's pace.
+pub const WRITER_QUEUE: usize = 64;
+/// The writer reports progress at most this often.
+const PROGRESS_INTERVAL: Duration = Duration::from_millis(100);
+
+/// What a writer is handed, in the channel's order.
+#[derive(Debug)]
+pub enum WriterMsg {
+    Chunk(bytes::Bytes),
+    /// The sender said `file-end`: verify and move the file into place.
+    Finish,
 }
 
-impl From<io::Error> for TransferError {
-    fn from(e: io::Error) -> Self {
-        TransferError::Io(e.to_string())
-    }
+/// What a writer reports.
+#[derive(Debug)]
+pub enum WriterReport {
+    /// Bytes written so far.
+    Progress(u64),
+    /// The end: the file's final path, or why it failed (nothing is left on disk then).
+    Done(Result<PathBuf, TransferError>),
 }
 
-/// A file offer as it arrives from a peer, validated.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Offer {
-    pub id: String,
-    /// As the peer sent it (display only); [`sanitize_file_name`] makes the one used on disk.
-    pub name: String,
-    pub size: u64,
-    pub sha256: String,
-}
-
-impl Offer {
-    /// Validates a `file-offer` message. Ids are the UI's UUID alphabet; the hash is 64
-    /// lowercase hex digits; the name is any non-empty string up to 10 000 characters.
-    pub fn parse(v: &Value) -> Result<Self, TransferError> {
-        let id = v["id"].as_str().ok_or(TransferError::BadOffer("id"))?;
-        if id.is_empty()
-            || id.len() > MAX_ID_LEN
-            || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        {
-            return Err(TransferError::BadOffer("id"));
+/// Runs an accepted `incoming` on a blocking thread: writes and hashes each chunk, and on
+/// [`WriterMsg::Finish`] verifies and places the file. Dropping the returned sender without
+/// `Finish` (a cancel, a vanished peer) discards the part file. `report` is called from the
+/// writer's thread.
+pub fn spawn_writer(
+    mut incoming: Incoming,
+    report: impl Fn(WriterReport) + Send + 'static,
+) -> mpsc::Sender<WriterMsg> {
+    let (tx, mut rx) = mpsc::channel(WRITER_QUEUE);
+    tokio::task::spawn_blocking(move || {
+        let mut last = Instant::now();
+        while let Some(msg) = rx.blocking_recv() {
+            match msg {
+                WriterMsg::Chunk(chunk) => {
+                    if let Err(e) = incoming.on_chunk(&chunk) {
+                        report(WriterReport::Done(Err(e)));
+                        return;
+                    }
+                    if last.elapsed() >= PROGRESS_INTERVAL {
+                        last = Instant::now();
+                        report(WriterReport::Progress(incoming.received()));
+                    }
+                }
+                WriterMsg::Finish => {
+                    report(WriterReport::Done(incoming.on_end()));
+                    return;
+                }
+            }
         }
-        let name = v["name"].as_str().ok_or(TransferError::BadOffer("name"))?;
-        if name.is_empty() || name.chars().count() > 10_000 {
-            return Err(TransferError::BadOffer("name"));
-        }
-        let size = v["size"].as_u64().ok_or(TransferError::BadOffer("size"))?;
-        let sha256 = v["sha256"]
-            .as_str()
-            .ok_or(TransferError::BadOffer("sha256"))?;
-        if sha256.len() != 64
-            || !sha256
-                .bytes()
-                .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-        {
-            return Err(TransferError::BadOffer("sha256"));
-        }
-        Ok(Self {
-            id: id.to_owned(),
-            name: name.to_owned(),
-            size,
-            sha256: sha256.to_owned(),
-        })
-    }
-}
-
-/// A name that is safe as one path component on Linux, macOS and Windows: no separators, no
-/// control characters or NUL, no leading dots (hidden files, `..`), no reserved device names
-/// (`CON`, `NUL`, `COM1`…), at most 200 bytes (keeping the extension), never empty.
-pub fn sanitize_file_name(name: &str) -> String {
-    let mut s: String = name
-        .chars()
-        .map(|c| match c {
-            '/' | '\\' | ':' | '*' | '?' | '"' | '<' | '>' | '|' => '_',
-            c if c.is_control() => '_',
-            c => c,
-        })
-        .collect();
-    s = s
-        .trim_matches(|c: char| c == '.' || c.is_whitespace())
-        .to_owned();
-    let stem = s.split('.').next().unwrap_or("").to_ascii_lowercase();
-    let reserved = matches!(stem.as_str(), "con" | "prn" | "aux" | "nul")
-        || ((stem.starts_with("com") || stem.starts_with("lpt"))
-            && stem.len() == 4
-            && stem.as_bytes()[3].is_ascii_digit());
-    if reserved {
-        s.insert(0, '_');
-    }
-    if s.len() > MAX_NAME_BYTES {
-        let ext = s
-            .rfind('.')
-            .map(|i| &s[i..])
-            .filter(|e| e.len() <= 16)
-            .unwrap_or("")
-            .to_owned();
-        let mut cut = MAX_NAME_BYTES - ext.len();
-        while !s.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        s.truncate(cut);
-        s.push_str(&ext);
-    }
-    if s.is_empty() {
-        "download".to_owned()
-    } else {
-        s
-    }
-}
-
-/// Where the UI expects chunk ids and payloads: `[len][id][payload]`.
-pub fn parse_chunk(frame: &[u8]) -> Option<(&str, &[u8])> {
-    let (&len, rest) = frame.split_first()?;
-    let len = usize::from(len);
-    if len == 0 || rest.len() < len {
-        return None;
-    }
-    let id = std::str::from_utf8(&rest[..len]).ok()?;
-    Some((id, &rest[len..]))
-}
-
-pub fn frame_chunk(id: &str, payload: &[u8]) -> Vec<u8> {
-    let id = id.as_bytes();
-    let mut out = Vec::with_capacity(1 + id.len() + payload.len());
-    out.push(u8::try_from(id.len()).expect("transfer ids are at most 64 bytes"));
-    out.extend_from_slice(id);
-    out.extend_from_slice(payload);
-    out
+        incoming.cancel();
+    });
+    tx
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -201,6 +115,11 @@ impl Incoming {
 
     pub fn state(&self) -> State {
         self.state
+    }
+
+    /// The hidden file the bytes go to while receiving.
+    pub fn part_path(&self) -> Option<&Path> {
+        self.part.as_ref().map(|(path, _)| path.as_path())
     }
 
     pub fn received(&self) -> u64 {
@@ -361,7 +280,6 @@ fn place(part: &Path, dir: &Path, name: &str) -> io::Result<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     fn sha(data: &[u8]) -> String {
         Sha256::digest(data)
@@ -393,54 +311,6 @@ mod tests {
             .collect();
         v.sort();
         v
-    }
-
-    #[test]
-    fn hostile_names_become_one_safe_component() {
-        let long = "a".repeat(10_000) + ".txt";
-        let cases = [
-            ("../../x", "_.._x"),
-            ("/etc/passwd", "_etc_passwd"),
-            ("a\0b", "a_b"),
-            ("CON", "_CON"),
-            ("con.txt", "_con.txt"),
-            ("COM1", "_COM1"),
-            ("...", "download"),
-            ("", "download"),
-            ("  .hidden  ", "hidden"),
-            ("ok name.pdf", "ok name.pdf"),
-        ];
-        for (input, want) in cases {
-            assert_eq!(sanitize_file_name(input), want, "{input:?}");
-        }
-        let s = sanitize_file_name(&long);
-        assert!(
-            s.len() <= MAX_NAME_BYTES && s.ends_with(".txt"),
-            "{}",
-            s.len()
-        );
-        let multibyte = "é".repeat(300);
-        assert!(sanitize_file_name(&multibyte).len() <= MAX_NAME_BYTES);
-    }
-
-    #[test]
-    fn offers_with_bad_fields_are_rejected() {
-        let good = json!({"id": "abc-1", "name": "f", "size": 3, "sha256": "a".repeat(64)});
-        assert!(Offer::parse(&good).is_ok());
-        for (field, value) in [
-            ("id", json!("../x")),
-            ("id", json!("x".repeat(65))),
-            ("name", json!("")),
-            ("name", json!("n".repeat(10_001))),
-            ("size", json!(-1)),
-            ("size", json!("3")),
-            ("sha256", json!("A".repeat(64))),
-            ("sha256", json!("a".repeat(63))),
-        ] {
-            let mut v = good.clone();
-            v[field] = value;
-            assert!(Offer::parse(&v).is_err(), "{field} = {}", v[field]);
-        }
     }
 
     #[test]
@@ -581,12 +451,56 @@ mod tests {
         fs::remove_dir_all(&dir).expect("cleanup");
     }
 
-    #[test]
-    fn chunk_frames_round_trip_and_malformed_frames_are_refused() {
-        let f = frame_chunk("abc", b"payload");
-        assert_eq!(parse_chunk(&f), Some(("abc", &b"payload"[..])));
-        assert_eq!(parse_chunk(&[]), None);
-        assert_eq!(parse_chunk(&[0, 1, 2]), None);
-        assert_eq!(parse_chunk(&[5, b'a']), None);
+    #[tokio::test]
+    async fn the_writer_task_writes_verifies_and_places_off_the_callers_task() {
+        let dir = tmpdir("writer");
+        let data = vec![7u8; 100_000];
+        let mut t = Incoming::new(offer("big.bin", &data), &dir);
+        t.accept().expect("accept");
+        let (done_tx, mut done_rx) = mpsc::unbounded_channel();
+        let writer = spawn_writer(t, move |r| {
+            let _ = done_tx.send(r);
+        });
+        for chunk in data.chunks(16 * 1024) {
+            writer
+                .send(WriterMsg::Chunk(bytes::Bytes::copy_from_slice(chunk)))
+                .await
+                .expect("writer running");
+        }
+        writer
+            .send(WriterMsg::Finish)
+            .await
+            .expect("writer running");
+        let path = loop {
+            match done_rx.recv().await.expect("a report") {
+                WriterReport::Done(result) => break result.expect("verified"),
+                WriterReport::Progress(_) => {}
+            }
+        };
+        assert_eq!(fs::read(&path).expect("read"), data);
+        fs::remove_dir_all(&dir).expect("cleanup");
+    }
+
+    #[tokio::test]
+    async fn a_writer_dropped_before_the_end_leaves_nothing() {
+        let dir = tmpdir("writer-drop");
+        let data = b"abcdef";
+        let mut t = Incoming::new(offer("x", data), &dir);
+        t.accept().expect("accept");
+        let (done_tx, mut done_rx) = mpsc::unbounded_channel();
+        let writer = spawn_writer(t, move |r| {
+            let _ = done_tx.send(r);
+        });
+        writer
+            .send(WriterMsg::Chunk(bytes::Bytes::from_static(b"abc")))
+            .await
+            .expect("writer running");
+        drop(writer);
+        assert!(
+            done_rx.recv().await.is_none(),
+            "no verdict for a cancelled transfer"
+        );
+        assert_eq!(entries(&dir), Vec::<String>::new());
+        fs::remove_dir_all(&dir).expect("cleanup");
     }
 }

@@ -1,0 +1,859 @@
+//! The call's actor: one task that owns every part of the call (participants, media,
+//! devices, chat, transfers) and reacts to what arrives — signalling, commands, link and
+//! channel events, decoded media, timers — so no state is shared behind locks. The select
+//! loop only dispatches; each part's logic lives in its own module.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use confab_media::frame::{AudioFrame, now_us};
+use confab_media::pipeline::VideoOut;
+use confab_media::source::synthetic::read_stamp;
+use confab_protocol::{AppMessage, IceCandidateInit, RoomUser, UserData};
+use tokio::sync::mpsc;
+use webrtc::data_channel::DataChannelEvent;
+use webrtc::peer_connection::{
+    RTCIceCandidateInit, RTCPeerConnectionState, RTCSessionDescription, StatsSelector,
+};
+
+use super::audio_devices::{AudioDevices, MicFrames};
+use super::chat::ChatLog;
+use super::config::{CallConfig, VideoDelivery};
+use super::events::{CallEvent, Command, EventSink, ParticipantState, SignallingState};
+use super::media_out::{MediaOut, peak};
+use super::negotiation::{OfferKind, OfferVerdict, dtls_fingerprint};
+use super::participant::{ChannelPump, Participants, receive_track};
+use super::recovery::{Action, LinkHealth};
+use super::signalling::{Reconcile, SignalIn, SignalSender, reconcile};
+use super::transfers::Transfers;
+use crate::link::{LinkError, LinkEvent};
+use crate::receive::Received;
+use crate::transfer::receiver::WriterReport;
+
+/// Internal events queued for the actor. The tasks that feed it (links, channel readers,
+/// media receivers, transfers) wait when it is full: backpressure, never growth.
+pub(super) const INTERNAL_QUEUE: usize = 1024;
+/// How often connection statistics are read and reported.
+const STATS_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Everything the actor waits on besides signalling and commands, tagged by participant and
+/// link generation.
+pub(super) enum Internal {
+    Link(String, u64, LinkEvent),
+    Channel(String, u64, DataChannelEvent),
+    Media(String, u64, Received),
+    /// A file to send has been hashed (off the actor: hashing 1 GB takes seconds).
+    Hashed(PathBuf, Result<(u64, String), String>),
+    /// A sender task's progress, or its end (`Some(result)`).
+    Sending(String, u64, Option<Result<(), String>>),
+    /// A receiving transfer's writer reports.
+    Writer(String, WriterReport),
+}
+
+/// The channels the actor selects over.
+pub(super) struct Inputs {
+    pub signal: mpsc::Receiver<SignalIn>,
+    pub commands: mpsc::Receiver<Command>,
+    pub internal: mpsc::Receiver<Internal>,
+    pub video: Option<mpsc::Receiver<VideoOut>>,
+    pub mic: MicFrames,
+}
+
+pub(super) struct Actor {
+    pub config: CallConfig,
+    pub events: EventSink,
+    pub internal: mpsc::Sender<Internal>,
+    pub signal: SignalSender,
+    pub participants: Participants,
+    /// Everyone the room has told us about, with display names (links or not).
+    pub names: HashMap<String, String>,
+    pub chat: ChatLog,
+    pub media: MediaOut,
+    pub audio: AudioDevices,
+    pub transfers: Transfers,
+    /// A new microphone's frames, for the run loop to take.
+    pub mic_swap: Option<MicFrames>,
+    /// Events the application had not read in time, as last logged.
+    pub dropped_events: u64,
+}
+
+impl Actor {
+    pub async fn run(mut self, mut inputs: Inputs) {
+        let mut audio_tick = tokio::time::interval(Duration::from_millis(20));
+        audio_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let mut stats_tick = tokio::time::interval(STATS_INTERVAL);
+        stats_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            let wake = self
+                .participants
+                .map
+                .values()
+                .filter_map(|p| p.recovery.poll_timeout())
+                .min();
+            let video = &mut inputs.video;
+            let mic = &mut inputs.mic;
+            tokio::select! {
+                msg = inputs.signal.recv() => match msg {
+                    Some(msg) => self.on_signal(msg).await,
+                    None => {
+                        self.events.error("the signalling task ended");
+                        break;
+                    }
+                },
+                cmd = inputs.commands.recv() => match cmd {
+                    Some(Command::Leave) | None => break,
+                    Some(cmd) => self.on_command(cmd).await,
+                },
+                Some(event) = inputs.internal.recv() => self.on_internal(event).await,
+                out = async { video.as_mut().expect("guarded").recv().await }, if video.is_some() => {
+                    match out {
+                        Some(out) => self.on_video(out).await,
+                        None => *video = None,
+                    }
+                }
+                _ = audio_tick.tick(), if self.media.audio.is_some() && mic.is_none() => {
+                    self.media.send_audio(None, &self.participants).await
+                }
+                frame = async { mic.as_mut().expect("guarded").recv().await }, if mic.is_some() => {
+                    match frame {
+                        Some(frame) => self.on_mic(frame).await,
+                        None => {
+                            self.events.error("the microphone stopped");
+                            *mic = None;
+                        }
+                    }
+                }
+                _ = stats_tick.tick() => self.report_stats().await,
+                () = sleep_until(wake), if wake.is_some() => self.on_timeout(Instant::now()).await,
+            }
+            if let Some(next) = self.mic_swap.take() {
+                inputs.mic = next;
+            }
+        }
+        self.signal.leave();
+        self.participants.close_all().await;
+        self.events.emit(CallEvent::Left);
+    }
+
+    async fn on_mic(&mut self, frame: AudioFrame) {
+        self.media.send_audio(Some(frame), &self.participants).await;
+    }
+
+    // ---- signalling ----------------------------------------------------------------------
+
+    async fn on_signal(&mut self, msg: SignalIn) {
+        match msg {
+            SignalIn::RoomState { users, rejoin, .. } => self.on_room_state(users, rejoin).await,
+            SignalIn::UserJoined { id, data } => self.on_user_joined(&id, &data).await,
+            SignalIn::UserLeft { id } => self.drop_participant(&id).await,
+            SignalIn::Offer { from, sdp } => {
+                if let Err(e) = self.on_offer(&from, sdp).await {
+                    self.events.error(format!("offer from {from}: {e}"));
+                }
+            }
+            SignalIn::Answer { from, sdp } => {
+                if let Err(e) = self.on_answer(&from, sdp).await {
+                    self.events.error(format!("answer from {from}: {e}"));
+                }
+            }
+            SignalIn::Candidate { from, candidate } => self.on_candidate(&from, candidate).await,
+            SignalIn::Message { from, message } => {
+                // The signalling fallback carries chat (and media state) only.
+                match serde_json::from_value::<AppMessage>(message) {
+                    Ok(msg @ (AppMessage::Chat(_) | AppMessage::MediaState(_))) => {
+                        self.on_app_message(&from, msg).await
+                    }
+                    Ok(_) => {}
+                    Err(e) => self
+                        .events
+                        .error(format!("unreadable message from {from}: {e}")),
+                }
+            }
+            SignalIn::ServerError(e) => {
+                self.events
+                    .error(format!("server: {} {}", e.code.as_str(), e.message))
+            }
+            SignalIn::State(state) => self.events.emit(CallEvent::Signalling(state)),
+            SignalIn::Malformed { event, error } => self
+                .events
+                .error(format!("malformed {event} from the server: {error}")),
+        }
+    }
+
+    async fn on_room_state(&mut self, users: Vec<RoomUser>, rejoin: bool) {
+        if !rejoin {
+            self.events.emit(CallEvent::Joined {
+                room: self.config.room.clone(),
+            });
+            self.events
+                .emit(CallEvent::Signalling(SignallingState::Connected));
+            for user in &users {
+                self.note_participant(&user.user_id, &UserData::from_value(&user.user_data));
+                self.connect_to(&user.user_id).await;
+            }
+            return;
+        }
+        self.events
+            .emit(CallEvent::Signalling(SignallingState::Rejoined));
+        let known: Vec<(String, bool)> = self
+            .names
+            .keys()
+            .map(|id| {
+                let connected = self.participants.get(id).is_some_and(|p| p.connected);
+                (id.clone(), connected)
+            })
+            .collect();
+        for step in reconcile(&known, &users) {
+            match step {
+                Reconcile::Keep(id) => {
+                    // A link that never connected may have lost its offer while signalling
+                    // was down: the rejoining side offers afresh (as any joiner does).
+                    if self
+                        .participants
+                        .get(&id)
+                        .is_none_or(|p| p.recovery.state() == ParticipantState::Connecting)
+                    {
+                        self.participants.remove(&id).await;
+                        self.connect_to(&id).await;
+                    }
+                }
+                Reconcile::Connect(id) => {
+                    if let Some(user) = users.iter().find(|u| u.user_id == id) {
+                        self.note_participant(&id, &UserData::from_value(&user.user_data));
+                    }
+                    self.connect_to(&id).await;
+                }
+                Reconcile::Drop(id) => self.drop_participant(&id).await,
+            }
+        }
+    }
+
+    async fn on_user_joined(&mut self, id: &str, data: &UserData) {
+        // Someone we still have a link with rejoined after losing its signalling: a link that
+        // works is kept; one that never connected is dropped, and the joiner offers afresh.
+        if self
+            .participants
+            .get(id)
+            .is_some_and(|p| p.recovery.state() == ParticipantState::Connecting)
+        {
+            self.participants.remove(id).await;
+        }
+        self.note_participant(id, data);
+    }
+
+    fn note_participant(&mut self, id: &str, data: &UserData) {
+        if id == self.config.name || self.names.contains_key(id) {
+            return;
+        }
+        let name = data.name.clone().unwrap_or_else(|| id.to_owned());
+        self.names.insert(id.to_owned(), name.clone());
+        self.events.emit(CallEvent::ParticipantJoined {
+            id: id.to_owned(),
+            name,
+        });
+    }
+
+    /// Creates a link to `id` as the offering side and offers.
+    async fn connect_to(&mut self, id: &str) {
+        if self.participants.get(id).is_some() {
+            return;
+        }
+        if let Err(e) = self.create_link(id, true).await {
+            return self.events.error(format!("offering to {id}: {e}"));
+        }
+        self.make_offer(id, OfferKind::Initial).await;
+    }
+
+    async fn create_link(&mut self, id: &str, offering: bool) -> Result<(), LinkError> {
+        let name = self.names.get(id).cloned().unwrap_or_else(|| id.to_owned());
+        let p = self
+            .participants
+            .create(
+                id,
+                name,
+                &self.config.name,
+                &self.config.link,
+                offering,
+                &self.internal,
+            )
+            .await?;
+        if offering {
+            // The offer carries our tracks; the answerer's are added when it answers (and
+            // renegotiated when the offer had no m-line for them).
+            add_local_tracks(p, &self.config.name, &self.media).await?;
+            p.tracks_added = true;
+        }
+        self.events.emit(CallEvent::ParticipantState {
+            id: id.to_owned(),
+            state: ParticipantState::Connecting,
+        });
+        Ok(())
+    }
+
+    /// Offers to `id` if its negotiation allows one of `kind` now.
+    async fn make_offer(&mut self, id: &str, kind: OfferKind) {
+        let Some(p) = self.participants.get_mut(id) else {
+            return;
+        };
+        let Some(kind) = p.negotiation.want_offer(kind) else {
+            return;
+        };
+        let offer = match p.link.local_offer(kind == OfferKind::IceRestart).await {
+            Ok(offer) => offer,
+            Err(e) => {
+                p.negotiation.offer_failed();
+                return self.events.error(format!("offer to {id}: {e}"));
+            }
+        };
+        tracing::debug!(me = %self.config.name, %id, ?kind, "offering");
+        match self.signal.description(id, false, offer.sdp) {
+            Ok(()) => p.negotiation.offer_sent(kind),
+            Err(e) => {
+                // Nobody will answer an offer that was not sent: take it back, so that the
+                // next attempt (recovery's timer, or the rejoin) can offer again.
+                tracing::debug!(%id, "offer not sent: {e}");
+                if let Ok(rollback) = RTCSessionDescription::rollback(None) {
+                    let _ = p.link.pc.set_local_description(rollback).await;
+                }
+                p.negotiation.offer_failed();
+            }
+        }
+    }
+
+    async fn on_offer(&mut self, from: &str, sdp: String) -> Result<(), LinkError> {
+        let fingerprint = dtls_fingerprint(&sdp).map(str::to_owned);
+        let offer = RTCSessionDescription::offer(sdp)?;
+        if self.participants.get(from).is_none() {
+            self.note_participant(from, &UserData::default());
+            self.create_link(from, false).await?;
+        }
+        let verdict = self
+            .participants
+            .get_mut(from)
+            .expect("created above")
+            .negotiation
+            .on_remote_offer(fingerprint.as_deref());
+        match verdict {
+            OfferVerdict::Ignore => {
+                tracing::debug!(%from, "offer collision: ignoring theirs");
+                return Ok(());
+            }
+            OfferVerdict::NewSession => {
+                // The participant restarted under the same id: a new link, as for a stranger.
+                tracing::info!(%from, "new session from a known participant: replacing its link");
+                self.transfers.peer_gone(from, &self.participants);
+                self.participants.remove(from).await;
+                self.create_link(from, false).await?;
+                let p = self.participants.get_mut(from).expect("created above");
+                p.negotiation.on_remote_offer(fingerprint.as_deref());
+            }
+            OfferVerdict::Accept { rollback: true } => {
+                let p = self.participants.get_mut(from).expect("present");
+                p.link
+                    .pc
+                    .set_local_description(RTCSessionDescription::rollback(None)?)
+                    .await?;
+            }
+            OfferVerdict::Accept { rollback: false } => {}
+        }
+        let p = self.participants.get_mut(from).expect("present");
+        p.link.pc.set_remote_description(offer).await?;
+        if !p.tracks_added {
+            // Answering side: our tracks take the transceivers the offer created.
+            add_local_tracks(p, &self.config.name, &self.media).await?;
+            p.tracks_added = true;
+        }
+        for c in p.negotiation.remote_offer_applied(fingerprint.as_deref()) {
+            let _ = p.link.pc.add_ice_candidate(c).await;
+        }
+        let answer = p.link.local_answer().await?;
+        if let Err(e) = self.signal.description(from, true, answer.sdp) {
+            tracing::debug!(%from, "answer not sent: {e}");
+        }
+        if let Some(kind) = p.negotiation.exchange_done() {
+            self.make_offer(from, kind).await;
+        }
+        Ok(())
+    }
+
+    async fn on_answer(&mut self, from: &str, sdp: String) -> Result<(), LinkError> {
+        let Some(p) = self.participants.get_mut(from) else {
+            return Ok(());
+        };
+        if !p.negotiation.on_remote_answer() {
+            tracing::debug!(%from, "stale answer dropped");
+            return Ok(());
+        }
+        let fingerprint = dtls_fingerprint(&sdp).map(str::to_owned);
+        p.link
+            .pc
+            .set_remote_description(RTCSessionDescription::answer(sdp)?)
+            .await?;
+        for c in p.negotiation.remote_answer_applied(fingerprint.as_deref()) {
+            let _ = p.link.pc.add_ice_candidate(c).await;
+        }
+        if let Some(kind) = p.negotiation.exchange_done() {
+            self.make_offer(from, kind).await;
+        }
+        Ok(())
+    }
+
+    async fn on_candidate(&mut self, from: &str, candidate: Option<IceCandidateInit>) {
+        let Some(c) = candidate.filter(|c| !c.candidate.is_empty()) else {
+            return; // end of candidates
+        };
+        let init = RTCIceCandidateInit {
+            candidate: c.candidate,
+            sdp_mid: c.sdp_mid,
+            sdp_mline_index: c.sdp_mline_index,
+            username_fragment: c.username_fragment,
+            ..Default::default()
+        };
+        let Some(p) = self.participants.get_mut(from) else {
+            return;
+        };
+        if let Some(init) = p.negotiation.on_candidate(init)
+            && let Err(e) = p.link.pc.add_ice_candidate(init).await
+        {
+            tracing::debug!(%from, "candidate: {e}");
+        }
+    }
+
+    async fn drop_participant(&mut self, id: &str) {
+        self.names.remove(id);
+        self.audio.forget(id);
+        self.chat.forget(id);
+        self.transfers.peer_gone(id, &self.participants);
+        self.participants.remove(id).await;
+        self.events.emit(CallEvent::ParticipantState {
+            id: id.to_owned(),
+            state: ParticipantState::Left,
+        });
+        self.events
+            .emit(CallEvent::ParticipantLeft { id: id.to_owned() });
+    }
+
+    // ---- links, channels, media ------------------------------------------------------------
+
+    async fn on_internal(&mut self, event: Internal) {
+        match event {
+            Internal::Link(id, generation, e) => {
+                if self.participants.current(&id, generation).is_some() {
+                    self.on_link(id, generation, e).await;
+                }
+            }
+            Internal::Channel(id, generation, e) => {
+                if self.participants.current(&id, generation).is_some() {
+                    self.on_channel(id, e).await;
+                }
+            }
+            Internal::Media(id, generation, r) => {
+                if self.participants.current(&id, generation).is_some() {
+                    self.on_media(id, r);
+                }
+            }
+            Internal::Hashed(path, result) => {
+                self.transfers.offer(path, result, &self.participants).await
+            }
+            Internal::Sending(id, bytes, end) => self.transfers.on_sending(&id, bytes, end),
+            Internal::Writer(id, report) => {
+                self.transfers
+                    .on_writer(&id, report, &self.participants)
+                    .await
+            }
+        }
+    }
+
+    async fn on_link(&mut self, id: String, generation: u64, event: LinkEvent) {
+        match event {
+            LinkEvent::Candidate(c) => {
+                // Browsers match candidates to m-lines by index; with max-bundle every
+                // candidate belongs to the first one.
+                let candidate = IceCandidateInit {
+                    candidate: c.candidate,
+                    sdp_mid: None,
+                    sdp_mline_index: Some(0),
+                    username_fragment: c.username_fragment,
+                };
+                if let Err(e) = self.signal.candidate(&id, candidate) {
+                    tracing::debug!(%id, "candidate not sent: {e}");
+                }
+            }
+            LinkEvent::State(state) => self.on_link_state(&id, state).await,
+            LinkEvent::Track(track) => {
+                let Some(p) = self.participants.get(&id) else {
+                    return;
+                };
+                let request = p.keyframe_request.clone();
+                let delivery = self.config.video_delivery;
+                receive_track(id, generation, track, request, delivery, &self.internal).await;
+            }
+            LinkEvent::KeyframeRequest => {
+                tracing::debug!(%id, "keyframe requested");
+                self.media.request_keyframe(Instant::now());
+            }
+            LinkEvent::DataChannel(channel) => {
+                let Some(p) = self.participants.get_mut(&id) else {
+                    return;
+                };
+                if p.link.channel.is_some() {
+                    // Not ours to keep: the pair already has its channel.
+                    let _ = channel.close().await;
+                    return;
+                }
+                p.link.channel = Some(channel.clone());
+                let pump = ChannelPump {
+                    id: id.clone(),
+                    generation,
+                    drained: p.drained.clone(),
+                    routes: p.chunk_routes.clone(),
+                    internal: self.internal.clone(),
+                };
+                pump.start(channel);
+            }
+            LinkEvent::NegotiationNeeded => self.make_offer(&id, OfferKind::Renegotiation).await,
+            LinkEvent::GatheringComplete => {}
+        }
+    }
+
+    async fn on_link_state(&mut self, id: &str, state: RTCPeerConnectionState) {
+        let now = Instant::now();
+        let Some(p) = self.participants.get_mut(id) else {
+            return;
+        };
+        let health = match state {
+            RTCPeerConnectionState::Connected => LinkHealth::Connected,
+            RTCPeerConnectionState::Disconnected => LinkHealth::Disconnected,
+            RTCPeerConnectionState::Failed => LinkHealth::Failed,
+            _ => return,
+        };
+        let first_connection = health == LinkHealth::Connected && !p.ever_connected;
+        if health == LinkHealth::Failed && !p.ever_connected {
+            self.events.error(format!("connection to {id} failed"));
+        }
+        p.connected = health == LinkHealth::Connected;
+        p.ever_connected |= p.connected;
+        let actions = p.recovery.on_link(now, health);
+        if p.connected {
+            // A newcomer needs a keyframe to start decoding; so may a receiver whose link
+            // just came back.
+            self.media.request_keyframe(now);
+        }
+        if first_connection {
+            self.events.emit(CallEvent::Connected { id: id.to_owned() });
+        }
+        self.apply_recovery(id, actions).await;
+    }
+
+    async fn on_timeout(&mut self, now: Instant) {
+        let due: Vec<String> = self
+            .participants
+            .map
+            .iter()
+            .filter(|(_, p)| p.recovery.poll_timeout().is_some_and(|t| t <= now))
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in due {
+            if let Some(p) = self.participants.get_mut(&id) {
+                let actions = p.recovery.handle_timeout(now);
+                self.apply_recovery(&id, actions).await;
+            }
+        }
+    }
+
+    async fn apply_recovery(&mut self, id: &str, actions: Vec<Action>) {
+        for action in actions {
+            match action {
+                Action::State(ParticipantState::Left) => {} // with the removal below
+                Action::State(state) => self.events.emit(CallEvent::ParticipantState {
+                    id: id.to_owned(),
+                    state,
+                }),
+                Action::RestartIce => {
+                    tracing::info!(%id, "restarting ICE");
+                    self.make_offer(id, OfferKind::IceRestart).await;
+                }
+                Action::Remove => {
+                    tracing::info!(%id, "unreachable for too long: removed");
+                    self.drop_participant(id).await;
+                }
+            }
+        }
+    }
+
+    async fn on_channel(&mut self, id: String, event: DataChannelEvent) {
+        match event {
+            DataChannelEvent::OnOpen => {
+                let state = AppMessage::MediaState(self.media.state());
+                let Some(p) = self.participants.get_mut(&id) else {
+                    return;
+                };
+                if p.channel_open {
+                    return; // reported by both the ready-state check and the event
+                }
+                p.channel_open = true;
+                let _ = p.send(&state).await;
+                self.events.emit(CallEvent::ChannelOpen { id });
+            }
+            DataChannelEvent::OnClose => {
+                if let Some(p) = self.participants.get_mut(&id) {
+                    p.channel_open = false;
+                }
+            }
+            DataChannelEvent::OnMessage(m) => {
+                let Some(p) = self.participants.get_mut(&id) else {
+                    return;
+                };
+                if let Err(report) = p.admit_message(Instant::now()) {
+                    if let Some(dropped) = report {
+                        self.events.error(format!(
+                            "{id} sends messages faster than {} a second: {dropped} dropped",
+                            super::limits::MESSAGES_PER_SECOND
+                        ));
+                    }
+                    return;
+                }
+                if !m.is_string {
+                    // Chunks of accepted transfers never get here (the channel's reader
+                    // hands them to their writer); this one was not a chunk at all.
+                    return self.events.error(format!("malformed chunk from {id}"));
+                }
+                match serde_json::from_slice::<AppMessage>(&m.data) {
+                    Ok(msg) => self.on_app_message(&id, msg).await,
+                    Err(e) => self
+                        .events
+                        .error(format!("unreadable message from {id}: {e}")),
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// A message from `from` on the data channel or the signalling fallback.
+    async fn on_app_message(&mut self, from: &str, msg: AppMessage) {
+        match msg {
+            AppMessage::Chat(chat) => {
+                // Exactly once, whichever path delivered it first.
+                if self.chat.first_time(from, &chat.id) {
+                    self.events.emit(CallEvent::Chat {
+                        from: from.to_owned(),
+                        id: chat.id,
+                        text: chat.text,
+                    });
+                }
+            }
+            AppMessage::MediaState(state) => self.events.emit(CallEvent::MediaState {
+                id: from.to_owned(),
+                video: state.video,
+                audio: state.audio,
+                screen: state.screen,
+            }),
+            AppMessage::Unknown => {}
+            transfer => {
+                self.transfers
+                    .on_message(from, transfer, &self.participants)
+                    .await
+            }
+        }
+    }
+
+    fn on_media(&mut self, id: String, received: Received) {
+        match received {
+            Received::Frame(frame) => {
+                if let Some(p) = self.participants.get_mut(&id) {
+                    p.frames_decoded += 1;
+                }
+                let stamp = read_stamp(&frame);
+                self.events.emit(CallEvent::VideoFrame {
+                    id: id.clone(),
+                    width: frame.width,
+                    height: frame.height,
+                    frame_number: stamp.map(|s| s.frame_number),
+                    latency_ms: stamp.map(|s| s.age_ms(now_us())),
+                });
+                if self.config.video_delivery == VideoDelivery::Pictures {
+                    self.events.emit(CallEvent::Picture {
+                        id,
+                        frame: Arc::new(frame),
+                    });
+                }
+            }
+            Received::Encoded { data, keyframe } => {
+                if !self.config.video_delivery.decodes()
+                    && let Some(p) = self.participants.get_mut(&id)
+                {
+                    p.frames_decoded += 1;
+                }
+                self.events
+                    .emit(CallEvent::EncodedVideo { id, keyframe, data });
+            }
+            Received::Audio(frame) => {
+                self.audio.play(&id, &frame);
+                self.events.emit(CallEvent::AudioFrame {
+                    id,
+                    samples: frame.samples.len(),
+                    peak: peak(&frame.samples),
+                });
+            }
+            Received::DecodeError(e) => {
+                self.events.error(format!("decoding media from {id}: {e}"));
+            }
+        }
+    }
+
+    async fn on_video(&mut self, out: VideoOut) {
+        match out {
+            VideoOut::Encoded(au) => self.media.send_video(au, &mut self.participants).await,
+            VideoOut::SourceOpened { screen } => self.events.emit(CallEvent::LocalVideo { screen }),
+            VideoOut::SourceFailed(reason) => {
+                if self.media.sharing_screen() {
+                    self.events.error(format!("sharing the screen: {reason}"));
+                    self.media.screen_failed();
+                    self.broadcast_media_state().await;
+                } else {
+                    self.events.error(format!("video source: {reason}"));
+                }
+            }
+        }
+    }
+
+    async fn broadcast_media_state(&self) {
+        let state = AppMessage::MediaState(self.media.state());
+        for p in self.participants.map.values().filter(|p| p.channel_open) {
+            let _ = p.send(&state).await;
+        }
+    }
+
+    async fn report_stats(&mut self) {
+        let dropped = self.events.dropped();
+        if dropped > self.dropped_events {
+            tracing::warn!(
+                "the application is not keeping up: {} call events dropped in the last second",
+                dropped - self.dropped_events
+            );
+            self.dropped_events = dropped;
+        }
+        let mut out = Vec::new();
+        for (id, p) in self
+            .participants
+            .map
+            .iter_mut()
+            .filter(|(_, p)| p.connected)
+        {
+            let report = p
+                .link
+                .pc
+                .get_stats(Instant::now(), StatsSelector::None)
+                .await;
+            let totals = crate::stats::Totals::from_report(&report);
+            out.push((
+                id.clone(),
+                p.meter.update(Instant::now(), totals, p.frames_decoded),
+            ));
+        }
+        for (id, stats) in out {
+            self.events.emit(CallEvent::Stats { id, stats });
+        }
+    }
+
+    // ---- commands --------------------------------------------------------------------------
+
+    async fn on_command(&mut self, cmd: Command) {
+        match cmd {
+            Command::SendChat(text) => self.send_chat(text).await,
+            Command::SendFile(path) => self.transfers.send(path),
+            Command::AcceptTransfer(id) => self.transfers.accept(&id, &self.participants).await,
+            Command::DeclineTransfer(id) => self.transfers.decline(&id, &self.participants).await,
+            Command::CancelTransfer(id) => {
+                self.transfers.cancel(&id, true, &self.participants).await
+            }
+            Command::SetCamera(on) => {
+                self.media.set_camera(on);
+                self.broadcast_media_state().await;
+            }
+            Command::ShareScreen(on) => match self.media.share_screen(on) {
+                Ok(()) => self.broadcast_media_state().await,
+                Err(e) => self.events.error(e),
+            },
+            Command::SetVideoSource(spec) => self.media.set_camera_source(spec),
+            Command::SetMaxBitrate(bps) => self.media.set_max_bitrate(bps),
+            Command::SetDownloadDir(dir) => self.transfers.download_dir = dir,
+            Command::SetAudioDevices { mic, speakers } => self.set_audio_devices(mic, speakers),
+            Command::RequestKeyframe(id) => {
+                if let Some(p) = self.participants.get(&id) {
+                    p.keyframe_request.notify_one();
+                }
+            }
+            Command::SetMic(on) => {
+                self.media.set_mic(on);
+                self.broadcast_media_state().await;
+            }
+            Command::Leave => {}
+        }
+    }
+
+    async fn send_chat(&mut self, text: String) {
+        let id = self.chat.next_id(&self.config.name);
+        self.chat.first_time(&self.config.name, &id);
+        let ts = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .ok();
+        let msg = AppMessage::Chat(confab_protocol::Chat { id, text, ts });
+        for (pid, p) in &self.participants.map {
+            if p.channel_open {
+                if let Err(e) = p.send(&msg).await {
+                    self.events.error(format!("chat to {pid}: {e}"));
+                }
+            } else {
+                let value = serde_json::to_value(&msg).expect("a chat message serialises");
+                if let Err(e) = self.signal.message(pid, value, "chat") {
+                    self.events.error(format!("chat to {pid}: {e}"));
+                }
+            }
+        }
+    }
+
+    fn set_audio_devices(&mut self, mic: Option<String>, speakers: Option<String>) {
+        if self.media.audio.is_none() && mic.is_some() {
+            return self
+                .events
+                .error("this call sends no audio: no microphone to switch to");
+        }
+        match self.audio.switch(mic.as_deref(), speakers.as_deref()) {
+            Ok(frames) => {
+                self.media.use_tone(frames.is_none());
+                self.mic_swap = Some(frames);
+                self.config.mic = mic;
+                self.config.speakers = speakers;
+            }
+            Err(e) => self.events.error(e),
+        }
+    }
+}
+
+/// Adds this side's tracks (video when it sends video, audio when it sends audio) to `p`'s
+/// link.
+async fn add_local_tracks(
+    p: &mut super::participant::Participant,
+    me: &str,
+    media: &MediaOut,
+) -> Result<(), LinkError> {
+    if media.video.is_some() {
+        p.link.add_video_track(me).await?;
+    }
+    if media.audio.is_some() {
+        p.link.add_audio_track(me).await?;
+    }
+    Ok(())
+}
+
+/// Resolves at `at`; never without one (the select branch is disabled then anyway).
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
+}

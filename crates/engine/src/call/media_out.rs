@@ -1,0 +1,240 @@
+//! What this side sends: one video pipeline (camera, test pattern or shared screen, encoded
+//! once) and one Opus encoder (microphone or tone), the same packets to every connected
+//! participant; the camera, microphone and screen toggles; keyframes on request, limited to
+//! one per [`KEYFRAME_REQUEST_INTERVAL`].
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use confab_media::codec::h264::AccessUnit;
+use confab_media::codec::opus::OpusEncoder;
+use confab_media::frame::AudioFrame;
+use confab_media::pipeline::VideoPipeline;
+use confab_media::source::VideoSourceSpec;
+use confab_media::source::synthetic::Tone;
+use confab_protocol::MediaState;
+
+use super::config::{CallConfig, SYNTHETIC_TONE_HZ, VideoDelivery};
+use super::events::{CallEvent, EventSink};
+use super::limits::{KEYFRAME_REQUEST_INTERVAL, MinInterval};
+use super::participant::Participants;
+
+/// The largest absolute sample: what level indicators show.
+pub(super) fn peak(samples: &[i16]) -> u16 {
+    samples.iter().map(|s| s.unsigned_abs()).max().unwrap_or(0)
+}
+
+/// Audio encoding state: the tone (when there is no microphone) and the encoder.
+pub(super) struct AudioOut {
+    pub tone: Option<Tone>,
+    pub encoder: OpusEncoder,
+}
+
+pub(super) struct MediaOut {
+    me: String,
+    events: EventSink,
+    pub video: Option<VideoPipeline>,
+    /// In a mutex only because libopus's encoder is `Send` but not `Sync`, and the actor's
+    /// future must be `Send`; only the actor ever locks it.
+    pub audio: Option<Arc<Mutex<AudioOut>>>,
+    camera: Option<VideoSourceSpec>,
+    screen: VideoSourceSpec,
+    bitrate_bps: u32,
+    max_fps: f32,
+    delivery: VideoDelivery,
+    camera_on: bool,
+    sharing_screen: bool,
+    mic_on: bool,
+    /// Capture time of the last access unit sent: the next one's RTP duration.
+    last_video_capture_us: Option<u64>,
+    /// The local preview (forwarded access units) starts at a keyframe, like a remote decoder.
+    local_preview_started: bool,
+    keyframe_limit: MinInterval,
+    /// A keyframe was asked for while the limit held it back: sent as soon as allowed.
+    keyframe_pending: bool,
+}
+
+impl MediaOut {
+    pub fn new(
+        config: &CallConfig,
+        events: EventSink,
+        video: Option<VideoPipeline>,
+        audio: Option<AudioOut>,
+    ) -> Self {
+        Self {
+            me: config.name.clone(),
+            events,
+            video,
+            audio: audio.map(|a| Arc::new(Mutex::new(a))),
+            camera: config.video_source.clone(),
+            screen: config.screen_source.clone(),
+            bitrate_bps: config.video.bitrate_bps,
+            max_fps: config.video.max_fps,
+            delivery: config.video_delivery,
+            camera_on: true,
+            sharing_screen: false,
+            mic_on: true,
+            last_video_capture_us: None,
+            local_preview_started: false,
+            keyframe_limit: MinInterval::new(KEYFRAME_REQUEST_INTERVAL),
+            keyframe_pending: false,
+        }
+    }
+
+    /// What the data channel's `media-state` says about us.
+    pub fn state(&self) -> MediaState {
+        MediaState {
+            video: self.camera_on || self.sharing_screen,
+            audio: self.mic_on,
+            screen: self.sharing_screen,
+        }
+    }
+
+    /// A keyframe for a newcomer or a receiver that lost its picture; at most one per
+    /// [`KEYFRAME_REQUEST_INTERVAL`], the rest coalesced into the next allowed one.
+    pub fn request_keyframe(&mut self, now: Instant) {
+        let Some(video) = &self.video else { return };
+        if self.keyframe_limit.allow(now) {
+            self.keyframe_pending = false;
+            video.request_keyframe();
+        } else {
+            self.keyframe_pending = true;
+        }
+    }
+
+    pub fn set_camera(&mut self, on: bool) {
+        self.camera_on = on;
+        if let Some(video) = &self.video {
+            video.set_enabled(on || self.sharing_screen);
+        }
+    }
+
+    pub fn set_mic(&mut self, on: bool) {
+        self.mic_on = on;
+    }
+
+    /// Switches the video track to the screen or back to the camera; an error when there is no
+    /// video track.
+    pub fn share_screen(&mut self, on: bool) -> Result<(), &'static str> {
+        let Some(video) = &self.video else {
+            return Err("this call sends no video, so there is no track to share a screen on");
+        };
+        self.sharing_screen = on;
+        match (on, &self.camera) {
+            (true, _) => video.switch_source(self.screen.clone()),
+            (false, Some(camera)) => video.switch_source(camera.clone()),
+            (false, None) => {}
+        }
+        video.set_enabled(on || self.camera_on);
+        Ok(())
+    }
+
+    /// The screen could not be captured: back to the camera rather than sending nothing.
+    pub fn screen_failed(&mut self) {
+        self.sharing_screen = false;
+        if let (Some(video), Some(camera)) = (&self.video, &self.camera) {
+            video.switch_source(camera.clone());
+            video.set_enabled(self.camera_on);
+        }
+    }
+
+    pub fn sharing_screen(&self) -> bool {
+        self.sharing_screen
+    }
+
+    pub fn set_camera_source(&mut self, spec: VideoSourceSpec) {
+        if let Some(video) = &self.video
+            && !self.sharing_screen
+        {
+            video.switch_source(spec.clone());
+        }
+        self.camera = Some(spec);
+    }
+
+    pub fn set_max_bitrate(&mut self, bps: u32) {
+        self.bitrate_bps = bps;
+        if let Some(video) = &self.video {
+            video.set_rate(bps, self.max_fps);
+        }
+    }
+
+    /// Back to the tone (`true`) or to captured frames (`false`).
+    pub fn use_tone(&self, tone: bool) {
+        if let Some(audio) = &self.audio {
+            let mut guard = audio.lock().unwrap_or_else(|p| p.into_inner());
+            guard.tone = tone.then(|| Tone::new(SYNTHETIC_TONE_HZ));
+        }
+    }
+
+    /// Sends one access unit to every connected participant; its RTP duration is the time
+    /// since the previous one was captured (sources are not all paced evenly).
+    pub async fn send_video(&mut self, au: AccessUnit, participants: &mut Participants) {
+        if self.keyframe_pending {
+            self.request_keyframe(Instant::now());
+        }
+        let duration = match self.last_video_capture_us.replace(au.capture_us) {
+            Some(previous) if au.capture_us > previous => {
+                Duration::from_micros((au.capture_us - previous).min(1_000_000))
+            }
+            _ => Duration::from_secs_f32(1.0 / self.max_fps.max(1.0)),
+        };
+        if !(self.camera_on || self.sharing_screen) {
+            return;
+        }
+        if self.delivery.forwards_encoded() {
+            self.local_preview_started |= au.keyframe;
+            if self.local_preview_started {
+                self.events.emit(CallEvent::EncodedVideo {
+                    id: self.me.clone(),
+                    keyframe: au.keyframe,
+                    data: Arc::from(au.data.as_slice()),
+                });
+            }
+        }
+        for p in participants.map.values_mut().filter(|p| p.connected) {
+            // P frames are useless to a participant that has not had a keyframe yet (its
+            // decoder has no parameter sets); one was requested when it connected.
+            if p.awaiting_keyframe && !au.keyframe {
+                continue;
+            }
+            p.awaiting_keyframe = false;
+            if let Err(e) = p.link.send_video(&au, duration).await {
+                tracing::debug!("video to {}: {e}", p.name);
+            }
+        }
+    }
+
+    /// Encodes and sends one 20 ms frame: `captured` from the microphone, or the next frame of
+    /// the tone.
+    pub async fn send_audio(&mut self, captured: Option<AudioFrame>, participants: &Participants) {
+        if let Some(frame) = captured.as_ref().filter(|_| self.mic_on) {
+            self.events.emit(CallEvent::LocalAudio {
+                peak: peak(&frame.samples),
+            });
+        }
+        if participants.connected().next().is_none() {
+            return;
+        }
+        let Some(audio) = &self.audio else { return };
+        let encoded = {
+            let mut guard = audio.lock().unwrap_or_else(|p| p.into_inner());
+            let AudioOut { tone, encoder } = &mut *guard;
+            let Some(mut frame) = captured.or_else(|| tone.as_mut().map(Tone::next_frame)) else {
+                return;
+            };
+            if !self.mic_on {
+                frame.samples.fill(0);
+            }
+            encoder.encode(&frame)
+        };
+        let packet = match encoded {
+            Ok(p) => p,
+            Err(e) => return self.events.error(format!("encoding audio: {e}")),
+        };
+        for (_, p) in participants.connected() {
+            if let Err(e) = p.link.send_audio(&packet).await {
+                tracing::debug!("audio to {}: {e}", p.name);
+            }
+        }
+    }
+}

@@ -1,0 +1,294 @@
+//! Finding one participant's link again after it was lost, without I/O (time is an input).
+//! The ladder, cheapest rung first:
+//!
+//! 1. **Wait.** ICE keeps checking the pair it had; a short outage (a blackout of seconds)
+//!    comes back by itself, and the participant is shown as *reconnecting* meanwhile.
+//! 2. **ICE restart.** The side that made the link's first offer offers new ICE credentials
+//!    [`ICE_RESTART_AFTER`] after the loss (at once when ICE says `failed`), gathering on the
+//!    interfaces it has *now*: what a laptop that changed networks needs. Repeated while the
+//!    link stays lost, [`ICE_RESTART_BASE`] doubling up to [`ICE_RESTART_CAP`] apart.
+//! 3. **Removal.** A participant unreachable for [`PARTICIPANT_TIMEOUT`] is removed from the
+//!    call as if it had left (process killed, network cut for good, no goodbye). A
+//!    participant that comes back later joins again like anyone else.
+//!
+//! ```text
+//!  Connecting ──connected──▶ Connected ──disconnected/failed──▶ Lost{since}
+//!  Lost ──connected──▶ Connected        Lost ──(PARTICIPANT_TIMEOUT)──▶ Removed
+//! ```
+//!
+//! A link that never connected is not handled here: its failure is reported as an error
+//! (there is nothing to restore), and the server's `user-left` removes its participant.
+
+use std::time::{Duration, Instant};
+
+use super::events::ParticipantState;
+
+/// How long a lost link is left to recover by itself before the first ICE restart. A
+/// blackout shorter than this never costs a renegotiation.
+pub const ICE_RESTART_AFTER: Duration = Duration::from_secs(2);
+/// Gap after the first ICE restart; doubles with each one…
+pub const ICE_RESTART_BASE: Duration = Duration::from_secs(1);
+/// …up to this, so that once the network is back the next restart is at most this far away
+/// (media must resume within 5 s of the network's return).
+pub const ICE_RESTART_CAP: Duration = Duration::from_secs(3);
+/// A participant unreachable this long is removed from everyone's view.
+pub const PARTICIPANT_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// What the peer connection says about the path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkHealth {
+    Connected,
+    /// No traffic for ICE's disconnected timeout; may come back by itself.
+    Disconnected,
+    /// ICE gave up on every pair.
+    Failed,
+}
+
+/// What the actor must do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Tell the application the participant's new state.
+    State(ParticipantState),
+    /// Offer new ICE credentials (only on the restarting side).
+    RestartIce,
+    /// Remove the participant from the call.
+    Remove,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Connecting,
+    Connected,
+    Lost {
+        since: Instant,
+        next_restart: Option<Instant>,
+        restarts: u32,
+    },
+    Removed,
+}
+
+/// The recovery state of one participant's link.
+#[derive(Debug)]
+pub struct Recovery {
+    /// This side restarts ICE (it made the link's first offer); the other side only waits.
+    restarts_ice: bool,
+    phase: Phase,
+}
+
+impl Recovery {
+    pub fn new(restarts_ice: bool) -> Self {
+        Self {
+            restarts_ice,
+            phase: Phase::Connecting,
+        }
+    }
+
+    /// The state the application shows.
+    pub fn state(&self) -> ParticipantState {
+        match self.phase {
+            Phase::Connecting => ParticipantState::Connecting,
+            Phase::Connected => ParticipantState::Connected,
+            Phase::Lost { .. } => ParticipantState::Reconnecting,
+            Phase::Removed => ParticipantState::Left,
+        }
+    }
+
+    /// The peer connection reported `health` at `now`.
+    pub fn on_link(&mut self, now: Instant, health: LinkHealth) -> Vec<Action> {
+        match (self.phase, health) {
+            (Phase::Removed, _) => Vec::new(),
+            (Phase::Connected, LinkHealth::Connected) => Vec::new(),
+            (_, LinkHealth::Connected) => {
+                self.phase = Phase::Connected;
+                vec![Action::State(ParticipantState::Connected)]
+            }
+            (Phase::Connecting, _) => Vec::new(),
+            (Phase::Connected, lost) => {
+                let first = match lost {
+                    LinkHealth::Failed => now,
+                    _ => now + ICE_RESTART_AFTER,
+                };
+                self.phase = Phase::Lost {
+                    since: now,
+                    next_restart: self.restarts_ice.then_some(first),
+                    restarts: 0,
+                };
+                let mut out = vec![Action::State(ParticipantState::Reconnecting)];
+                out.extend(self.handle_timeout(now));
+                out
+            }
+            (
+                Phase::Lost {
+                    since,
+                    next_restart: Some(at),
+                    restarts,
+                },
+                LinkHealth::Failed,
+            ) if at > now && restarts == 0 => {
+                // Failed while still waiting for the first restart: no point waiting longer.
+                self.phase = Phase::Lost {
+                    since,
+                    next_restart: Some(now),
+                    restarts,
+                };
+                self.handle_timeout(now)
+            }
+            (Phase::Lost { .. }, _) => Vec::new(),
+        }
+    }
+
+    /// When [`Self::handle_timeout`] has something to do.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        match self.phase {
+            Phase::Lost {
+                since,
+                next_restart,
+                ..
+            } => {
+                let removal = since + PARTICIPANT_TIMEOUT;
+                Some(next_restart.map_or(removal, |r| r.min(removal)))
+            }
+            _ => None,
+        }
+    }
+
+    /// Time passed: restart ICE or remove the participant when due.
+    pub fn handle_timeout(&mut self, now: Instant) -> Vec<Action> {
+        let Phase::Lost {
+            since,
+            next_restart,
+            restarts,
+        } = self.phase
+        else {
+            return Vec::new();
+        };
+        if now >= since + PARTICIPANT_TIMEOUT {
+            self.phase = Phase::Removed;
+            return vec![Action::State(ParticipantState::Left), Action::Remove];
+        }
+        match next_restart {
+            Some(at) if now >= at => {
+                self.phase = Phase::Lost {
+                    since,
+                    next_restart: Some(now + restart_gap(restarts)),
+                    restarts: restarts + 1,
+                };
+                vec![Action::RestartIce]
+            }
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// The wait after restart `n` (from 0).
+fn restart_gap(n: u32) -> Duration {
+    ICE_RESTART_BASE
+        .saturating_mul(1u32.checked_shl(n.min(31)).unwrap_or(u32::MAX))
+        .min(ICE_RESTART_CAP)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn connected(restarts_ice: bool, t0: Instant) -> Recovery {
+        let mut r = Recovery::new(restarts_ice);
+        assert_eq!(
+            r.on_link(t0, LinkHealth::Connected),
+            [Action::State(ParticipantState::Connected)]
+        );
+        r
+    }
+
+    /// Runs the machine from `from` to `to` in 100 ms steps, as the actor's timer would.
+    fn run(r: &mut Recovery, from: Instant, to: Instant) -> Vec<(Duration, Action)> {
+        let mut out = Vec::new();
+        let mut now = from;
+        while now <= to {
+            if r.poll_timeout().is_some_and(|t| t <= now) {
+                out.extend(r.handle_timeout(now).into_iter().map(|a| (now - from, a)));
+            }
+            now += Duration::from_millis(100);
+        }
+        out
+    }
+
+    #[test]
+    fn a_short_blackout_recovers_without_a_restart() {
+        let t0 = Instant::now();
+        let mut r = connected(true, t0);
+        assert_eq!(
+            r.on_link(t0, LinkHealth::Disconnected),
+            [Action::State(ParticipantState::Reconnecting)]
+        );
+        assert!(run(&mut r, t0, t0 + Duration::from_millis(1900)).is_empty());
+        let back = t0 + Duration::from_millis(1950);
+        assert_eq!(
+            r.on_link(back, LinkHealth::Connected),
+            [Action::State(ParticipantState::Connected)]
+        );
+        assert_eq!(r.poll_timeout(), None);
+    }
+
+    #[test]
+    fn restarts_back_off_then_cap_while_the_link_stays_lost() {
+        let t0 = Instant::now();
+        let mut r = connected(true, t0);
+        r.on_link(t0, LinkHealth::Disconnected);
+        let restarts: Vec<u64> = run(&mut r, t0, t0 + Duration::from_secs(14))
+            .into_iter()
+            .filter(|(_, a)| *a == Action::RestartIce)
+            .map(|(at, _)| at.as_millis() as u64)
+            .collect();
+        assert_eq!(restarts, [2000, 3000, 5000, 8000, 11000, 14000]);
+    }
+
+    #[test]
+    fn failed_restarts_at_once() {
+        let t0 = Instant::now();
+        let mut r = connected(true, t0);
+        r.on_link(t0, LinkHealth::Disconnected);
+        let t1 = t0 + Duration::from_millis(500);
+        assert_eq!(r.on_link(t1, LinkHealth::Failed), [Action::RestartIce]);
+        let mut fresh = connected(true, t0);
+        assert_eq!(
+            fresh.on_link(t0, LinkHealth::Failed),
+            [
+                Action::State(ParticipantState::Reconnecting),
+                Action::RestartIce
+            ]
+        );
+    }
+
+    #[test]
+    fn only_the_restarting_side_restarts_and_both_remove_after_the_timeout() {
+        let t0 = Instant::now();
+        for restarts_ice in [true, false] {
+            let mut r = connected(restarts_ice, t0);
+            r.on_link(t0, LinkHealth::Disconnected);
+            let actions = run(&mut r, t0, t0 + Duration::from_secs(20));
+            let restarted = actions.iter().any(|(_, a)| *a == Action::RestartIce);
+            assert_eq!(restarted, restarts_ice);
+            let removed: Vec<_> = actions
+                .iter()
+                .filter(|(_, a)| *a == Action::Remove)
+                .collect();
+            assert_eq!(removed.len(), 1);
+            assert_eq!(removed[0].0, PARTICIPANT_TIMEOUT);
+            assert_eq!(r.state(), ParticipantState::Left);
+            assert!(
+                r.on_link(t0, LinkHealth::Connected).is_empty(),
+                "removed is final"
+            );
+        }
+    }
+
+    #[test]
+    fn a_link_that_never_connected_is_left_to_ice_and_the_server() {
+        let t0 = Instant::now();
+        let mut r = Recovery::new(true);
+        assert!(r.on_link(t0, LinkHealth::Failed).is_empty());
+        assert_eq!(r.state(), ParticipantState::Connecting);
+        assert_eq!(r.poll_timeout(), None);
+    }
+}
