@@ -92,8 +92,15 @@ struct ParticipantReport {
     video_frames_decoded: u64,
     last_frame_number: Option<u32>,
     audio_frames_decoded: u64,
+    /// Decoded frames whose loudest sample reaches [`AUDIBLE_PEAK`]: sound, not silence or
+    /// packet-loss concealment.
+    audio_frames_audible: u64,
     chat_received: Vec<String>,
 }
+
+/// A 20 ms frame counts as audible from this peak on (−30 dBFS): far above Opus's comfort
+/// noise and concealment, far below a voice or the synthetic tone (−6 dBFS).
+const AUDIBLE_PEAK: u16 = 1036;
 
 #[derive(Serialize)]
 struct TransferReport {
@@ -302,12 +309,12 @@ pub async fn run(args: JoinArgs) -> anyhow::Result<()> {
                     p.last_frame_number = frame_number;
                 }
             }
-            CallEvent::AudioFrame { id, .. } => {
-                report
-                    .participants
-                    .entry(id)
-                    .or_default()
-                    .audio_frames_decoded += 1;
+            CallEvent::AudioFrame { id, peak, .. } => {
+                let p = report.participants.entry(id).or_default();
+                p.audio_frames_decoded += 1;
+                if peak >= AUDIBLE_PEAK {
+                    p.audio_frames_audible += 1;
+                }
             }
             CallEvent::Chat { from, text, .. } => {
                 tracing::info!(%from, "chat received");
@@ -422,6 +429,17 @@ fn progress(event: &CallEvent, report: &Report, since_join: Duration) {
             serde_json::json!({"event": "participant-left", "id": id})
         }
         CallEvent::Connected { id } => serde_json::json!({"event": "connected", "id": id}),
+        CallEvent::ParticipantState { id, state } => {
+            serde_json::json!({"event": "participant-state", "id": id, "state": state.as_str()})
+        }
+        CallEvent::Signalling(state) => {
+            let mut line = serde_json::json!({"event": "signalling", "state": state.as_str()});
+            if let call::SignallingState::Reconnecting { attempt, delay_ms } = state {
+                line["attempt"] = serde_json::json!(attempt);
+                line["delay_ms"] = serde_json::json!(delay_ms);
+            }
+            line
+        }
         CallEvent::ChannelOpen { id } => serde_json::json!({"event": "channel-open", "id": id}),
         CallEvent::Chat { from, text, .. } => {
             serde_json::json!({"event": "chat", "from": from, "text": text})

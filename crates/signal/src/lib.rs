@@ -199,7 +199,7 @@ impl Server {
         let addr = listener.local_addr()?;
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let (router, io, hub) = app(config);
-        let task = tokio::spawn(serve(listener, router, io, async move {
+        let task = tokio::spawn(serve(listener, router, io, hub.clone(), async move {
             let _ = stopped.await;
         }));
         Ok(Self {
@@ -227,12 +227,15 @@ impl Server {
     }
 }
 
-/// Serves until `shutdown` resolves, then closes every Socket.IO session (each participant's
-/// room sees it leave) and lets in-flight HTTP requests finish.
+/// Serves until `shutdown` resolves, then closes every Socket.IO session and lets in-flight
+/// HTTP requests finish. The rooms are *not* told that anyone left: the participants did not
+/// leave, the server did, and their calls go on over their peer connections while their
+/// clients reconnect to the server's successor and rejoin.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     io: SocketIo,
+    hub: Arc<Hub>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     // Nagle off, as on the client side: relayed candidates otherwise wait ~40 ms for the ACK of
@@ -246,6 +249,7 @@ pub async fn serve(
         .with_graceful_shutdown(async move {
             shutdown.await;
             tracing::info!("shutting down: closing every session");
+            hub.begin_shutdown();
             io.close().await;
         })
         .await

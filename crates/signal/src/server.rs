@@ -48,6 +48,8 @@ pub struct Hub {
     early: Mutex<HashMap<Sid, Vec<Value>>>,
     pub(crate) metrics: Metrics,
     config: Config,
+    /// The server is closing every session: nobody is told anyone left.
+    shutting_down: std::sync::atomic::AtomicBool,
 }
 
 impl Hub {
@@ -60,6 +62,7 @@ impl Hub {
             early: Mutex::new(HashMap::new()),
             metrics: Metrics::new(),
             config,
+            shutting_down: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -120,6 +123,12 @@ impl Hub {
         self.on_event(socket, &value);
     }
 
+    /// From now on sockets that go away leave their rooms silently (see [`crate::serve`]).
+    pub(crate) fn begin_shutdown(&self) {
+        self.shutting_down
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
     fn on_disconnect(&self, socket: &SocketRef) {
         self.early().remove(&socket.id);
         {
@@ -127,7 +136,12 @@ impl Hub {
             st.buckets.remove(&socket.id);
             let notices = st.rooms.leave(socket.id);
             self.update_gauges(&st);
-            self.deliver(notices);
+            if !self
+                .shutting_down
+                .load(std::sync::atomic::Ordering::Relaxed)
+            {
+                self.deliver(notices);
+            }
         }
         self.metrics.sockets.dec();
         tracing::debug!(sid = %socket.id, "socket disconnected");

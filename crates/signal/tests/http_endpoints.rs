@@ -65,7 +65,12 @@ async fn shutdown_disconnects_every_client_and_stops_listening() {
     let srv = server().await;
     let base = url(&srv);
     let (mut a, _) = Peer::joined(&srv, "r", "alice").await;
+    let (mut b, _) = Peer::joined(&srv, "r", "bob").await;
+    a.expect("user-joined").await;
     srv.shutdown().await.expect("clean shutdown");
+    // The server went away, not the participants: nobody is told the other left (their
+    // calls go on while they reconnect to the next server).
     a.expect_disconnected().await;
+    b.expect_disconnected().await;
     assert!(reqwest::get(format!("{base}/healthz")).await.is_err());
 }

@@ -144,6 +144,7 @@ impl Actor {
     // ---- signalling ----------------------------------------------------------------------
 
     async fn on_signal(&mut self, msg: SignalIn) {
+        tracing::debug!(me = %self.config.name, ?msg, "signal");
         match msg {
             SignalIn::RoomState { users, rejoin, .. } => self.on_room_state(users, rejoin).await,
             SignalIn::UserJoined { id, data } => self.on_user_joined(&id, &data).await,
@@ -422,11 +423,13 @@ impl Actor {
     }
 
     async fn drop_participant(&mut self, id: &str) {
+        tracing::debug!(me = %self.config.name, %id, "dropping participant");
         self.names.remove(id);
         self.audio.forget(id);
         self.chat.forget(id);
         self.transfers.peer_gone(id, &self.participants);
         self.participants.remove(id).await;
+        tracing::debug!(me = %self.config.name, %id, "dropped participant");
         self.events.emit(CallEvent::ParticipantState {
             id: id.to_owned(),
             state: ParticipantState::Left,
@@ -519,6 +522,7 @@ impl Actor {
     }
 
     async fn on_link_state(&mut self, id: &str, state: RTCPeerConnectionState) {
+        tracing::debug!(me = %self.config.name, %id, %state, "link state");
         let now = Instant::now();
         let Some(p) = self.participants.get_mut(id) else {
             return;

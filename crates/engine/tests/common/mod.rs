@@ -9,6 +9,10 @@ use confab_engine::call::CallEvent;
 use confab_engine::call::CallEvents;
 use confab_engine::stats::ParticipantStats;
 
+/// A decoded 20 ms frame counts as sound from this peak on (−30 dBFS); the synthetic tone
+/// peaks at −6 dBFS.
+pub const AUDIBLE_PEAK: u16 = 1036;
+
 /// Upper bound on any wait; generous because CI machines are loaded.
 pub const WAIT: Duration = Duration::from_secs(45);
 
@@ -17,6 +21,7 @@ pub const WAIT: Duration = Duration::from_secs(45);
 pub struct Seen {
     /// Stamped frame numbers of decoded frames, in arrival order.
     pub frames: HashMap<String, Vec<u32>>,
+    /// Audible decoded audio frames (peak ≥ [`AUDIBLE_PEAK`]).
     pub audio: HashMap<String, usize>,
     pub chat: Vec<(String, String)>,
     pub channel_open: Vec<String>,
@@ -40,9 +45,12 @@ pub async fn until(events: &mut CallEvents, seen: &mut Seen, done: impl Fn(&Seen
                     seen.latency.extend(latency_ms);
                     seen.frames.entry(id).or_default().push(n);
                 }
-                CallEvent::AudioFrame { id, samples, .. } => {
+                CallEvent::AudioFrame { id, samples, peak } => {
                     assert_eq!(samples, 960, "20 ms at 48 kHz");
-                    *seen.audio.entry(id).or_default() += 1;
+                    // Sound, not packets: silence and loss concealment do not count.
+                    if peak >= AUDIBLE_PEAK {
+                        *seen.audio.entry(id).or_default() += 1;
+                    }
                 }
                 CallEvent::Chat { from, text, .. } => seen.chat.push((from, text)),
                 CallEvent::ChannelOpen { id } => seen.channel_open.push(id),
