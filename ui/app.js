@@ -41,6 +41,7 @@ const ui = {
   serverField: $("server-field"),
   server: $("server"),
   localSource: $("local-source"),
+  banner: $("signalling-banner"),
 };
 
 const isTauri = "__TAURI__" in window;
@@ -59,6 +60,56 @@ const graph = new BitrateGraph($("bitrate-graph"), $("graph-scale"));
 let settings = null;
 /** When each participant's speaking indicator goes off unless more sound arrives. */
 const speakingUntil = new Map();
+/** Each remote participant's link: connecting, connected, reconnecting. */
+const linkStates = new Map();
+/** Hides the "reconnected" banner a moment after it appears. */
+let bannerTimer = null;
+
+const TILE_STATE_TEXT = {
+  connecting: "Connecting…",
+  reconnecting: "Connection lost — reconnecting…",
+};
+
+/** A participant's link changed state: the tile and the statistics say so. */
+function setLinkState(id, state) {
+  linkStates.set(id, state);
+  const tile = tileFor(id);
+  if (tile) {
+    tile.dataset.state = state;
+    tile.classList.toggle("reconnecting", state === "reconnecting");
+    const label = tile.querySelector(".tile-state");
+    const text = TILE_STATE_TEXT[state];
+    label.hidden = !text;
+    label.textContent = text || "";
+  }
+  const row = ui.statsBody.querySelector(`tr[data-participant="${CSS.escape(id)}"]`);
+  if (row) row.children[1].textContent = state;
+}
+
+/** The signalling connection changed state (the call itself goes on regardless). */
+function setSignalling(e) {
+  clearTimeout(bannerTimer);
+  if (e.state === "reconnecting") {
+    const attempt = e.attempt ? ` (attempt ${e.attempt})` : "";
+    ui.banner.textContent = `Connection to the server lost — reconnecting${attempt}. The call goes on; people who join meanwhile will appear when it is back.`;
+    ui.banner.classList.remove("ok");
+    ui.banner.hidden = false;
+    ui.banner.dataset.state = "reconnecting";
+    ui.status.textContent = "Reconnecting to the server…";
+    ui.status.className = "status error";
+  } else if (e.state === "rejoined") {
+    ui.banner.textContent = "Reconnected to the server.";
+    ui.banner.classList.add("ok");
+    ui.banner.hidden = false;
+    ui.banner.dataset.state = "rejoined";
+    systemMessage("Reconnected to the server");
+    if (connectedStatus) setStatus(connectedStatus, "ok");
+    bannerTimer = setTimeout(() => (ui.banner.hidden = true), 4000);
+  } else {
+    ui.banner.hidden = true;
+    ui.banner.dataset.state = e.state;
+  }
+}
 
 function tileVideoFor(id) {
   let tv = tileVideos.get(id);
@@ -92,7 +143,11 @@ function closeTileVideo(id) {
   tileVideos.delete(id);
 }
 
+/** The last "connected" status, shown again once signalling is back. */
+let connectedStatus = null;
+
 function setStatus(text, level = "info") {
+  if (level === "ok") connectedStatus = text;
   ui.status.textContent = text;
   ui.status.className = `status ${level === "ok" ? "connected" : level === "error" ? "error" : ""}`;
 }
@@ -138,6 +193,7 @@ function ensureTile(id) {
   tile.dataset.initial = name.slice(0, 1).toUpperCase();
   tile.querySelector(".tile-name").textContent = name;
   ui.grid.append(tile);
+  if (linkStates.has(id)) setLinkState(id, linkStates.get(id));
   return tile;
 }
 
@@ -169,7 +225,7 @@ function showStats(s) {
   // The desktop app decodes in the page: the size is the tile's last picture.
   const size = s.width ? { width: s.width, height: s.height } : tileVideos.get(s.id)?.frameSize;
   const video = size ? `${size.width}×${size.height} @ ${s.fps ?? 0} fps` : "—";
-  const cells = [names.get(s.id) || s.id, s.state, fmtRate(s.bitrateIn), fmtRate(s.bitrateOut), s.rtt == null ? "—" : `${(s.rtt * 1000).toFixed(0)} ms`, `${(s.loss * 100).toFixed(1)} %`, video];
+  const cells = [names.get(s.id) || s.id, linkStates.get(s.id) || s.state, fmtRate(s.bitrateIn), fmtRate(s.bitrateOut), s.rtt == null ? "—" : `${(s.rtt * 1000).toFixed(0)} ms`, `${(s.loss * 100).toFixed(1)} %`, video];
   cells.forEach((text, i) => (row.children[i].textContent = text));
   row.dataset.framesDecoded = String(s.framesDecoded);
 }
@@ -253,6 +309,14 @@ function onEvent(e) {
       break;
     case "left":
       setInCall(false);
+      clearTimeout(bannerTimer);
+      ui.banner.hidden = true;
+      break;
+    case "signalling":
+      setSignalling(e);
+      break;
+    case "participant-state":
+      if (e.state !== "left") setLinkState(e.id, e.state);
       break;
     case "local-stream":
       ui.localVideo.srcObject = e.stream;
@@ -264,6 +328,7 @@ function onEvent(e) {
       break;
     case "participant-left": {
       closeTileVideo(e.id);
+      linkStates.delete(e.id);
       graph.remove(e.id);
       speakingUntil.delete(e.id);
       const tile = tileFor(e.id);
@@ -328,6 +393,7 @@ function setInCall(on) {
   for (const el of [ui.chatInput, ui.chatSend, ui.fileInput, ui.fileSend]) el.disabled = !on;
   if (!on) {
     graph.clear();
+    linkStates.clear();
     speakingUntil.clear();
     ui.localSource.hidden = true;
     for (const id of [...tileVideos.keys()]) closeTileVideo(id);

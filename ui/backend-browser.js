@@ -18,13 +18,33 @@ const HIGH_WATER = 4 * 1024 * 1024;
 /** Wake a waiting sender when the queue falls to this. */
 const LOW_WATER = 1024 * 1024;
 const STATS_INTERVAL_MS = 1000;
+/** A lost link is left this long to come back by itself before the offering side restarts ICE… */
+const ICE_RESTART_AFTER_MS = 2000;
+/** …then again this often while it stays lost (the engine's ladder: crates/engine/src/call/recovery.rs). */
+const ICE_RESTART_EVERY_MS = 3000;
+/** A participant unreachable this long is removed from the call. */
+const PARTICIPANT_TIMEOUT_MS = 15000;
+/**
+ * A participant announced by user-joined offers (the joiner does); if it has not within this
+ * time this side offers instead: it came back believing its old link works, after the server
+ * had dropped it (the engine's OFFER_IF_SILENT).
+ */
+const OFFER_IF_SILENT_MS = 3000;
+
+/** The DTLS fingerprint of a session description: it identifies the remote process. */
+function fingerprintOf(sdp) {
+  const m = /^a=fingerprint:(.*)$/m.exec(sdp || "");
+  return m ? m[1].trim() : null;
+}
 
 /**
  * @typedef {{type: string} & Record<string, any>} BackendEvent
  * Events (`onEvent(e)`): `status` {text, level}, `joined` {room, user}, `left`,
  * `participant-joined` {id, name}, `participant-left` {id}, `track` {id, stream},
  * `media-state` {id, video, audio, screen}, `chat` {id, from, text, ts, mine},
- * `transfer` {transfer}, `stats` {id, ...}, `error` {message}.
+ * `transfer` {transfer}, `stats` {id, ...}, `error` {message},
+ * `signalling` {state: "connected" | "reconnecting" | "rejoined", attempt?},
+ * `participant-state` {id, state: "connecting" | "connected" | "reconnecting" | "left"}.
  */
 export class BrowserBackend {
   /** @param {{onEvent: (e: BackendEvent) => void, iceServers?: RTCIceServer[]}} opts */
@@ -72,21 +92,50 @@ export class BrowserBackend {
     this.user = user;
     this.userData = { name: name || user };
     this.secret = secret || null;
+    this.resumeToken = null;
+    let joinedOnce = false;
+    // Reconnection: 300 ms doubling to 4 s, ±50 % jitter (the engine's policy, in socket.io's
+    // terms). Losing the server does not end the call: the peer connections go on.
     // eslint-disable-next-line no-undef
-    const socket = io({ transports: ["websocket", "polling"], reconnectionDelayMax: 5000 });
+    const socket = io({
+      transports: ["websocket", "polling"],
+      reconnectionDelay: 300,
+      reconnectionDelayMax: 4000,
+      randomizationFactor: 0.5,
+    });
     this.socket = socket;
     const joinArgs = () => {
       const args = ["join-room", room, user, this.userData];
-      if (this.secret) args.push({ secret: this.secret });
+      const options = {};
+      if (this.secret) options.secret = this.secret;
+      // Our place back at once, even before the server notices our old socket is gone.
+      if (this.resumeToken) options.resumeToken = this.resumeToken;
+      if (Object.keys(options).length) args.push(options);
       socket.emit(...args);
     };
     socket.on("connect", joinArgs);
-    socket.on("connect_error", (err) => this.emit({ type: "status", level: "error", text: `Cannot reach the server: ${err.message}` }));
-    socket.on("disconnect", (reason) => {
-      if (this.socket === socket) this.emit({ type: "status", level: "error", text: `Signalling disconnected (${reason})` });
+    socket.on("connect_error", (err) => {
+      if (!joinedOnce) this.emit({ type: "status", level: "error", text: `Cannot reach the server: ${err.message}` });
     });
-    socket.on("room-state", ({ users }) => {
+    socket.on("disconnect", (reason) => {
+      if (this.socket !== socket) return;
+      this.emit({ type: "status", level: "error", text: `Signalling disconnected (${reason}); reconnecting` });
+      this.emit({ type: "signalling", state: "reconnecting", attempt: 0 });
+    });
+    socket.io.on("reconnect_attempt", (attempt) => {
+      if (this.socket === socket) this.emit({ type: "signalling", state: "reconnecting", attempt });
+    });
+    socket.on("room-state", ({ users, resumeToken }) => {
+      if (typeof resumeToken === "string") this.resumeToken = resumeToken;
+      if (joinedOnce) {
+        this.reconcile(users || []);
+        this.emit({ type: "signalling", state: "rejoined" });
+        this.emit({ type: "status", level: "ok", text: this.roomSummary() });
+        return;
+      }
+      joinedOnce = true;
       this.emit({ type: "joined", room, user });
+      this.emit({ type: "signalling", state: "connected" });
       this.emit({ type: "status", level: "ok", text: this.roomSummary() });
       // The joiner offers to everyone already there; they answer. One side starting avoids
       // glare on the first negotiation (perfect negotiation still covers later ones).
@@ -95,7 +144,18 @@ export class BrowserBackend {
         this.connect(u.userId);
       }
     });
-    socket.on("user-joined", ({ userId, userData }) => this.addParticipant(userId, userData));
+    socket.on("user-joined", ({ userId, userData }) => {
+      // Someone we have a link with rejoined after losing its signalling: a link that works
+      // stays; one that never connected is dropped, and the joiner offers afresh.
+      const peer = this.peers.get(userId);
+      if (peer && !peer.everConnected) this.closePeer(peer);
+      this.addParticipant(userId, userData);
+      if (!this.peers.has(userId)) {
+        setTimeout(() => {
+          if (this.socket === socket && this.names.has(userId) && !this.peers.has(userId)) this.connect(userId);
+        }, OFFER_IF_SILENT_MS);
+      }
+    });
     socket.on("user-left", ({ userId }) => this.dropPeer(userId));
     socket.on("offer", (m) => this.onDescription(m.from, m.offer));
     socket.on("answer", (m) => this.onDescription(m.from, m.answer));
@@ -103,6 +163,27 @@ export class BrowserBackend {
     socket.on("data-channel-message", (m) => this.onFallbackMessage(m));
     socket.on("error", (e) => this.emit({ type: "error", message: `${e.code}: ${e.message}` }));
     this.statsTimer = setInterval(() => this.collectStats(), STATS_INTERVAL_MS);
+  }
+
+  /**
+   * Back in the room after losing the server: keep links that work, drop participants that
+   * left meanwhile (unless their link still works: they may not be back yet), offer to
+   * newcomers and to those whose link never came up. The engine does the same
+   * (crates/engine/src/call/signalling.rs, `reconcile`).
+   */
+  reconcile(users) {
+    const listed = new Set(users.map((u) => u.userId));
+    for (const id of [...this.names.keys()]) {
+      const peer = this.peers.get(id);
+      const works = peer && peer.pc.connectionState === "connected";
+      if (!listed.has(id) && !works) this.dropPeer(id);
+    }
+    for (const u of users) {
+      this.addParticipant(u.userId, u.userData);
+      const peer = this.peers.get(u.userId);
+      if (peer && !peer.everConnected) this.closePeer(peer);
+      if (!this.peers.has(u.userId)) this.connect(u.userId);
+    }
   }
 
   /** Leaves the room: stops every local track, closes every connection and the socket. */
@@ -256,14 +337,16 @@ export class BrowserBackend {
   connect(id) {
     if (this.peers.has(id)) return;
     const peer = this.createPeer(id);
+    peer.offerer = true;
     this.attachLocalMedia(peer, true);
     this.useChannel(peer, peer.pc.createDataChannel(CHANNEL_LABEL, { ordered: true }));
   }
 
   createPeer(id) {
     const pc = new RTCPeerConnection({ iceServers: this.iceServers, bundlePolicy: "max-bundle", rtcpMuxPolicy: "require" });
-    const peer = { id, pc, dc: null, polite: this.user > id, makingOffer: false, ignoreOffer: false, videoSender: null, stats: null };
+    const peer = { id, pc, dc: null, polite: this.user > id, makingOffer: false, ignoreOffer: false, videoSender: null, stats: null, offerer: false, everConnected: false, lostSince: null, recovery: null };
     this.peers.set(id, peer);
+    this.emit({ type: "participant-state", id, state: "connecting" });
     pc.onnegotiationneeded = async () => {
       try {
         peer.makingOffer = true;
@@ -283,9 +366,7 @@ export class BrowserBackend {
       const stream = ev.streams[0] || new MediaStream([ev.track]);
       this.emit({ type: "track", id, stream });
     };
-    pc.onconnectionstatechange = () => {
-      if (pc.connectionState === "failed") pc.restartIce();
-    };
+    pc.onconnectionstatechange = () => this.onLinkState(peer);
     // The answering side adopts the channel the offerer opened; anything more is refused so
     // the pair keeps exactly one.
     pc.ondatachannel = ({ channel }) => {
@@ -293,6 +374,53 @@ export class BrowserBackend {
       else channel.close();
     };
     return peer;
+  }
+
+  /**
+   * The recovery ladder for a lost link, as in the engine: show the participant as
+   * reconnecting, let ICE recover by itself for 2 s, then (on the side that made the first
+   * offer) restart ICE every 3 s; remove the participant after 15 s unreachable.
+   */
+  onLinkState(peer) {
+    if (this.peers.get(peer.id) !== peer) return;
+    const state = peer.pc.connectionState;
+    if (state === "connected") {
+      peer.everConnected = true;
+      peer.lostSince = null;
+      clearTimeout(peer.recovery);
+      peer.recovery = null;
+      this.emit({ type: "participant-state", id: peer.id, state: "connected" });
+      return;
+    }
+    if (!peer.everConnected || (state !== "disconnected" && state !== "failed")) return;
+    if (peer.lostSince === null) {
+      peer.lostSince = performance.now();
+      this.emit({ type: "participant-state", id: peer.id, state: "reconnecting" });
+      this.scheduleRecovery(peer, state === "failed" ? 0 : ICE_RESTART_AFTER_MS);
+    } else if (state === "failed" && peer.offerer) {
+      this.scheduleRecovery(peer, 0);
+    }
+  }
+
+  scheduleRecovery(peer, delay) {
+    clearTimeout(peer.recovery);
+    peer.recovery = setTimeout(() => {
+      if (this.peers.get(peer.id) !== peer || peer.lostSince === null) return;
+      if (performance.now() - peer.lostSince >= PARTICIPANT_TIMEOUT_MS) {
+        this.dropPeer(peer.id);
+        return;
+      }
+      if (peer.offerer) peer.pc.restartIce();
+      this.scheduleRecovery(peer, ICE_RESTART_EVERY_MS);
+    }, delay);
+  }
+
+  /** Closes a link without telling the UI the participant left (it is replaced). */
+  closePeer(peer) {
+    clearTimeout(peer.recovery);
+    this.peers.delete(peer.id);
+    if (peer.dc) peer.dc.close();
+    peer.pc.close();
   }
 
   attachLocalMedia(peer, offering) {
@@ -332,6 +460,17 @@ export class BrowserBackend {
   async onDescription(from, description) {
     if (!description || from === this.user) return;
     let peer = this.peers.get(from);
+    if (peer && description.type === "offer") {
+      // Another DTLS identity than the one negotiated: the participant's process restarted
+      // under the same id. Its old link is replaced, as for a newcomer.
+      const known = fingerprintOf(peer.pc.remoteDescription && peer.pc.remoteDescription.sdp);
+      const now = fingerprintOf(description.sdp);
+      if (known && now && known !== now) {
+        this.failTransfersOf(from, "the participant reconnected");
+        this.closePeer(peer);
+        peer = null;
+      }
+    }
     const fresh = !peer;
     if (fresh) {
       if (description.type !== "offer") return;
@@ -372,12 +511,11 @@ export class BrowserBackend {
     const known = this.names.delete(id);
     const peer = this.peers.get(id);
     if (peer) {
-      this.peers.delete(id);
       this.failTransfersOf(id, "the participant left");
-      if (peer.dc) peer.dc.close();
-      peer.pc.close();
+      this.closePeer(peer);
     }
     if (known || peer) {
+      this.emit({ type: "participant-state", id, state: "left" });
       this.emit({ type: "participant-left", id });
       if (this.socket) this.emit({ type: "status", level: "ok", text: this.roomSummary() });
     }

@@ -5,7 +5,7 @@
 //! same two cores. Each tile loops two seconds of the test pattern, encoded once up front.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use confab_engine::call::VideoDelivery;
@@ -14,7 +14,9 @@ use confab_media::source::synthetic::TestPattern;
 use serde_json::json;
 use tauri::ipc::{Channel, InvokeResponseBody};
 
+use crate::args::{Args, BenchVideo};
 use crate::bridge::{self, UiEvent};
+use crate::{Engine, Joined, Session};
 
 const FPS: f64 = 30.0;
 
@@ -137,4 +139,47 @@ fn encode_loop(width: usize, height: usize) -> Result<Loop, String> {
         }
     }
     Ok(Arc::new(units))
+}
+
+/// The join command in a benchmark run: the synthetic participants instead of a call.
+pub async fn join(
+    args: &Args,
+    me: &str,
+    on_event: Channel<UiEvent>,
+    on_video: Channel<InvokeResponseBody>,
+) -> Result<(Session, Joined), String> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let (width, height) = args.bench_size;
+    let spec = BenchSpec {
+        tiles: args.bench_tiles,
+        width,
+        height,
+        delivery: match args.bench_video {
+            BenchVideo::None => None,
+            BenchVideo::Encoded => Some(VideoDelivery::Encoded),
+            BenchVideo::Twice => Some(VideoDelivery::EncodedAndSummaries),
+            BenchVideo::Pictures => Some(VideoDelivery::Pictures),
+        },
+    };
+    let events = on_event.clone();
+    let (name, flag) = (me.to_owned(), stop.clone());
+    tauri::async_runtime::spawn_blocking(move || start(spec, &name, &events, on_video, flag))
+        .await
+        .map_err(|e| e.to_string())??;
+    let session = Session {
+        engine: Engine::Bench(stop),
+        me: me.to_owned(),
+        invite: String::new(),
+        chat_seq: AtomicU64::new(0),
+        events: on_event,
+    };
+    let joined = Joined {
+        server: "(benchmark)".into(),
+        invite: String::new(),
+        this_machine_only: true,
+        camera: "Synthetic camera".into(),
+        microphone: "Synthetic tone".into(),
+        notices: Vec::new(),
+    };
+    Ok((session, joined))
 }

@@ -2,7 +2,7 @@
 //! backend emits (ui/backend-browser.js), so one UI serves both. Pure functions, no Tauri:
 //! tested here without a window.
 
-use confab_engine::call::{CallEvent, Direction, TransferInfo};
+use confab_engine::call::{CallEvent, CallEvents, Direction, SignallingState, TransferInfo};
 use confab_media::frame::VideoFrame;
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -44,6 +44,17 @@ pub fn ui_event(me: &str, event: &CallEvent) -> Option<UiEvent> {
             json!({"type": "participant-joined", "id": id, "name": name})
         }
         CallEvent::ParticipantLeft { id } => json!({"type": "participant-left", "id": id}),
+        CallEvent::ParticipantState { id, state } => {
+            json!({"type": "participant-state", "id": id, "state": state.as_str()})
+        }
+        CallEvent::Signalling(state) => {
+            let mut v = json!({"type": "signalling", "state": state.as_str()});
+            if let SignallingState::Reconnecting { attempt, delay_ms } = state {
+                v["attempt"] = json!(attempt);
+                v["delayMs"] = json!(delay_ms);
+            }
+            v
+        }
         CallEvent::MediaState {
             id,
             video,
@@ -82,6 +93,46 @@ pub fn own_chat(me: &str, seq: u64, text: &str) -> UiEvent {
         "type": "chat", "id": format!("{me}-local-{seq}"), "from": me, "text": text,
         "ts": now_ms(), "mine": true,
     }))
+}
+
+/// Carries a call's events to the page until the call or the page ends: video as raw bytes on
+/// `video` (never JSON: it is the one stream that would swamp the IPC), audio levels
+/// throttled, everything else through [`ui_event`] on `events`.
+pub async fn forward(
+    me: String,
+    mut call: CallEvents,
+    events: tauri::ipc::Channel<UiEvent>,
+    video: tauri::ipc::Channel<tauri::ipc::InvokeResponseBody>,
+) {
+    let mut levels = AudioLevels::default();
+    while let Some(event) = call.recv().await {
+        let raw = match &event {
+            CallEvent::EncodedVideo { id, keyframe, data } => {
+                Some(access_unit_message(id, *keyframe, data, now_ms_f64()))
+            }
+            CallEvent::Picture { id, frame } => Some(picture_message(id, frame, now_ms_f64())),
+            _ => None,
+        };
+        if let Some(message) = raw {
+            let _ = video.send(tauri::ipc::InvokeResponseBody::Raw(message));
+            continue;
+        }
+        let level = match &event {
+            CallEvent::AudioFrame { id, peak, .. } => levels.push(id, *peak, Instant::now()),
+            CallEvent::LocalAudio { peak } => levels.push(&me, *peak, Instant::now()),
+            CallEvent::ParticipantLeft { id } => {
+                levels.forget(id);
+                None
+            }
+            _ => None,
+        };
+        let ui = level.or_else(|| ui_event(&me, &event));
+        if let Some(ui) = ui
+            && events.send(ui).is_err()
+        {
+            return; // the page went away
+        }
+    }
 }
 
 /// How often a participant's audio level reaches the UI: often enough for a speaking

@@ -4,19 +4,20 @@
 
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
+mod args;
 mod bench;
 mod bridge;
+mod call_config;
+mod hosting;
 mod invite;
 mod settings;
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use clap::Parser;
-use confab_engine::call::{self, CallConfig, CallHandle, Command, VideoDelivery};
-use confab_engine::link::LinkConfig;
+use confab_engine::call::{CallHandle, Command, VideoDelivery};
 use serde::Serialize;
 use tauri::ipc::{Channel, InvokeResponseBody};
 use tauri::{Emitter, Manager, State};
@@ -24,103 +25,11 @@ use tauri_plugin_clipboard_manager::ClipboardExt;
 use tauri_plugin_dialog::DialogExt;
 use tokio::sync::Mutex;
 
+use args::Args;
 use bridge::UiEvent;
-use confab_engine::webrtc::peer_connection::RTCIceServer;
-use confab_media::source::{DeviceInfo, VideoSourceSpec};
+use call_config::{camera_source, mic_device, speakers_device};
+use confab_media::source::DeviceInfo;
 use settings::{RunOverrides, Settings};
-
-/// Command-line arguments, like an invite link.
-#[derive(Debug, Clone, Parser, Serialize)]
-#[command(
-    name = "confab-app",
-    version,
-    about = "Confab: video calls between people in a room"
-)]
-struct Args {
-    /// Signalling server URL; without one the app hosts its own.
-    #[arg(long, env = "CONFAB_SERVER")]
-    server: Option<String>,
-    /// The room to join (1–64 letters, digits, . _ -).
-    #[arg(long)]
-    room: Option<String>,
-    /// Your id in the room and your display name.
-    #[arg(long)]
-    name: Option<String>,
-    /// The room's secret, when it has one. Other local users can read command lines (`ps`);
-    /// CONFAB_SECRET in the environment cannot be read by them.
-    #[arg(long, env = "CONFAB_SECRET", hide_env_values = true)]
-    secret: Option<String>,
-    /// Join at once (needs --room and --name).
-    #[arg(long)]
-    join: bool,
-    /// Where the embedded signalling server listens when no --server is given.
-    #[arg(long, env = "CONFAB_EMBEDDED_BIND", default_value = "127.0.0.1:0")]
-    #[serde(skip)]
-    embedded_bind: SocketAddr,
-    /// Local addresses ICE binds (`0.0.0.0:0`: every interface but loopback).
-    #[arg(
-        long = "ice-bind",
-        env = "CONFAB_ICE_BIND",
-        default_value = "0.0.0.0:0"
-    )]
-    #[serde(skip)]
-    ice_bind: Vec<String>,
-    /// Where accepted files are written (instead of the saved setting).
-    #[arg(long, env = "CONFAB_DOWNLOAD_DIR")]
-    #[serde(skip)]
-    download_dir: Option<PathBuf>,
-    /// Camera for this run: an id from the device list, or `synthetic` (the test pattern).
-    #[arg(long)]
-    #[serde(skip)]
-    camera: Option<String>,
-    /// Microphone for this run: an ALSA device, or `synthetic` (a test tone).
-    #[arg(long)]
-    #[serde(skip)]
-    mic: Option<String>,
-    /// Speakers for this run: an ALSA device, or `none`.
-    #[arg(long)]
-    #[serde(skip)]
-    speakers: Option<String>,
-    /// Where settings are kept (default: the platform's config folder for the app).
-    #[arg(long, env = "CONFAB_CONFIG_DIR")]
-    #[serde(skip)]
-    config_dir: Option<PathBuf>,
-    /// Benchmark (bench/tiles-bench.sh): joining shows this many synthetic participants'
-    /// video instead of calling anyone.
-    #[arg(long, hide = true, default_value_t = 0)]
-    bench_tiles: usize,
-    /// The benchmark's video size, WIDTHxHEIGHT.
-    #[arg(long, hide = true, default_value = "1280x720", value_parser = parse_size)]
-    #[serde(skip)]
-    bench_size: (usize, usize),
-    /// What the benchmark's participants send.
-    #[arg(long, hide = true, value_enum, default_value = "encoded")]
-    #[serde(skip)]
-    bench_video: BenchVideo,
-}
-
-/// The frames-to-tiles candidates (BENCHMARKS.md).
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-enum BenchVideo {
-    /// No video: the app's cost with the tiles idle (the benchmark's anchor).
-    None,
-    /// Access units, decoded by the page (WebCodecs).
-    Encoded,
-    /// Access units, decoded by the page and here too.
-    Twice,
-    /// Decoded here, I420 pictures to the page (`new VideoFrame`).
-    Pictures,
-}
-
-fn parse_size(s: &str) -> Result<(usize, usize), String> {
-    let (w, h) = s.split_once('x').ok_or("WIDTHxHEIGHT")?;
-    let parse = |v: &str| v.parse::<usize>().map_err(|e| e.to_string());
-    let (w, h) = (parse(w)?, parse(h)?);
-    if w == 0 || h == 0 || w % 2 == 1 || h % 2 == 1 || w > 3840 || h > 2160 {
-        return Err("even sizes up to 3840x2160".into());
-    }
-    Ok((w, h))
-}
 
 /// What runs behind a joined UI.
 enum Engine {
@@ -190,96 +99,6 @@ struct Joined {
     notices: Vec<String>,
 }
 
-/// The capture device for a microphone choice: `synthetic` is none (the call's tone), no
-/// choice is the system's default.
-fn mic_device(choice: Option<&str>) -> Option<String> {
-    match choice {
-        Some("synthetic") => None,
-        Some(m) => Some(m.to_owned()),
-        None => Some("default".to_owned()),
-    }
-}
-
-/// The playback device for a speakers choice: `none` plays nothing.
-fn speakers_device(choice: Option<&str>) -> Option<String> {
-    match choice {
-        Some("none") => None,
-        Some(s) => Some(s.to_owned()),
-        None => Some("default".to_owned()),
-    }
-}
-
-/// The video source for a camera choice (`synthetic`, an id, or none: the first camera), from
-/// the cameras that exist now, and how the local tile names it. With no such camera the
-/// synthetic pattern is sent, and said.
-async fn camera_source(choice: Option<&str>) -> (VideoSourceSpec, String) {
-    let camera = if choice == Some("synthetic") {
-        None
-    } else {
-        let cameras = tauri::async_runtime::spawn_blocking(confab_media::source::camera::list)
-            .await
-            .ok()
-            .and_then(Result::ok)
-            .unwrap_or_default();
-        match choice {
-            Some(id) => cameras.into_iter().find(|c| c.id == id),
-            None => cameras.into_iter().next(),
-        }
-    };
-    match camera {
-        Some(DeviceInfo { id, name }) => (
-            VideoSourceSpec::Camera {
-                device: Some(id),
-                max: (1280, 720),
-                fps: 30,
-            },
-            name,
-        ),
-        None => (
-            VideoSourceSpec::Synthetic {
-                width: 640,
-                height: 480,
-            },
-            if choice == Some("synthetic") {
-                "Synthetic camera".to_owned()
-            } else {
-                "Synthetic camera (no camera found)".to_owned()
-            },
-        ),
-    }
-}
-
-/// The camera, microphone and speakers a join uses, from the arguments (this run only), the
-/// settings, and what exists.
-async fn media_for(
-    this_run: &RunOverrides,
-    settings: &Settings,
-    config: &mut CallConfig,
-) -> (String, String) {
-    let (source, camera_label) = camera_source(this_run.camera(settings)).await;
-    config.video_source = Some(source);
-    config.mic = mic_device(this_run.microphone(settings));
-    config.speakers = speakers_device(this_run.speakers(settings));
-    config.synthetic_audio = true; // the tone when there is no microphone
-    config.voice_processing = settings.voice_processing.unwrap_or(true);
-    let mic_label = config
-        .mic
-        .clone()
-        .map_or("Synthetic tone".to_owned(), |m| format!("Microphone: {m}"));
-    (camera_label, mic_label)
-}
-
-/// A directory of files served to browser guests: `env` when set (not empty), else the installed
-/// package's `/usr/share/confab/<name>` (found beside the binary, so any prefix works).
-fn asset_dir(env: &str, name: &str) -> Option<PathBuf> {
-    if let Some(dir) = std::env::var_os(env).filter(|d| !d.is_empty()) {
-        return Some(PathBuf::from(dir));
-    }
-    let exe = std::env::current_exe().ok()?;
-    let dir = exe.parent()?.parent()?.join("share/confab").join(name);
-    dir.is_dir().then_some(dir)
-}
-
 fn valid_id(s: &str) -> bool {
     (1..=64).contains(&s.len())
         && s.chars()
@@ -292,6 +111,8 @@ fn startup_args(args: State<'_, Args>) -> Args {
     args.inner().clone()
 }
 
+/// Joins a room (hosting the server when the request names none) and starts carrying the
+/// call's events to the page. A call that ended on its own (not left) does not block this.
 #[tauri::command]
 async fn join(
     app: State<'_, AppState>,
@@ -300,221 +121,84 @@ async fn join(
     on_event: Channel<UiEvent>,
     on_video: Channel<InvokeResponseBody>,
 ) -> Result<Joined, String> {
-    let JoinRequest {
-        server,
-        room,
-        name,
-        secret,
-        video,
-    } = request;
-    if !valid_id(&room) || !valid_id(&name) {
+    if !valid_id(&request.room) || !valid_id(&request.name) {
         return Err("room and name: 1–64 letters, digits, . _ -".into());
     }
     let mut session = app.session.lock().await;
-    if session.is_some() {
+    if session.as_ref().is_some_and(Session::is_running) {
         return Err("already in a call".into());
     }
-    let me_name = name.clone();
-    let request_server = server.clone().filter(|s| !s.trim().is_empty());
-    let delivery = match video {
-        VideoPath::Pictures => VideoDelivery::Pictures,
-        VideoPath::Encoded => VideoDelivery::Encoded,
-    };
     if args.bench_tiles > 0 {
-        let stop = Arc::new(AtomicBool::new(false));
-        let (width, height) = args.bench_size;
-        let spec = bench::BenchSpec {
-            tiles: args.bench_tiles,
-            width,
-            height,
-            delivery: match args.bench_video {
-                BenchVideo::None => None,
-                BenchVideo::Encoded => Some(VideoDelivery::Encoded),
-                BenchVideo::Twice => Some(VideoDelivery::EncodedAndSummaries),
-                BenchVideo::Pictures => Some(VideoDelivery::Pictures),
-            },
-        };
-        let events = on_event.clone();
-        let (me, flag) = (name.clone(), stop.clone());
-        tauri::async_runtime::spawn_blocking(move || {
-            bench::start(spec, &me, &events, on_video, flag)
-        })
-        .await
-        .map_err(|e| e.to_string())??;
-        *session = Some(Session {
-            engine: Engine::Bench(stop),
-            me: name,
-            invite: String::new(),
-            chat_seq: AtomicU64::new(0),
-            events: on_event,
-        });
-        return Ok(Joined {
-            server: "(benchmark)".into(),
-            invite: String::new(),
-            this_machine_only: true,
-            camera: "Synthetic camera".into(),
-            microphone: "Synthetic tone".into(),
-            notices: Vec::new(),
-        });
+        let (new, joined) = bench::join(&args, &request.name, on_event, on_video).await?;
+        *session = Some(new);
+        return Ok(joined);
     }
-    let (server, invite_base, this_machine_only) = match server.filter(|s| !s.trim().is_empty()) {
-        Some(url) => {
-            let local = url::Url::parse(&url).is_ok_and(|u| match u.host() {
-                Some(url::Host::Domain(d)) => d == "localhost",
-                Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-                Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-                None => false,
-            });
-            (url.clone(), url, local)
-        }
-        None => {
-            let mut embedded = app.embedded.lock().await;
-            if embedded.is_none() {
-                // Browser guests get the UI from disk: the checkout's (scripts/run.sh sets
-                // these) or the installed package's; the app's own copy is compiled into it.
-                let config = confab_signal::Config {
-                    ui_dir: asset_dir("CONFAB_UI_DIR", "ui"),
-                    socketio_client_dir: asset_dir(
-                        "CONFAB_SOCKETIO_CLIENT_DIR",
-                        "socket.io-client",
-                    ),
-                    ..Default::default()
-                };
-                let s = confab_signal::Server::start(args.embedded_bind, config)
-                    .await
-                    .map_err(|e| format!("hosting the signalling server: {e}"))?;
-                *embedded = Some(s);
-            }
-            let addr = embedded
-                .as_ref()
-                .map(|s| s.local_addr())
-                .ok_or("no server")?;
-            let lan = match addr.ip().is_unspecified() {
-                true => local_ip_address::local_ip().ok(),
-                false => None,
-            };
-            let urls = invite::hosted_urls(addr, lan);
-            (urls.own, urls.invite, urls.this_machine_only)
-        }
-    };
+    let requested_server = request.server.clone().filter(|s| !s.trim().is_empty());
+    let signalling =
+        hosting::signalling_for(request.server.clone(), &app.embedded, args.embedded_bind).await?;
     let settings = app.settings.lock().await.clone();
-    let mut config = CallConfig::new(&server, &room, &name);
-    config.secret = secret.clone().filter(|s| !s.is_empty());
-    config.link = LinkConfig {
-        bind: args.ice_bind.clone(),
-        ice_servers: settings
-            .ice_servers
-            .iter()
-            .map(|s| RTCIceServer {
-                urls: vec![s.url.clone()],
-                username: s.username.clone(),
-                credential: s.credential.clone(),
-            })
-            .collect(),
-        relay_only: settings.relay_only,
-    };
-    config.accept_files = false;
-    config.video_delivery = delivery;
     let this_run = app.this_run.lock().await.clone();
-    config.download_dir = this_run
-        .download_dir
-        .clone()
-        .or_else(|| settings.download_dir.clone())
-        .unwrap_or_else(|| app.downloads.clone());
-    if let Some(kbps) = settings.max_bitrate_kbps {
-        config.video.bitrate_bps = kbps * 1000;
-    }
-    let (camera, mut microphone) = media_for(&this_run, &settings, &mut config).await;
-    let mut notices = Vec::new();
-    let joined = match call::join(config.clone()).await {
-        // A microphone or speaker that cannot be opened (none, or no sound server) must
-        // not keep the user out of the call: join without them, and say so.
-        Err(call::CallError::Audio(e)) if config.mic.is_some() || config.speakers.is_some() => {
-            notices.push(format!(
-                "Sound devices unavailable ({e}): sending a test tone, not playing sound."
-            ));
-            microphone = "Synthetic tone (no microphone)".to_owned();
-            config.mic = None;
-            config.speakers = None;
-            call::join(config).await
-        }
-        other => other,
+    let call_request = call_config::Request {
+        server: &signalling.server,
+        room: &request.room,
+        name: &request.name,
+        secret: request.secret.as_deref(),
+        delivery: match request.video {
+            VideoPath::Pictures => VideoDelivery::Pictures,
+            VideoPath::Encoded => VideoDelivery::Encoded,
+        },
     };
-    let (handle, mut events) = joined.map_err(|e| e.to_string())?;
-    let me = name.clone();
-    let forward = on_event.clone();
-    tauri::async_runtime::spawn(async move {
-        let mut levels = bridge::AudioLevels::default();
-        while let Some(event) = events.recv().await {
-            // Raw bytes, never JSON: video is the one stream that would swamp the IPC.
-            let video = match &event {
-                call::CallEvent::EncodedVideo { id, keyframe, data } => Some(
-                    bridge::access_unit_message(id, *keyframe, data, bridge::now_ms_f64()),
-                ),
-                call::CallEvent::Picture { id, frame } => {
-                    Some(bridge::picture_message(id, frame, bridge::now_ms_f64()))
-                }
-                _ => None,
-            };
-            if let Some(message) = video {
-                let _ = on_video.send(InvokeResponseBody::Raw(message));
-                continue;
-            }
-            let level = match &event {
-                call::CallEvent::AudioFrame { id, peak, .. } => {
-                    levels.push(id, *peak, std::time::Instant::now())
-                }
-                call::CallEvent::LocalAudio { peak } => {
-                    levels.push(&me, *peak, std::time::Instant::now())
-                }
-                call::CallEvent::ParticipantLeft { id } => {
-                    levels.forget(id);
-                    None
-                }
-                _ => None,
-            };
-            if let Some(level) = level {
-                if forward.send(level).is_err() {
-                    break;
-                }
-                continue;
-            }
-            if let Some(ui) = bridge::ui_event(&me, &event) {
-                if forward.send(ui).is_err() {
-                    break; // the page went away
-                }
-            }
-        }
-    });
-    let invite = invite::invite_link(&invite_base, &room, secret.as_deref());
+    let (config, camera, microphone) =
+        call_config::call_config(&call_request, &args, &settings, &this_run, &app.downloads).await;
+    let call = call_config::join(config, microphone).await?;
+    tauri::async_runtime::spawn(bridge::forward(
+        request.name.clone(),
+        call.events,
+        on_event.clone(),
+        on_video,
+    ));
+    let invite = invite::invite_link(
+        &signalling.invite_base,
+        &request.room,
+        request.secret.as_deref(),
+    );
     *session = Some(Session {
-        engine: Engine::Call(handle),
-        me: name,
+        engine: Engine::Call(call.handle),
+        me: request.name.clone(),
         invite: invite.clone(),
         chat_seq: AtomicU64::new(0),
         events: on_event,
     });
+    let mut notices = call.notices;
     {
         // Remembered for the next start's join form.
         let mut saved = app.settings.lock().await;
-        saved.room = Some(room);
-        saved.name = Some(me_name);
-        saved.server = request_server;
+        saved.room = Some(request.room);
+        saved.name = Some(request.name);
+        saved.server = requested_server;
         if let Err(e) = saved.save(&app.settings_path) {
             notices.push(e.to_string());
         }
     }
     Ok(Joined {
-        server,
+        server: signalling.server,
         invite,
-        this_machine_only,
+        this_machine_only: signalling.this_machine_only,
         camera,
-        microphone,
+        microphone: call.microphone,
         notices,
     })
 }
 
 impl Session {
+    /// False once the call ended by itself (its engine is gone) or the benchmark stopped.
+    fn is_running(&self) -> bool {
+        match &self.engine {
+            Engine::Call(handle) => handle.is_running(),
+            Engine::Bench(stop) => !stop.load(Ordering::Relaxed),
+        }
+    }
+
     fn send(&self, c: Command) {
         match (&self.engine, c) {
             (Engine::Call(handle), c) => handle.send(c),

@@ -39,13 +39,17 @@ for (const transports of [["polling"], ["websocket"], ["polling", "websocket"]])
     const a = await connect(transports);
     const stateA = next(a, "room-state");
     a.emit("join-room", room, "alice", { name: "Alice" });
-    assert.deepEqual(await stateA, { users: [] });
+    const { resumeToken: tokenA, ...restA } = await stateA;
+    assert.deepEqual(restA, { users: [] });
+    assert.match(tokenA, /^[0-9a-f]{32}$/, "every room-state carries a resume token");
 
     const b = await connect(transports);
     const joined = next(a, "user-joined");
     const stateB = next(b, "room-state");
     b.emit("join-room", room, "bob", { name: "Bob" });
-    assert.deepEqual(await stateB, { users: [{ userId: "alice", userData: { name: "Alice" } }] });
+    const { resumeToken: tokenB, ...restB } = await stateB;
+    assert.deepEqual(restB, { users: [{ userId: "alice", userData: { name: "Alice" } }] });
+    assert.notEqual(tokenB, tokenA);
     assert.deepEqual(await joined, { userId: "bob", userData: { name: "Bob" }, roomSize: 2 });
 
     const rooms = await (await fetch(`${server.url}/api/rooms`)).json();

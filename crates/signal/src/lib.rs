@@ -50,6 +50,13 @@ pub const PING_INTERVAL: std::time::Duration = std::time::Duration::from_secs(4)
 /// one small packet each way per client every 4 s.
 pub const PING_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
+/// A participant whose socket stopped answering pings keeps its place in its room this much
+/// longer (nobody is told it left): long enough to come back with its resume token after a
+/// network switch or a short outage, short enough that a participant unreachable for 15 s in
+/// all (last pong + ping interval + timeout + this) is gone from the room. A socket that
+/// closes (the process exited or was killed) leaves at once.
+pub const PARTICIPANT_HOLD: std::time::Duration = std::time::Duration::from_secs(6);
+
 /// Server settings; the CLI maps each to a flag and an environment variable.
 #[derive(Debug, Clone)]
 pub struct Config {

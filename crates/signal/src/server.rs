@@ -15,6 +15,7 @@ use serde_json::value::RawValue;
 use socketioxide::adapter::LocalAdapter;
 use socketioxide::extract::SocketRef;
 use socketioxide::handler::{MessageHandler, Value};
+use socketioxide::socket::DisconnectReason;
 use socketioxide::socket::{Sid, Socket};
 
 use crate::Config;
@@ -91,7 +92,9 @@ impl Hub {
         self.metrics.sockets.inc();
         socket.on_fallback(EventHandler(self.clone()));
         let hub = self.clone();
-        socket.on_disconnect(async move |s: SocketRef| hub.on_disconnect(&s));
+        socket.on_disconnect(async move |s: SocketRef, reason: DisconnectReason| {
+            hub.on_disconnect(&s, reason)
+        });
     }
 
     /// socketioxide's connect handler: runs once the socket is marked connected, so the
@@ -129,22 +132,42 @@ impl Hub {
             .store(true, std::sync::atomic::Ordering::Relaxed);
     }
 
-    fn on_disconnect(&self, socket: &SocketRef) {
+    /// A socket went away. One that stopped answering pings (its network vanished, or its
+    /// process is frozen) keeps its place in the room for [`crate::PARTICIPANT_HOLD`]: it
+    /// may come back with its resume token, and its calls may still be running. Any other end
+    /// (a closed connection: the process exited or was killed, or left) is final at once.
+    fn on_disconnect(self: &Arc<Self>, socket: &SocketRef, reason: DisconnectReason) {
         self.early().remove(&socket.id);
+        let held = reason == DisconnectReason::HeartbeatTimeout;
+        let shutting_down = self
+            .shutting_down
+            .load(std::sync::atomic::Ordering::Relaxed);
         {
             let mut st = self.lock();
             st.buckets.remove(&socket.id);
-            let notices = st.rooms.leave(socket.id);
-            self.update_gauges(&st);
-            if !self
-                .shutting_down
-                .load(std::sync::atomic::Ordering::Relaxed)
-            {
-                self.deliver(notices);
+            // Held: the member stays with its dead socket (events for it are not delivered);
+            // a resume moves it to the new socket, and then the expiry below finds nothing.
+            if !held {
+                let notices = st.rooms.leave(socket.id);
+                self.update_gauges(&st);
+                if !shutting_down {
+                    self.deliver(notices);
+                }
             }
         }
+        if held {
+            let hub = self.clone();
+            let sid = socket.id;
+            tokio::spawn(async move {
+                tokio::time::sleep(crate::PARTICIPANT_HOLD).await;
+                let mut st = hub.lock();
+                let notices = st.rooms.leave(sid);
+                hub.update_gauges(&st);
+                hub.deliver(notices);
+            });
+        }
         self.metrics.sockets.dec();
-        tracing::debug!(sid = %socket.id, "socket disconnected");
+        tracing::debug!(sid = %socket.id, %reason, "socket disconnected");
     }
 
     fn update_gauges(&self, st: &HubState) {

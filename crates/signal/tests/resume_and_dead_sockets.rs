@@ -47,7 +47,8 @@ async fn a_returning_participant_with_its_token_is_admitted_while_its_old_socket
         "to-the-new-socket"
     );
     alice.close().await;
-    wait_for_sockets(&srv, 3).await; // bob, mallory, back: the old socket's end is processed
+    // bob, mallory, back: the old socket's end is processed.
+    wait_for_sockets(&srv, 3, Duration::from_secs(5)).await;
     back.emit("offer", offer("r", Some("bob"), "still-here"));
     let got = bob.expect("offer").await;
     assert_eq!(
@@ -70,15 +71,71 @@ async fn a_returning_participant_with_its_token_is_admitted_while_its_old_socket
 }
 
 /// A client that completes the handshake, joins, and then never answers a ping: what a
-/// laptop whose network vanished looks like to the server.
+/// laptop whose network vanished looks like to the server. The server notices within 10 s,
+/// holds its place (it may come back with its token) and lets the room know it left once it
+/// has been unreachable for 15 s.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_socket_that_stops_answering_is_dropped_within_ten_seconds() {
+async fn a_socket_that_stops_answering_is_noticed_within_ten_seconds_and_gone_within_fifteen() {
     let srv = server().await;
     let (mut bob, _) = Peer::joined(&srv, "r", "bob").await;
 
+    let (ws, _) = ghost(&srv, "ghost").await;
+    assert_eq!(bob.expect("user-joined").await["userId"], "ghost");
+    // From here on the ghost reads nothing and answers no ping (the socket stays open).
+    let silent_since = Instant::now();
+    wait_for_sockets(&srv, 1, Duration::from_secs(10)).await;
+    let noticed = silent_since.elapsed();
+    let left = bob
+        .expect_within("user-left", Duration::from_secs(15))
+        .await;
+    let gone = silent_since.elapsed();
+    assert_eq!(left["userId"], "ghost");
+    assert!(
+        gone >= noticed + confab_signal::PARTICIPANT_HOLD - Duration::from_millis(100),
+        "held {:?} after noticing, not {:?}",
+        gone - noticed,
+        confab_signal::PARTICIPANT_HOLD
+    );
+    assert!(gone < Duration::from_secs(15), "gone after {gone:?}");
+    drop(ws);
+}
+
+/// A participant whose socket went silent comes back (a network switch) with its token
+/// while the server still holds its place: nobody is told anything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_participant_that_comes_back_in_time_resumes_unannounced() {
+    let srv = server().await;
+    let (mut bob, _) = Peer::joined(&srv, "r", "bob").await;
+    let (mut ws, token) = ghost(&srv, "carol").await;
+    assert_eq!(bob.expect("user-joined").await["userId"], "carol");
+    let silent_since = Instant::now();
+    wait_for_sockets(&srv, 1, Duration::from_secs(10)).await;
+    let mut back = Peer::connect(&srv).await;
+    let (state, _) = back
+        .join_with("r", "carol", json!({"resumeToken": token}))
+        .await;
+    assert_eq!(state["users"][0]["userId"], "bob");
+    // Past the hold: still nobody told carol left, and signalling reaches her new socket.
+    tokio::time::sleep(confab_signal::PARTICIPANT_HOLD).await;
+    bob.emit("offer", offer("r", Some("carol"), "welcome-back"));
+    assert_eq!(back.expect("offer").await["offer"]["sdp"], "welcome-back");
+    // Bob's next event is carol's offer, not a user-left for her old socket's expiry.
+    back.emit("offer", offer("r", Some("bob"), "thanks"));
+    let got = bob.expect("offer").await;
+    assert_eq!(got["from"], "carol");
+    assert!(silent_since.elapsed() > confab_signal::PARTICIPANT_HOLD);
+    let _ = ws.close(None).await;
+}
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A raw client that joins room `r` as `user` and from then on reads nothing and answers no
+/// ping (the socket stays open); returns it and its resume token.
+async fn ghost(srv: &confab_signal::Server, user: &str) -> (Ws, String) {
     let ws_url = format!(
         "{}/socket.io/?EIO=4&transport=websocket",
-        url(&srv).replace("http://", "ws://")
+        url(srv).replace("http://", "ws://")
     );
     let (mut ws, _) = tokio_tungstenite::connect_async(ws_url.as_str())
         .await
@@ -86,25 +143,27 @@ async fn a_socket_that_stops_answering_is_dropped_within_ten_seconds() {
     let open = ws.next().await.expect("open").expect("open packet");
     assert!(open.to_text().expect("text").starts_with('0'));
     ws.send(Message::text("40")).await.expect("connect");
-    ws.send(Message::text(r#"42["join-room","r","ghost",{}]"#))
-        .await
-        .expect("join");
-    assert_eq!(bob.expect("user-joined").await["userId"], "ghost");
-    // From here on the ghost reads nothing and answers no ping (the socket stays open).
-    let silent_since = Instant::now();
-    let left = bob.expect("user-left").await;
-    let noticed = silent_since.elapsed();
-    assert_eq!(left["userId"], "ghost");
-    assert!(
-        noticed < Duration::from_secs(10),
-        "a dead socket was noticed after {noticed:?}"
-    );
-    drop(ws);
+    ws.send(Message::text(format!(
+        r#"42["join-room","r","{user}",{{}}]"#
+    )))
+    .await
+    .expect("join");
+    loop {
+        let msg = ws.next().await.expect("a message").expect("a frame");
+        let text = msg.to_text().expect("text").to_owned();
+        if let Some(body) = text.strip_prefix("42") {
+            let v: serde_json::Value = serde_json::from_str(body).expect("an event");
+            if v[0] == "room-state" {
+                let token = v[1]["resumeToken"].as_str().expect("a token").to_owned();
+                return (ws, token);
+            }
+        }
+    }
 }
 
-/// Waits (at most 5 s) until the server counts `n` sockets in `/metrics`.
-async fn wait_for_sockets(srv: &confab_signal::Server, n: u32) {
-    let deadline = Instant::now() + Duration::from_secs(5);
+/// Waits (at most `within`) until the server counts `n` sockets in `/metrics`.
+async fn wait_for_sockets(srv: &confab_signal::Server, n: u32, within: Duration) {
+    let deadline = Instant::now() + within;
     loop {
         let (_, metrics) = get_text(srv, "/metrics").await;
         let count = metrics

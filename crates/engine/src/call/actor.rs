@@ -37,6 +37,13 @@ use crate::transfer::receiver::WriterReport;
 pub(super) const INTERNAL_QUEUE: usize = 1024;
 /// How often connection statistics are read and reported.
 const STATS_INTERVAL: Duration = Duration::from_secs(1);
+/// A participant announced by `user-joined` is expected to offer (the joiner offers). If it
+/// has not within this time, this side offers instead: it happens when the server dropped
+/// the participant (ping timeout) while its process was frozen or its network gone, and it
+/// came back believing its old link still works. The offer from a new session replaces that
+/// link on its side (`negotiation`, new DTLS identity). A normal join's offer arrives in
+/// milliseconds.
+const OFFER_IF_SILENT: Duration = Duration::from_secs(3);
 
 /// Everything the actor waits on besides signalling and commands, tagged by participant and
 /// link generation.
@@ -77,6 +84,8 @@ pub(super) struct Actor {
     pub mic_swap: Option<MicFrames>,
     /// Events the application had not read in time, as last logged.
     pub dropped_events: u64,
+    /// Participants announced without a link yet, and when this side offers if they do not.
+    pub expecting_offer: HashMap<String, Instant>,
 }
 
 impl Actor {
@@ -91,6 +100,7 @@ impl Actor {
                 .map
                 .values()
                 .filter_map(|p| p.recovery.poll_timeout())
+                .chain(self.expecting_offer.values().copied())
                 .min();
             let video = &mut inputs.video;
             let mic = &mut inputs.mic;
@@ -242,6 +252,10 @@ impl Actor {
             self.participants.remove(id).await;
         }
         self.note_participant(id, data);
+        if self.participants.get(id).is_none() {
+            self.expecting_offer
+                .insert(id.to_owned(), Instant::now() + OFFER_IF_SILENT);
+        }
     }
 
     fn note_participant(&mut self, id: &str, data: &UserData) {
@@ -324,6 +338,7 @@ impl Actor {
     }
 
     async fn on_offer(&mut self, from: &str, sdp: String) -> Result<(), LinkError> {
+        self.expecting_offer.remove(from);
         let fingerprint = dtls_fingerprint(&sdp).map(str::to_owned);
         let offer = RTCSessionDescription::offer(sdp)?;
         if self.participants.get(from).is_none() {
@@ -425,6 +440,7 @@ impl Actor {
     async fn drop_participant(&mut self, id: &str) {
         tracing::debug!(me = %self.config.name, %id, "dropping participant");
         self.names.remove(id);
+        self.expecting_offer.remove(id);
         self.audio.forget(id);
         self.chat.forget(id);
         self.transfers.peer_gone(id, &self.participants);
@@ -552,6 +568,19 @@ impl Actor {
     }
 
     async fn on_timeout(&mut self, now: Instant) {
+        let silent: Vec<String> = self
+            .expecting_offer
+            .iter()
+            .filter(|(_, at)| **at <= now)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in silent {
+            self.expecting_offer.remove(&id);
+            if self.names.contains_key(&id) && self.participants.get(&id).is_none() {
+                tracing::info!(%id, "no offer from a participant that joined: offering");
+                self.connect_to(&id).await;
+            }
+        }
         let due: Vec<String> = self
             .participants
             .map

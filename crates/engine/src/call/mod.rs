@@ -113,6 +113,7 @@ pub async fn join(config: CallConfig) -> Result<(CallHandle, CallEvents), CallEr
         audio: audio_devices,
         mic_swap: None,
         dropped_events: 0,
+        expecting_offer: HashMap::new(),
     };
     let inputs = actor::Inputs {
         signal: signal_rx,

@@ -102,6 +102,20 @@ impl Peer {
         }
     }
 
+    /// The next event, which must be `name`, waiting up to `within`.
+    pub async fn expect_within(&mut self, name: &str, within: Duration) -> Value {
+        let next = tokio::time::timeout(within, self.rx.recv())
+            .await
+            .unwrap_or_else(|_| panic!("no {name} within {within:?}"))
+            .expect("the client task ended without a Disconnected notice");
+        match next {
+            Incoming::Event { name: got, args } if got == name => {
+                args.into_iter().next().unwrap_or(Value::Null)
+            }
+            other => panic!("expected {name}, got {other:?}"),
+        }
+    }
+
     /// Asserts the next event is an `error` with `code`.
     pub async fn expect_error(&mut self, code: &str) -> Value {
         let err = self.expect("error").await;
