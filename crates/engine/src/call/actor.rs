@@ -24,6 +24,7 @@ use super::config::{CallConfig, VideoDelivery};
 use super::events::{CallEvent, Command, EventSink, ParticipantState, SignallingState};
 use super::media_out::{MediaOut, peak};
 use super::negotiation::{OfferKind, OfferVerdict, dtls_fingerprint};
+use super::network::{NETWORK_POLL, NetworkWatch, local_addresses};
 use super::participant::{ChannelPump, Participants, receive_track};
 use super::recovery::{Action, LinkHealth};
 use super::signalling::{Reconcile, SignalIn, SignalSender, reconcile};
@@ -86,6 +87,10 @@ pub(super) struct Actor {
     pub dropped_events: u64,
     /// Participants announced without a link yet, and when this side offers if they do not.
     pub expecting_offer: HashMap<String, Instant>,
+    /// This machine's addresses, to notice a network change.
+    pub network: NetworkWatch,
+    /// Our signalling connection is up (in the room).
+    pub signalling_up: bool,
 }
 
 impl Actor {
@@ -94,6 +99,8 @@ impl Actor {
         audio_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         let mut stats_tick = tokio::time::interval(STATS_INTERVAL);
         stats_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let mut network_tick = tokio::time::interval(NETWORK_POLL);
+        network_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
             let wake = self
                 .participants
@@ -136,6 +143,14 @@ impl Actor {
                     }
                 }
                 _ = stats_tick.tick() => self.report_stats().await,
+                _ = network_tick.tick() => {
+                    let addresses = tokio::task::spawn_blocking(local_addresses)
+                        .await
+                        .unwrap_or_default();
+                    if self.network.changed(addresses) {
+                        self.on_network_change().await;
+                    }
+                }
                 () = sleep_until(wake), if wake.is_some() => self.on_timeout(Instant::now()).await,
             }
             if let Some(next) = self.mic_swap.take() {
@@ -186,7 +201,12 @@ impl Actor {
                 self.events
                     .error(format!("server: {} {}", e.code.as_str(), e.message))
             }
-            SignalIn::State(state) => self.events.emit(CallEvent::Signalling(state)),
+            SignalIn::State(state) => {
+                if self.signalling_up {
+                    self.signalling_down().await;
+                }
+                self.events.emit(CallEvent::Signalling(state));
+            }
             SignalIn::Malformed { event, error } => self
                 .events
                 .error(format!("malformed {event} from the server: {error}")),
@@ -208,6 +228,11 @@ impl Actor {
         }
         self.events
             .emit(CallEvent::Signalling(SignallingState::Rejoined));
+        self.signalling_up = true;
+        let now = Instant::now();
+        for p in self.participants.map.values_mut() {
+            p.recovery.on_signalling(now, true);
+        }
         let known: Vec<(String, bool)> = self
             .names
             .keys()
@@ -312,9 +337,18 @@ impl Actor {
         let Some(p) = self.participants.get_mut(id) else {
             return;
         };
-        let Some(kind) = p.negotiation.want_offer(kind) else {
+        let now = Instant::now();
+        let Some(plan) = p.negotiation.want_offer(kind, now) else {
             return;
         };
+        let kind = plan.kind;
+        if plan.rollback_first {
+            tracing::debug!(%id, "our last offer went unanswered: replacing it");
+            if let Ok(rollback) = RTCSessionDescription::rollback(None) {
+                let _ = p.link.pc.set_local_description(rollback).await;
+            }
+            p.negotiation.offer_failed();
+        }
         let offer = match p.link.local_offer(kind == OfferKind::IceRestart).await {
             Ok(offer) => offer,
             Err(e) => {
@@ -324,7 +358,7 @@ impl Actor {
         };
         tracing::debug!(me = %self.config.name, %id, ?kind, "offering");
         match self.signal.description(id, false, offer.sdp) {
-            Ok(()) => p.negotiation.offer_sent(kind),
+            Ok(()) => p.negotiation.offer_sent(kind, now),
             Err(e) => {
                 // Nobody will answer an offer that was not sent: take it back, so that the
                 // next attempt (recovery's timer, or the rejoin) can offer again.
@@ -565,6 +599,41 @@ impl Actor {
             self.events.emit(CallEvent::Connected { id: id.to_owned() });
         }
         self.apply_recovery(id, actions).await;
+    }
+
+    /// Signalling was lost: restarts wait for it, and offers in flight are taken back (they
+    /// may never have left this machine; nobody will answer them).
+    async fn signalling_down(&mut self) {
+        self.signalling_up = false;
+        let now = Instant::now();
+        for (id, p) in self.participants.map.iter_mut() {
+            p.recovery.on_signalling(now, false);
+            if p.negotiation.offer_outstanding() {
+                tracing::debug!(%id, "taking back an offer signalling may not have carried");
+                if let Ok(rollback) = RTCSessionDescription::rollback(None) {
+                    let _ = p.link.pc.set_local_description(rollback).await;
+                }
+                p.negotiation.offer_failed();
+            }
+        }
+    }
+
+    /// This machine's addresses changed: reconnect signalling from the new ones at once, and
+    /// restart ICE on every link as soon as we are back in the room.
+    async fn on_network_change(&mut self) {
+        tracing::info!(me = %self.config.name, "the network changed: reconnecting");
+        self.signal.reconnect_now();
+        if self.signalling_up {
+            self.signalling_down().await;
+        }
+        let now = Instant::now();
+        let ids: Vec<String> = self.participants.map.keys().cloned().collect();
+        for id in ids {
+            if let Some(p) = self.participants.get_mut(&id) {
+                let actions = p.recovery.on_network_change(now);
+                self.apply_recovery(&id, actions).await;
+            }
+        }
     }
 
     async fn on_timeout(&mut self, now: Instant) {

@@ -19,6 +19,7 @@
 //! | [`chat`] | chat ids and de-duplication |
 //! | `transfers` | file transfers both ways ([`crate::transfer`] holds the wire format) |
 //! | [`limits`] | what one peer may make this side do (rates, caps) |
+//! | [`network`] | noticing this machine's addresses change |
 //!
 //! Negotiation matches the browser UI: the joiner offers to everyone already in the room (the
 //! room-state), the others answer; the offering side opens the pair's one data channel.
@@ -32,6 +33,7 @@ pub mod events;
 pub mod limits;
 mod media_out;
 pub mod negotiation;
+pub mod network;
 mod participant;
 pub mod reconnect;
 pub mod recovery;
@@ -114,6 +116,8 @@ pub async fn join(config: CallConfig) -> Result<(CallHandle, CallEvents), CallEr
         mic_swap: None,
         dropped_events: 0,
         expecting_offer: HashMap::new(),
+        network: network::NetworkWatch::default(),
+        signalling_up: true,
     };
     let inputs = actor::Inputs {
         signal: signal_rx,

@@ -22,10 +22,16 @@
 //! the participant's process restarted under the same id, and its link must be replaced.
 
 use std::collections::VecDeque;
+use std::time::{Duration, Instant};
 
 /// Candidates kept while no remote description is set. A browser gathers a few per interface;
 /// a peer that sends thousands before its offer gets the last ones kept.
 pub const MAX_PENDING_CANDIDATES: usize = 64;
+
+/// An offer unanswered this long is taken as lost (the other side's connection to the server
+/// was down when it was relayed): a new ICE restart may replace it. A healthy round trip
+/// through the server takes milliseconds.
+pub const OFFER_ANSWER_TIMEOUT: Duration = Duration::from_millis(2500);
 
 /// Why an offer is made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,7 +58,16 @@ pub enum OfferVerdict {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Signalling {
     Stable,
-    HaveLocalOffer(OfferKind),
+    /// Our offer of this kind, sent at this time, awaits its answer.
+    HaveLocalOffer(OfferKind, Instant),
+}
+
+/// An offer to make now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Planned {
+    pub kind: OfferKind,
+    /// Roll the unanswered outstanding offer back first.
+    pub rollback_first: bool,
 }
 
 /// The negotiation with one participant. `C` is a remote ICE candidate.
@@ -86,17 +101,31 @@ impl<C> Negotiation<C> {
         self.polite
     }
 
-    /// An offer of `kind` is wanted. Returns the kind to create now, or `None`: an ICE restart
-    /// during an exchange is queued (see [`Self::exchange_done`]); a renegotiation before the
-    /// first exchange completes, or during one, is not needed (the first offer carries every
-    /// track; webrtc-rs raises negotiation-needed again after an exchange if still needed).
-    pub fn want_offer(&mut self, kind: OfferKind) -> Option<OfferKind> {
+    /// An offer of `kind` is wanted at `now`. Returns what to create now, or `None`: an ICE
+    /// restart during an exchange is queued (see [`Self::exchange_done`]) unless our offer has
+    /// gone unanswered for [`OFFER_ANSWER_TIMEOUT`] (then it is replaced); a renegotiation
+    /// before the first exchange completes, or during one, is not needed (the first offer
+    /// carries every track; webrtc-rs raises negotiation-needed again after an exchange if
+    /// still needed).
+    pub fn want_offer(&mut self, kind: OfferKind, now: Instant) -> Option<Planned> {
+        let plan = |rollback_first| {
+            Some(Planned {
+                kind,
+                rollback_first,
+            })
+        };
         match (kind, self.state) {
-            (OfferKind::Initial, Signalling::Stable) if !self.remote_set => Some(kind),
+            (OfferKind::Initial, Signalling::Stable) if !self.remote_set => plan(false),
             (OfferKind::Initial, _) => None,
-            (OfferKind::Renegotiation, Signalling::Stable) if self.remote_set => Some(kind),
+            (OfferKind::Renegotiation, Signalling::Stable) if self.remote_set => plan(false),
             (OfferKind::Renegotiation, _) => None,
-            (OfferKind::IceRestart, Signalling::Stable) if self.remote_set => Some(kind),
+            (OfferKind::IceRestart, Signalling::Stable) if self.remote_set => plan(false),
+            (OfferKind::IceRestart, Signalling::HaveLocalOffer(_, sent))
+                if self.remote_set
+                    && now.saturating_duration_since(sent) >= OFFER_ANSWER_TIMEOUT =>
+            {
+                plan(true)
+            }
             (OfferKind::IceRestart, _) => {
                 self.queued_restart = true;
                 None
@@ -104,9 +133,9 @@ impl<C> Negotiation<C> {
         }
     }
 
-    /// Our offer of `kind` is the local description and was signalled.
-    pub fn offer_sent(&mut self, kind: OfferKind) {
-        self.state = Signalling::HaveLocalOffer(kind);
+    /// Our offer of `kind` is the local description and was signalled at `now`.
+    pub fn offer_sent(&mut self, kind: OfferKind, now: Instant) {
+        self.state = Signalling::HaveLocalOffer(kind, now);
         if kind == OfferKind::IceRestart {
             self.queued_restart = false;
         }
@@ -126,8 +155,8 @@ impl<C> Negotiation<C> {
         }
         match self.state {
             Signalling::Stable => OfferVerdict::Accept { rollback: false },
-            Signalling::HaveLocalOffer(_) if !self.polite => OfferVerdict::Ignore,
-            Signalling::HaveLocalOffer(ours) => {
+            Signalling::HaveLocalOffer(..) if !self.polite => OfferVerdict::Ignore,
+            Signalling::HaveLocalOffer(ours, _) => {
                 // Ours is rolled back; an ICE restart is still wanted after their exchange.
                 if ours == OfferKind::IceRestart {
                     self.queued_restart = true;
@@ -146,7 +175,7 @@ impl<C> Negotiation<C> {
     /// An answer arrived: true when one was expected (we have an offer outstanding);
     /// otherwise it is stale (a rolled-back offer's) and must be dropped.
     pub fn on_remote_answer(&self) -> bool {
-        matches!(self.state, Signalling::HaveLocalOffer(_))
+        matches!(self.state, Signalling::HaveLocalOffer(..))
     }
 
     /// The remote answer is applied: returns the buffered candidates, and the exchange is
@@ -180,7 +209,7 @@ impl<C> Negotiation<C> {
 
     /// Whether an offer of ours awaits its answer.
     pub fn offer_outstanding(&self) -> bool {
-        matches!(self.state, Signalling::HaveLocalOffer(_))
+        matches!(self.state, Signalling::HaveLocalOffer(..))
     }
 
     fn remote_applied(&mut self, fingerprint: Option<&str>) -> Vec<C> {
@@ -206,12 +235,30 @@ mod tests {
 
     type N = Negotiation<u32>;
 
+    fn now() -> Instant {
+        Instant::now()
+    }
+
+    fn planned(kind: OfferKind) -> Option<Planned> {
+        Some(Planned {
+            kind,
+            rollback_first: false,
+        })
+    }
+
     #[test]
     fn the_joiner_offers_once_and_the_answer_completes_the_exchange() {
         let mut n = N::new(false);
-        assert_eq!(n.want_offer(OfferKind::Initial), Some(OfferKind::Initial));
-        n.offer_sent(OfferKind::Initial);
-        assert_eq!(n.want_offer(OfferKind::Initial), None, "one first offer");
+        assert_eq!(
+            n.want_offer(OfferKind::Initial, now()),
+            planned(OfferKind::Initial)
+        );
+        n.offer_sent(OfferKind::Initial, now());
+        assert_eq!(
+            n.want_offer(OfferKind::Initial, now()),
+            None,
+            "one first offer"
+        );
         assert!(n.on_remote_answer());
         assert!(n.remote_answer_applied(Some("sha-256 AA")).is_empty());
         assert_eq!(n.exchange_done(), None);
@@ -250,10 +297,10 @@ mod tests {
             n.on_remote_offer(Some("f"));
             n.remote_offer_applied(Some("f"));
             assert_eq!(
-                n.want_offer(OfferKind::Renegotiation),
-                Some(OfferKind::Renegotiation)
+                n.want_offer(OfferKind::Renegotiation, now()),
+                planned(OfferKind::Renegotiation)
             );
-            n.offer_sent(OfferKind::Renegotiation);
+            n.offer_sent(OfferKind::Renegotiation, now());
         }
         assert_eq!(
             polite.on_remote_offer(Some("f")),
@@ -271,33 +318,33 @@ mod tests {
     fn renegotiation_waits_for_the_first_exchange_and_never_stacks() {
         let mut n = N::new(false);
         assert_eq!(
-            n.want_offer(OfferKind::Renegotiation),
+            n.want_offer(OfferKind::Renegotiation, now()),
             None,
             "nothing negotiated yet"
         );
-        n.want_offer(OfferKind::Initial);
-        n.offer_sent(OfferKind::Initial);
-        assert_eq!(n.want_offer(OfferKind::Renegotiation), None, "busy");
+        n.want_offer(OfferKind::Initial, now());
+        n.offer_sent(OfferKind::Initial, now());
+        assert_eq!(n.want_offer(OfferKind::Renegotiation, now()), None, "busy");
         n.remote_answer_applied(None);
         assert_eq!(
-            n.want_offer(OfferKind::Renegotiation),
-            Some(OfferKind::Renegotiation)
+            n.want_offer(OfferKind::Renegotiation, now()),
+            planned(OfferKind::Renegotiation)
         );
     }
 
     #[test]
     fn an_ice_restart_during_an_exchange_is_queued_then_offered() {
         let mut n = N::new(false);
-        n.want_offer(OfferKind::Initial);
-        n.offer_sent(OfferKind::Initial);
+        n.want_offer(OfferKind::Initial, now());
+        n.offer_sent(OfferKind::Initial, now());
         assert_eq!(
-            n.want_offer(OfferKind::IceRestart),
+            n.want_offer(OfferKind::IceRestart, now()),
             None,
             "queued, not lost"
         );
         n.remote_answer_applied(Some("f"));
         assert_eq!(n.exchange_done(), Some(OfferKind::IceRestart));
-        n.offer_sent(OfferKind::IceRestart);
+        n.offer_sent(OfferKind::IceRestart, now());
         n.remote_answer_applied(Some("f"));
         assert_eq!(n.exchange_done(), None, "offered once");
     }
@@ -308,16 +355,46 @@ mod tests {
         n.on_remote_offer(Some("f"));
         n.remote_offer_applied(Some("f"));
         assert_eq!(
-            n.want_offer(OfferKind::IceRestart),
-            Some(OfferKind::IceRestart)
+            n.want_offer(OfferKind::IceRestart, now()),
+            planned(OfferKind::IceRestart)
         );
-        n.offer_sent(OfferKind::IceRestart);
+        n.offer_sent(OfferKind::IceRestart, now());
         assert_eq!(
             n.on_remote_offer(Some("f")),
             OfferVerdict::Accept { rollback: true }
         );
         n.remote_offer_applied(Some("f"));
         assert_eq!(n.exchange_done(), Some(OfferKind::IceRestart));
+    }
+
+    #[test]
+    fn an_ice_restart_unanswered_for_too_long_is_replaced() {
+        let t0 = Instant::now();
+        let mut n = N::new(false);
+        n.want_offer(OfferKind::Initial, t0);
+        n.offer_sent(OfferKind::Initial, t0);
+        n.remote_answer_applied(Some("f"));
+        n.want_offer(OfferKind::IceRestart, t0);
+        n.offer_sent(OfferKind::IceRestart, t0);
+        let soon = t0 + OFFER_ANSWER_TIMEOUT / 2;
+        assert_eq!(
+            n.want_offer(OfferKind::IceRestart, soon),
+            None,
+            "still waiting"
+        );
+        let late = t0 + OFFER_ANSWER_TIMEOUT;
+        assert_eq!(
+            n.want_offer(OfferKind::IceRestart, late),
+            Some(Planned {
+                kind: OfferKind::IceRestart,
+                rollback_first: true
+            })
+        );
+        assert_eq!(
+            n.want_offer(OfferKind::Renegotiation, late),
+            None,
+            "only a restart replaces a lost offer"
+        );
     }
 
     #[test]

@@ -11,6 +11,15 @@
 //!    call as if it had left (process killed, network cut for good, no goodbye). A
 //!    participant that comes back later joins again like anyone else.
 //!
+//! An ICE restart needs signalling (the offer and answer go through the server). While this
+//! side's own signalling is down — its network is the one that failed — restarts wait: an
+//! offer that cannot be delivered would only give ICE new credentials the other side never
+//! learns, and the old pair could no longer come back by itself when the network does
+//! (measured: a 10 s blackout then never recovered). Once signalling is back, the lost link
+//! gets [`ICE_RESTART_AFTER`] to recover by itself before the first restart. When this
+//! side's own network changed (another address), it restarts at once, whichever side made
+//! the first offer: only it knows its old candidates are gone.
+//!
 //! ```text
 //!  Connecting ──connected──▶ Connected ──disconnected/failed──▶ Lost{since}
 //!  Lost ──connected──▶ Connected        Lost ──(PARTICIPANT_TIMEOUT)──▶ Removed
@@ -72,6 +81,10 @@ enum Phase {
 pub struct Recovery {
     /// This side restarts ICE (it made the link's first offer); the other side only waits.
     restarts_ice: bool,
+    /// This side's signalling connection works (restarts can be delivered).
+    signalling_up: bool,
+    /// This side's network changed: the restart is due the moment signalling allows.
+    restart_at_once: bool,
     phase: Phase,
 }
 
@@ -79,7 +92,61 @@ impl Recovery {
     pub fn new(restarts_ice: bool) -> Self {
         Self {
             restarts_ice,
+            signalling_up: true,
+            restart_at_once: false,
             phase: Phase::Connecting,
+        }
+    }
+
+    /// This side's signalling went down (`false`) or is back in the room (`true`) at `now`.
+    pub fn on_signalling(&mut self, now: Instant, up: bool) {
+        self.signalling_up = up;
+        if let Phase::Lost {
+            since,
+            next_restart: Some(_),
+            restarts,
+        } = self.phase
+            && up
+        {
+            // Back: give the old pair its chance first, then restart (at once when this
+            // side's network changed: the old pair is gone for good).
+            let at = if self.restart_at_once {
+                now
+            } else {
+                now + ICE_RESTART_AFTER
+            };
+            self.phase = Phase::Lost {
+                since,
+                next_restart: Some(at),
+                restarts,
+            };
+        }
+    }
+
+    /// This side's own network changed (addresses came or went): restart ICE now, or as soon
+    /// as signalling is back, whatever the link's state (it may not have noticed yet).
+    pub fn on_network_change(&mut self, now: Instant) -> Vec<Action> {
+        match self.phase {
+            Phase::Connected | Phase::Lost { .. } => {
+                let since = match self.phase {
+                    Phase::Lost { since, .. } => since,
+                    _ => now,
+                };
+                let was_connected = self.phase == Phase::Connected;
+                self.restart_at_once = true;
+                self.phase = Phase::Lost {
+                    since,
+                    next_restart: Some(now),
+                    restarts: 0,
+                };
+                let mut out = Vec::new();
+                if was_connected {
+                    out.push(Action::State(ParticipantState::Reconnecting));
+                }
+                out.extend(self.handle_timeout(now));
+                out
+            }
+            _ => Vec::new(),
         }
     }
 
@@ -100,6 +167,7 @@ impl Recovery {
             (Phase::Connected, LinkHealth::Connected) => Vec::new(),
             (_, LinkHealth::Connected) => {
                 self.phase = Phase::Connected;
+                self.restart_at_once = false;
                 vec![Action::State(ParticipantState::Connected)]
             }
             (Phase::Connecting, _) => Vec::new(),
@@ -146,7 +214,9 @@ impl Recovery {
                 ..
             } => {
                 let removal = since + PARTICIPANT_TIMEOUT;
-                Some(next_restart.map_or(removal, |r| r.min(removal)))
+                // No restart is due while signalling is down: only the removal.
+                let restart = next_restart.filter(|_| self.signalling_up);
+                Some(restart.map_or(removal, |r| r.min(removal)))
             }
             _ => None,
         }
@@ -167,7 +237,8 @@ impl Recovery {
             return vec![Action::State(ParticipantState::Left), Action::Remove];
         }
         match next_restart {
-            Some(at) if now >= at => {
+            Some(at) if now >= at && self.signalling_up => {
+                self.restart_at_once = false;
                 self.phase = Phase::Lost {
                     since,
                     next_restart: Some(now + restart_gap(restarts)),
@@ -281,6 +352,53 @@ mod tests {
                 "removed is final"
             );
         }
+    }
+
+    #[test]
+    fn no_restart_while_this_sides_signalling_is_down_then_one_after_it_is_back() {
+        let t0 = Instant::now();
+        let mut r = connected(true, t0);
+        r.on_link(t0, LinkHealth::Disconnected);
+        r.on_signalling(t0 + Duration::from_millis(500), false);
+        let during = run(&mut r, t0, t0 + Duration::from_secs(9));
+        assert!(
+            !during.iter().any(|(_, a)| *a == Action::RestartIce),
+            "{during:?}"
+        );
+        let back = t0 + Duration::from_secs(9);
+        r.on_signalling(back, true);
+        let after = run(&mut r, back, back + Duration::from_secs(3));
+        let first = after.iter().find(|(_, a)| *a == Action::RestartIce);
+        assert_eq!(first.map(|(at, _)| *at), Some(ICE_RESTART_AFTER));
+    }
+
+    #[test]
+    fn a_network_change_restarts_at_once_on_either_side() {
+        let t0 = Instant::now();
+        for restarts_ice in [true, false] {
+            let mut r = connected(restarts_ice, t0);
+            assert_eq!(
+                r.on_network_change(t0),
+                [
+                    Action::State(ParticipantState::Reconnecting),
+                    Action::RestartIce
+                ]
+            );
+        }
+        let mut waiting = connected(false, t0);
+        waiting.on_signalling(t0, false);
+        assert_eq!(
+            waiting.on_network_change(t0),
+            [Action::State(ParticipantState::Reconnecting)],
+            "the restart waits for signalling"
+        );
+        let back = t0 + Duration::from_secs(1);
+        waiting.on_signalling(back, true);
+        assert_eq!(
+            waiting.handle_timeout(back),
+            [Action::RestartIce],
+            "at once"
+        );
     }
 
     #[test]

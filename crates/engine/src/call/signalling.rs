@@ -8,6 +8,7 @@
 //! to reconcile its participants with ([`reconcile`]).
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use confab_protocol::{
@@ -19,7 +20,7 @@ use confab_sio::Incoming;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 
 use super::config::CallConfig;
 use super::events::SignallingState;
@@ -87,17 +88,33 @@ pub enum SendError {
 /// `roomId`, `to` and `from`: Confab's server overwrites `from`; the reference Node server
 /// trusts it.
 pub(super) struct SignalSender {
-    current: Arc<Mutex<Option<confab_sio::Client>>>,
+    shared: Arc<Shared>,
     room: String,
     me: String,
+}
+
+/// What the sender and the session task share.
+#[derive(Default)]
+struct Shared {
+    /// The connection messages go out on; `None` while reconnecting.
+    current: Mutex<Option<confab_sio::Client>>,
+    /// The call left: the session ends instead of reconnecting.
+    left: AtomicBool,
+    /// Drop the connection and make a new one now (this side's network changed).
+    reconnect: Notify,
+}
+
+impl Shared {
+    fn current(&self) -> std::sync::MutexGuard<'_, Option<confab_sio::Client>> {
+        self.current.lock().unwrap_or_else(|p| p.into_inner())
+    }
 }
 
 impl SignalSender {
     fn emit<T: Serialize>(&self, name: &str, payload: &T) -> Result<(), SendError> {
         let client = self
-            .current
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
+            .shared
+            .current()
             .clone()
             .ok_or(SendError::NotConnected)?;
         client.emit(name, payload)?;
@@ -153,15 +170,20 @@ impl SignalSender {
 
     /// Leaves the room and closes the connection (queued packets are sent first).
     pub(super) fn leave(&self) {
-        let client = self
-            .current
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take();
+        self.shared.left.store(true, Ordering::Relaxed);
+        let client = self.shared.current().take();
         if let Some(client) = client {
             let _ = client.emit_args(event::LEAVE_ROOM, &[]);
             client.disconnect();
         }
+    }
+
+    /// Drops the connection and reconnects at once, without backoff: this side's network
+    /// changed, so the old connection (bound to an address that is gone) is dead even if
+    /// nothing has told it yet. Messages fail with [`SendError::NotConnected`] meanwhile.
+    pub(super) fn reconnect_now(&self) {
+        self.shared.current().take();
+        self.shared.reconnect.notify_one();
     }
 }
 
@@ -171,7 +193,8 @@ pub(super) async fn connect(
     config: &CallConfig,
 ) -> Result<(SignalSender, mpsc::Receiver<SignalIn>), confab_sio::ClientError> {
     let (client, incoming) = confab_sio::connect(&config.server).await?;
-    let current = Arc::new(Mutex::new(Some(client.clone())));
+    let shared = Arc::new(Shared::default());
+    *shared.current() = Some(client.clone());
     let (tx, rx) = mpsc::channel(SIGNAL_QUEUE);
     let session = Session {
         url: config.server.clone(),
@@ -186,12 +209,12 @@ pub(super) async fn connect(
                 resume_token: None,
             },
         },
-        current: current.clone(),
+        shared: shared.clone(),
         to_actor: tx,
     };
     tokio::spawn(session.run(client, incoming));
     let sender = SignalSender {
-        current,
+        shared,
         room: config.room.clone(),
         me: config.name.clone(),
     };
@@ -201,7 +224,7 @@ pub(super) async fn connect(
 struct Session {
     url: String,
     join: JoinRoom,
-    current: Arc<Mutex<Option<confab_sio::Client>>>,
+    shared: Arc<Shared>,
     to_actor: mpsc::Sender<SignalIn>,
 }
 
@@ -209,6 +232,8 @@ struct Session {
 enum End {
     /// Lost: reconnect.
     Lost(String),
+    /// This side's network changed: reconnect at once.
+    Renew,
     /// The actor is gone (the call was left): stop.
     CallOver,
 }
@@ -218,29 +243,27 @@ impl Session {
         let mut backoff = Backoff::default();
         let mut rejoin = false;
         loop {
-            match self
-                .serve(&client, &mut incoming, rejoin, &mut backoff)
-                .await
-            {
+            let served = self.serve(&client, &mut incoming, rejoin, &mut backoff);
+            let at_once = match served.await {
                 End::CallOver => return,
                 End::Lost(reason) => {
-                    tracing::info!(room = %self.join.room_id, "signalling lost: {reason}")
+                    tracing::info!(room = %self.join.room_id, "signalling lost: {reason}");
+                    false
                 }
-            }
-            let left = self
-                .current
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .take()
-                .is_none();
-            if left {
+                End::Renew => {
+                    tracing::info!(room = %self.join.room_id, "network changed: reconnecting");
+                    true
+                }
+            };
+            self.shared.current().take();
+            if self.shared.left.load(Ordering::Relaxed) {
                 return; // the actor left the room and took the connection
             }
-            let Some((c, i)) = self.reconnect(&mut backoff).await else {
+            let Some((c, i)) = self.reconnect(&mut backoff, at_once).await else {
                 return;
             };
             (client, incoming) = (c, i);
-            *self.current.lock().unwrap_or_else(|p| p.into_inner()) = Some(client.clone());
+            *self.shared.current() = Some(client.clone());
             rejoin = true;
         }
     }
@@ -259,6 +282,7 @@ impl Session {
         loop {
             let msg = tokio::select! {
                 () = self.to_actor.closed() => return End::CallOver,
+                () = self.shared.reconnect.notified() => return End::Renew,
                 msg = incoming.recv() => msg,
             };
             let (name, args) = match msg {
@@ -308,12 +332,18 @@ impl Session {
     }
 
     /// Waits and reconnects until it succeeds; `None` when the call ended meanwhile.
+    /// `at_once`: the first attempt without waiting.
     async fn reconnect(
         &mut self,
         backoff: &mut Backoff,
+        mut at_once: bool,
     ) -> Option<(confab_sio::Client, confab_sio::Events)> {
         loop {
-            let delay = backoff.next_delay(random_unit());
+            let delay = if std::mem::take(&mut at_once) {
+                std::time::Duration::ZERO
+            } else {
+                backoff.next_delay(random_unit())
+            };
             let state = SignallingState::Reconnecting {
                 attempt: backoff.attempt(),
                 delay_ms: delay.as_millis() as u64,

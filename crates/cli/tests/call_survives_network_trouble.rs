@@ -1,0 +1,157 @@
+//! Calls between hosts in network namespaces (a switch, a server host, two participants'
+//! hosts; `common/netns.rs`), through real `confab serve` and `confab join` processes, while
+//! a participant's network misbehaves: a 10 s blackout, an address change (a network switch),
+//! a network cut for good. Needs root and nftables: run by the README's test command
+//! (`cargo test … -- --ignored`), not by a plain `cargo test`.
+
+mod common;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::netns::{Host, Lan, Recorded};
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_confab");
+/// Upper bound on setting a call up; generous because CI machines are loaded.
+const SETUP: Duration = Duration::from_secs(45);
+
+fn serve(host: &Host) -> Recorded {
+    let mut c = host.ns.command(BIN);
+    c.args(["serve", "--bind", &format!("{}:3000", host.addr)]);
+    let server = Recorded::spawn(c);
+    let since = Instant::now() - Duration::from_secs(1);
+    server.first_line_after(since, SETUP, "the server listening", |l| {
+        l.contains("listening on")
+    });
+    server
+}
+
+/// `confab join` on `host`, printing its progress as JSON lines.
+fn join(host: &Host, server: &Host, name: &str) -> Recorded {
+    let mut c: Command = host.ns.command(BIN);
+    c.args(["join", "--server", &format!("http://{}:3000", server.addr)]);
+    c.args([
+        "--room",
+        "net",
+        "--name",
+        name,
+        "--progress",
+        "--duration",
+        "120",
+    ]);
+    c.args(["--synthetic-video", "--synthetic-audio"]);
+    Recorded::spawn(c)
+}
+
+fn is(event: &'static str, key: &'static str, value: &'static str) -> impl Fn(&Value) -> bool {
+    move |v| v["event"] == event && v[key] == value
+}
+
+fn video_from(id: &'static str) -> impl Fn(&Value) -> bool {
+    is("video", "from", id)
+}
+
+/// A call between alice and bob on their own hosts; returns once each decodes the other.
+fn call(lan: &mut Lan) -> (Host, Recorded, Host, Recorded, Host, Recorded) {
+    let server_host = lan.host("srv");
+    let server = serve(&server_host);
+    let alice_host = lan.host("a");
+    let bob_host = lan.host("b");
+    let alice = join(&alice_host, &server_host, "alice");
+    let bob = join(&bob_host, &server_host, "bob");
+    let t0 = Instant::now() - Duration::from_secs(1);
+    alice.first_after(t0, SETUP, "alice decoding bob", video_from("bob"));
+    bob.first_after(t0, SETUP, "bob decoding alice", video_from("alice"));
+    (server_host, server, alice_host, alice, bob_host, bob)
+}
+
+#[test]
+#[ignore = "needs root and nftables: run by scripts/test.sh"]
+fn a_ten_second_blackout_shows_reconnecting_and_media_comes_back_without_leaving() {
+    let mut lan = Lan::new("bo");
+    let (_sh, _server, _ah, alice, bob_host, bob) = call(&mut lan);
+
+    let dark = Instant::now();
+    bob_host.blackout();
+    let reconnecting = alice.first_after(dark, Duration::from_secs(10), "bob reconnecting", |v| {
+        v["event"] == "participant-state" && v["id"] == "bob" && v["state"] == "reconnecting"
+    });
+    std::thread::sleep(Duration::from_secs(10).saturating_sub(dark.elapsed()));
+    let light = Instant::now();
+    bob_host.restore();
+    let back = alice.first_after(
+        light,
+        Duration::from_secs(20),
+        "bob's video again",
+        video_from("bob"),
+    );
+    let bob_back = bob.first_after(
+        light,
+        Duration::from_secs(20),
+        "alice's video again",
+        video_from("alice"),
+    );
+    let left = alice.count(dark, Instant::now(), is("participant-left", "id", "bob"));
+
+    let shown = reconnecting - dark;
+    let resumed = back.max(bob_back) - light;
+    eprintln!(
+        "blackout 10 s: reconnecting shown after {shown:?}; media both ways {resumed:?} after the end"
+    );
+    assert!(
+        shown < Duration::from_secs(5),
+        "reconnecting shown after {shown:?}"
+    );
+    assert!(
+        resumed < Duration::from_secs(5),
+        "media resumed {resumed:?} after the blackout"
+    );
+    assert_eq!(left, 0, "bob never left the room");
+}
+
+#[test]
+#[ignore = "needs root and nftables: run by scripts/test.sh"]
+fn a_participant_that_changes_address_comes_back_through_an_ice_restart() {
+    let mut lan = Lan::new("mv");
+    let (_sh, _server, _ah, alice, mut bob_host, bob) = call(&mut lan);
+
+    let moved = Instant::now();
+    bob_host.change_address("10.77.0.200");
+    let back = alice.first_after(
+        moved,
+        Duration::from_secs(30),
+        "bob's video again",
+        video_from("bob"),
+    );
+    let bob_back = bob.first_after(
+        moved,
+        Duration::from_secs(30),
+        "alice's video again",
+        video_from("alice"),
+    );
+    let resumed = back.max(bob_back) - moved;
+    eprintln!("address change: media both ways {resumed:?} after the move");
+    assert!(
+        resumed < Duration::from_secs(10),
+        "media resumed {resumed:?} after the move"
+    );
+}
+
+#[test]
+#[ignore = "needs root and nftables: run by scripts/test.sh"]
+fn a_participant_cut_off_for_good_is_gone_within_fifteen_seconds() {
+    let mut lan = Lan::new("cut");
+    let (_sh, _server, _ah, alice, bob_host, _bob) = call(&mut lan);
+    let cut = Instant::now();
+    bob_host.blackout();
+    let gone = alice.first_after(
+        cut,
+        Duration::from_secs(30),
+        "bob gone",
+        is("participant-left", "id", "bob"),
+    );
+    let after = gone - cut;
+    eprintln!("cut for good: gone after {after:?}");
+    assert!(after <= Duration::from_secs(16), "gone after {after:?}");
+}
