@@ -58,11 +58,7 @@ test("the browser offers to a Rust peer that was there first; media, chat and fi
     "--send-file", path.join(dir, "from-rust.bin"), "--accept-files", "--download-dir", downloads,
   ]);
   // Wait until the Rust peer is in the room before the browser arrives.
-  for (let i = 0; i < 100; i++) {
-    const rooms = await (await fetch(`${server.url}/api/rooms`)).json();
-    if (rooms.rooms.some((r) => r.roomId === ROOM && r.users.includes("rusty"))) break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await rust.waitFor((e) => e.event === "joined", "the Rust peer in the room");
   await page.goto(`${server.url}/?room=${ROOM}&name=guest&autojoin=1`);
   await decodesFrom("rusty");
   await page.waitForFunction(() => [...document.querySelectorAll('[data-testid="chat-entry"] .text')].some((e) => e.textContent === "hello from rust"), null, { timeout: 15000 });
@@ -101,6 +97,8 @@ test("the browser offers to a Rust peer that was there first; media, chat and fi
   assert.deepEqual([sent.status, sent.sha256, sent.peer], ["done", sha256(fromRust), "guest"]);
   assert.ok(guest.video_frames_decoded >= 30, `Rust decoded ${guest.video_frames_decoded} browser frames`);
   assert.ok(guest.audio_frames_decoded >= 50, `Rust decoded ${guest.audio_frames_decoded} browser audio frames`);
+  // Chromium's fake microphone beeps: some frames must carry sound, not only silence.
+  assert.ok(guest.audio_frames_audible >= 3, `Rust heard ${guest.audio_frames_audible} audible frames from the browser`);
   assert.deepEqual(guest.chat_received, ["hello from the browser"]);
   assert.equal((await chatTexts()).filter((t) => t === "hello from rust").length, 1);
   await page.waitForFunction(() => !document.querySelector('[data-testid="tile"][data-participant="rusty"]'), null, { timeout: 15000 });
@@ -119,5 +117,6 @@ test("a Rust peer that arrives later offers to the browser; media and chat flow 
   const guest = report.participants.guest;
   assert.ok(guest.video_frames_decoded >= 30, `Rust decoded ${guest.video_frames_decoded} browser frames`);
   assert.ok(guest.audio_frames_decoded >= 50);
+  assert.ok(guest.audio_frames_audible >= 3, `Rust heard ${guest.audio_frames_audible} audible frames from the browser`);
   assert.deepEqual(guest.chat_received, ["welcome late one"]);
 });

@@ -67,7 +67,8 @@ before(async () => {
 
 after(async () => {
   if (app) await app.quit();
-  if (bob) await bob.stop().catch(() => {});
+  // The peer's own exit status counts: a crash while leaving is a failure.
+  if (bob) await bob.stop();
   if (server) await server.stop();
 });
 

@@ -143,14 +143,31 @@ async fn ghost(srv: &confab_signal::Server, user: &str) -> (Ws, String) {
     let open = ws.next().await.expect("open").expect("open packet");
     assert!(open.to_text().expect("text").starts_with('0'));
     ws.send(Message::text("40")).await.expect("connect");
+    // As a real client does: the join goes out once the namespace is connected.
+    let mut seen = Vec::new();
+    loop {
+        let msg = ws.next().await;
+        let Some(Ok(msg)) = msg else {
+            panic!("the connection ended during the handshake: {msg:?}; seen {seen:?}");
+        };
+        let text = msg.to_text().expect("text").to_owned();
+        seen.push(text.clone());
+        if text.starts_with("40") {
+            break;
+        }
+    }
     ws.send(Message::text(format!(
         r#"42["join-room","r","{user}",{{}}]"#
     )))
     .await
     .expect("join");
     loop {
-        let msg = ws.next().await.expect("a message").expect("a frame");
+        let msg = ws.next().await;
+        let Some(Ok(msg)) = msg else {
+            panic!("the connection ended before room-state: {msg:?}; seen {seen:?}");
+        };
         let text = msg.to_text().expect("text").to_owned();
+        seen.push(text.clone());
         if let Some(body) = text.strip_prefix("42") {
             let v: serde_json::Value = serde_json::from_str(body).expect("an event");
             if v[0] == "room-state" {

@@ -107,7 +107,8 @@ export async function pollPage(page, fn, arg, { timeout = 30000, interval = 250,
 
 /**
  * Waits until the browser guest on `page` has decoded at least `frames` video frames and
- * `samples` audio samples from each of `ids` (getStats on each peer connection); with
+ * `samples` audio samples (received, not concealed, and audible: mean power above −50 dBFS)
+ * from each of `ids` (getStats on each peer connection); with
  * `onlyThese`, it must also have no other peers.
  */
 export function guestDecodes(page, ids, { frames = 30, samples = 48000, onlyThese = false, what } = {}) {
@@ -121,11 +122,20 @@ export function guestDecodes(page, ids, { frames = 30, samples = 48000, onlyThes
         if (!peer) return false;
         let decoded = 0;
         let heard = 0;
+        let energy = 0;
+        let duration = 0;
         (await peer.pc.getStats()).forEach((r) => {
           if (r.type === "inbound-rtp" && r.kind === "video") decoded += r.framesDecoded || 0;
-          if (r.type === "inbound-rtp" && r.kind === "audio") heard += r.totalSamplesReceived || 0;
+          if (r.type === "inbound-rtp" && r.kind === "audio") {
+            // Samples that arrived (not made up by concealment), and their loudness.
+            heard += (r.totalSamplesReceived || 0) - (r.concealedSamples || 0);
+            energy += r.totalAudioEnergy || 0;
+            duration += r.totalSamplesDuration || 0;
+          }
         });
         if (decoded < frames || heard < samples) return false;
+        // Sound, not silence: a mean power above -50 dBFS (the tone is -9 dBFS RMS).
+        if (!(duration > 0 && energy / duration > 1e-5)) return false;
       }
       return true;
     },
