@@ -161,7 +161,19 @@ export class BrowserBackend {
     socket.on("answer", (m) => this.onDescription(m.from, m.answer));
     socket.on("ice-candidate", (m) => this.onCandidate(m.from, m.candidate));
     socket.on("data-channel-message", (m) => this.onFallbackMessage(m));
-    socket.on("error", (e) => this.emit({ type: "error", message: `${e.code}: ${e.message}` }));
+    socket.on("error", (e) => {
+      if (e && e.code === "recipient-unreachable") {
+        // Its connection is gone for now: an offer to it will not be answered; take it back
+        // so that the next restart can go out.
+        const peer = this.peers.get(e.to);
+        if (e.event === "offer" && peer && peer.pc.signalingState === "have-local-offer") {
+          // A rollback that fails found the state already moved on (an answer came after all).
+          peer.pc.setLocalDescription({ type: "rollback" }).catch(() => {});
+        }
+        return;
+      }
+      this.emit({ type: "error", message: `${e.code}: ${e.message}` });
+    });
     this.statsTimer = setInterval(() => this.collectStats(), STATS_INTERVAL_MS);
   }
 

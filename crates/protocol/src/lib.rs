@@ -165,11 +165,15 @@ pub enum ErrorCode {
     UnknownEvent,
     /// Binary attachments are not part of the signalling protocol.
     BinaryNotSupported,
+    /// The `to` participant is in the room but its connection is gone (it may come back with
+    /// its resume token): the event was not delivered, and the sender should not wait for a
+    /// reply to it.
+    RecipientUnreachable,
 }
 
 impl ErrorCode {
     /// Every code, in declaration order: the label values of the rejection metric.
-    pub const ALL: [ErrorCode; 11] = [
+    pub const ALL: [ErrorCode; 12] = [
         ErrorCode::InvalidPayload,
         ErrorCode::PayloadTooLarge,
         ErrorCode::InvalidId,
@@ -181,6 +185,7 @@ impl ErrorCode {
         ErrorCode::UnknownRecipient,
         ErrorCode::UnknownEvent,
         ErrorCode::BinaryNotSupported,
+        ErrorCode::RecipientUnreachable,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -196,6 +201,7 @@ impl ErrorCode {
             ErrorCode::UnknownRecipient => "unknown-recipient",
             ErrorCode::UnknownEvent => "unknown-event",
             ErrorCode::BinaryNotSupported => "binary-not-supported",
+            ErrorCode::RecipientUnreachable => "recipient-unreachable",
         }
     }
 }
@@ -208,6 +214,9 @@ pub struct ErrorEvent {
     /// The event that was rejected, when the server could read its name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event: Option<String>,
+    /// Whom the rejected event was for (with `recipient-unreachable`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
 }
 
 /// `GET /api/rooms`, in the reference's JSON shape. Rooms with a secret are left out.

@@ -44,6 +44,8 @@ pub enum Notice {
 pub struct Rejection {
     pub code: ErrorCode,
     pub message: String,
+    /// Whom the rejected event was for, when that matters to the sender.
+    pub to: Option<String>,
 }
 
 impl Rejection {
@@ -51,6 +53,7 @@ impl Rejection {
         Self {
             code,
             message: message.into(),
+            to: None,
         }
     }
 }

@@ -184,6 +184,7 @@ impl Hub {
             code: rejection.code,
             message: rejection.message,
             event: event.map(str::to_owned),
+            to: rejection.to,
         };
         // The sender may already be gone; an error it cannot receive needs no further action.
         let _ = socket.emit(event::ERROR, &payload);
@@ -404,7 +405,18 @@ impl Hub {
         }
         self.metrics.relayed(name, delivered);
         tracing::trace!(sid = %socket.id, event = name, delivered, "relayed");
-        Ok(())
+        match input.to.as_deref() {
+            // Addressed to one participant whose connection is gone (held for its return): the
+            // sender learns at once that no answer will come, instead of waiting for one.
+            Some(to) if delivered == 0 => Err(Rejection {
+                to: Some(to.to_owned()),
+                ..Rejection::new(
+                    ErrorCode::RecipientUnreachable,
+                    format!("{to} is not connected right now; {name} was not delivered"),
+                )
+            }),
+            _ => Ok(()),
+        }
     }
 }
 

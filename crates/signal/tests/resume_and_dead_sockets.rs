@@ -110,6 +110,13 @@ async fn a_silent_participant_that_comes_back_in_time_resumes_unannounced() {
     assert_eq!(bob.expect("user-joined").await["userId"], "carol");
     let silent_since = Instant::now();
     wait_for_sockets(&srv, 1, Duration::from_secs(10)).await;
+    // Meanwhile an offer for carol cannot be delivered, and bob is told so at once.
+    bob.emit("offer", offer("r", Some("carol"), "lost"));
+    let err = bob.expect_error("recipient-unreachable").await;
+    assert_eq!(
+        (err["to"].as_str(), err["event"].as_str()),
+        (Some("carol"), Some("offer"))
+    );
     let mut back = Peer::connect(&srv).await;
     let (state, _) = back
         .join_with("r", "carol", json!({"resumeToken": token}))

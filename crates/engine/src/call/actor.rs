@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use confab_media::frame::{AudioFrame, now_us};
 use confab_media::pipeline::VideoOut;
 use confab_media::source::synthetic::read_stamp;
-use confab_protocol::{AppMessage, IceCandidateInit, RoomUser, UserData};
+use confab_protocol::{AppMessage, ErrorCode, IceCandidateInit, RoomUser, UserData};
 use tokio::sync::mpsc;
 use webrtc::data_channel::DataChannelEvent;
 use webrtc::peer_connection::{
@@ -195,6 +195,20 @@ impl Actor {
                     Err(e) => self
                         .events
                         .error(format!("unreadable message from {from}: {e}")),
+                }
+            }
+            SignalIn::ServerError(e) if e.code == ErrorCode::RecipientUnreachable => {
+                // Its connection is gone for now (it may be coming back): an offer we sent it
+                // will never be answered, so take it back and let the next one go out.
+                tracing::debug!(to = ?e.to, event = ?e.event, "not delivered: {}", e.message);
+                if let (Some(to), Some("offer")) = (e.to.as_deref(), e.event.as_deref())
+                    && let Some(p) = self.participants.get_mut(to)
+                    && p.negotiation.offer_outstanding()
+                {
+                    if let Ok(rollback) = RTCSessionDescription::rollback(None) {
+                        let _ = p.link.pc.set_local_description(rollback).await;
+                    }
+                    p.negotiation.offer_failed();
                 }
             }
             SignalIn::ServerError(e) => {

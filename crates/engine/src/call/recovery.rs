@@ -101,26 +101,33 @@ impl Recovery {
     /// This side's signalling went down (`false`) or is back in the room (`true`) at `now`.
     pub fn on_signalling(&mut self, now: Instant, up: bool) {
         self.signalling_up = up;
-        if let Phase::Lost {
+        let Phase::Lost {
             since,
-            next_restart: Some(_),
+            next_restart,
             restarts,
         } = self.phase
-            && up
-        {
-            // Back: give the old pair its chance first, then restart (at once when this
-            // side's network changed: the old pair is gone for good).
-            let at = if self.restart_at_once {
-                now
-            } else {
-                now + ICE_RESTART_AFTER
-            };
-            self.phase = Phase::Lost {
-                since,
-                next_restart: Some(at),
-                restarts,
-            };
+        else {
+            return;
+        };
+        if !up {
+            return;
         }
+        // Back with the link still lost. Restart at once when this side's network changed
+        // (the old pair is gone for good), when a restart was already tried during this loss
+        // (its new credentials replaced the old pair's), or when this side is not the one
+        // that restarts (the other's restarts could not reach it while it was away, and the
+        // next may be seconds off). Otherwise the old pair gets its chance first.
+        let at_once = self.restart_at_once || restarts > 0 || next_restart.is_none();
+        let at = if at_once {
+            now
+        } else {
+            now + ICE_RESTART_AFTER
+        };
+        self.phase = Phase::Lost {
+            since,
+            next_restart: Some(at),
+            restarts,
+        };
     }
 
     /// This side's own network changed (addresses came or went): restart ICE now, or as soon
@@ -370,6 +377,33 @@ mod tests {
         let after = run(&mut r, back, back + Duration::from_secs(3));
         let first = after.iter().find(|(_, a)| *a == Action::RestartIce);
         assert_eq!(first.map(|(at, _)| *at), Some(ICE_RESTART_AFTER));
+    }
+
+    #[test]
+    fn after_a_restart_that_could_not_be_delivered_the_next_one_follows_the_rejoin_at_once() {
+        let t0 = Instant::now();
+        let mut r = connected(true, t0);
+        r.on_link(t0, LinkHealth::Disconnected);
+        // Signalling looked fine at first: a restart went out (and was lost)…
+        let tried = run(&mut r, t0, t0 + Duration::from_millis(2500));
+        assert!(tried.iter().any(|(_, a)| *a == Action::RestartIce));
+        // …then signalling noticed it was down, and came back.
+        r.on_signalling(t0 + Duration::from_secs(9), false);
+        let back = t0 + Duration::from_secs(11);
+        r.on_signalling(back, true);
+        assert_eq!(r.handle_timeout(back), [Action::RestartIce]);
+    }
+
+    #[test]
+    fn the_side_that_does_not_restart_does_so_once_back_from_its_own_outage() {
+        let t0 = Instant::now();
+        let mut r = connected(false, t0);
+        r.on_link(t0, LinkHealth::Disconnected);
+        r.on_signalling(t0 + Duration::from_secs(9), false);
+        assert!(run(&mut r, t0, t0 + Duration::from_secs(10)).is_empty());
+        let back = t0 + Duration::from_secs(11);
+        r.on_signalling(back, true);
+        assert_eq!(r.handle_timeout(back), [Action::RestartIce]);
     }
 
     #[test]
