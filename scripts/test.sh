@@ -41,13 +41,14 @@ cargo test --workspace --locked --test call_survives_network_trouble -- --ignore
 step "screen capture and screen sharing in a call, from a real X server (Xvfb)"
 xvfb-run -a -s "-screen 0 1280x720x24" cargo test --workspace --locked --test screen_capture --test call_screen_share -- --ignored
 
-step "socket.io-client v4 compatibility"
-node --test --test-concurrency=1 tests/js/compat-*.test.mjs
-
-# WebRTC tests run in a network namespace with only loopback, so every ICE candidate is
-# 127.0.0.1 and no packet leaves the machine.
-step "end to end: headless Chromium, and the desktop app under Xvfb through WebKitWebDriver (loopback-only network namespace)"
+# Tests that make calls run in a network namespace with only loopback, so every ICE
+# candidate is 127.0.0.1 and no packet leaves the machine.
 if [ "$(id -u)" -eq 0 ]; then NS=(unshare -n); else NS=(unshare -rn); fi
+
+step "socket.io-client v4 compatibility, and the engine through the reference design's Node server (loopback-only network namespace)"
+"${NS[@]}" sh -c 'ip link set lo up && node --test --test-concurrency=1 tests/js/compat-*.test.mjs'
+
+step "end to end: headless Chromium, and the desktop app under Xvfb through WebKitWebDriver (loopback-only network namespace)"
 "${NS[@]}" sh -c 'ip link set lo up && xvfb-run -a -s "-screen 0 1280x800x24" node --test --test-concurrency=1 tests/js/e2e-*.test.mjs'
 
 step "the .deb: built, installed, launched from its desktop entry, removed (needs root or sudo)"
