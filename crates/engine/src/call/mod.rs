@@ -9,6 +9,7 @@
 //! | [`config`] | what to send and how ([`CallConfig`]) |
 //! | [`events`] | the application's interface: commands, events, bounded queues |
 //! | `actor` | the select loop and the dispatch between the parts |
+//! | `room` | membership and the offer/answer/candidate exchange, on the actor's side |
 //! | `signalling` | the server connection: typed messages, reconnect and rejoin, reconcile |
 //! | [`reconnect`] | the signalling reconnect policy (backoff with jitter) |
 //! | [`negotiation`] | offer/answer per participant: glare, rollback, ICE restart (no I/O) |
@@ -37,6 +38,7 @@ pub mod network;
 mod participant;
 pub mod reconnect;
 pub mod recovery;
+mod room;
 mod signalling;
 mod transfers;
 

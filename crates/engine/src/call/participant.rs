@@ -15,7 +15,7 @@ use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 use tokio::sync::{Notify, mpsc};
 use webrtc::data_channel::{DataChannel, DataChannelEvent};
 use webrtc::media_stream::track_remote::TrackRemote;
-use webrtc::peer_connection::RTCIceCandidateInit;
+use webrtc::peer_connection::{RTCIceCandidateInit, RTCSessionDescription};
 
 use super::actor::Internal;
 use super::config::VideoDelivery;
@@ -74,6 +74,15 @@ impl Participant {
                 .map_err(|e| e.to_string()),
             _ => Err("the data channel is not open".to_owned()),
         }
+    }
+
+    /// Takes our unanswered offer back (a rollback of the local description), so that the next
+    /// one can go out: it was lost, or will never be answered.
+    pub async fn take_back_offer(&mut self) {
+        if let Ok(rollback) = RTCSessionDescription::rollback(None) {
+            let _ = self.link.pc.set_local_description(rollback).await;
+        }
+        self.negotiation.offer_failed();
     }
 
     /// A message from this participant may be handled now (within its rate).

@@ -457,9 +457,9 @@ mod tests {
         let data = vec![7u8; 100_000];
         let mut t = Incoming::new(offer("big.bin", &data), &dir);
         t.accept().expect("accept");
-        let (done_tx, mut done_rx) = mpsc::unbounded_channel();
+        let (done_tx, mut done_rx) = mpsc::channel(1024);
         let writer = spawn_writer(t, move |r| {
-            let _ = done_tx.send(r);
+            let _ = done_tx.blocking_send(r);
         });
         for chunk in data.chunks(16 * 1024) {
             writer
@@ -487,9 +487,9 @@ mod tests {
         let data = b"abcdef";
         let mut t = Incoming::new(offer("x", data), &dir);
         t.accept().expect("accept");
-        let (done_tx, mut done_rx) = mpsc::unbounded_channel();
+        let (done_tx, mut done_rx) = mpsc::channel(1024);
         let writer = spawn_writer(t, move |r| {
-            let _ = done_tx.send(r);
+            let _ = done_tx.blocking_send(r);
         });
         writer
             .send(WriterMsg::Chunk(bytes::Bytes::from_static(b"abc")))
