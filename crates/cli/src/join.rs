@@ -92,15 +92,11 @@ struct ParticipantReport {
     video_frames_decoded: u64,
     last_frame_number: Option<u32>,
     audio_frames_decoded: u64,
-    /// Decoded frames whose loudest sample reaches [`AUDIBLE_PEAK`]: sound, not silence or
+    /// Decoded frames whose loudest sample reaches [`call::AUDIBLE_PEAK`]: sound, not silence or
     /// packet-loss concealment.
     audio_frames_audible: u64,
     chat_received: Vec<String>,
 }
-
-/// A 20 ms frame counts as audible from this peak on (−30 dBFS): far above Opus's comfort
-/// noise and concealment, far below a voice or the synthetic tone (−6 dBFS).
-const AUDIBLE_PEAK: u16 = 1036;
 
 #[derive(Serialize)]
 struct TransferReport {
@@ -312,7 +308,7 @@ pub async fn run(args: JoinArgs) -> anyhow::Result<()> {
             CallEvent::AudioFrame { id, peak, .. } => {
                 let p = report.participants.entry(id).or_default();
                 p.audio_frames_decoded += 1;
-                if peak >= AUDIBLE_PEAK {
+                if peak >= call::AUDIBLE_PEAK {
                     p.audio_frames_audible += 1;
                 }
             }

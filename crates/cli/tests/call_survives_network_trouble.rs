@@ -52,6 +52,13 @@ fn video_from(id: &'static str) -> impl Fn(&Value) -> bool {
     is("video", "from", id)
 }
 
+/// When alice and bob both decode each other's video again after `since` (within `within`).
+fn media_both_ways(alice: &Recorded, bob: &Recorded, since: Instant, within: Duration) -> Instant {
+    let at_alice = alice.first_after(since, within, "bob's video again", video_from("bob"));
+    let at_bob = bob.first_after(since, within, "alice's video again", video_from("alice"));
+    at_alice.max(at_bob)
+}
+
 /// A call between alice and bob on their own hosts; returns once each decodes the other.
 fn call(lan: &mut Lan) -> (Host, Recorded, Host, Recorded, Host, Recorded) {
     let server_host = lan.host("srv");
@@ -80,22 +87,11 @@ fn a_ten_second_blackout_shows_reconnecting_and_media_comes_back_without_leaving
     std::thread::sleep(Duration::from_secs(10).saturating_sub(dark.elapsed()));
     let light = Instant::now();
     bob_host.restore();
-    let back = alice.first_after(
-        light,
-        Duration::from_secs(20),
-        "bob's video again",
-        video_from("bob"),
-    );
-    let bob_back = bob.first_after(
-        light,
-        Duration::from_secs(20),
-        "alice's video again",
-        video_from("alice"),
-    );
+    let back = media_both_ways(&alice, &bob, light, Duration::from_secs(20));
     let left = alice.count(dark, Instant::now(), is("participant-left", "id", "bob"));
 
     let shown = reconnecting - dark;
-    let resumed = back.max(bob_back) - light;
+    let resumed = back - light;
     eprintln!(
         "blackout 10 s: reconnecting shown after {shown:?}; media both ways {resumed:?} after the end"
     );
@@ -118,19 +114,8 @@ fn a_participant_that_changes_address_comes_back_through_an_ice_restart() {
 
     let moved = Instant::now();
     bob_host.change_address("10.77.0.200");
-    let back = alice.first_after(
-        moved,
-        Duration::from_secs(30),
-        "bob's video again",
-        video_from("bob"),
-    );
-    let bob_back = bob.first_after(
-        moved,
-        Duration::from_secs(30),
-        "alice's video again",
-        video_from("alice"),
-    );
-    let resumed = back.max(bob_back) - moved;
+    let back = media_both_ways(&alice, &bob, moved, Duration::from_secs(30));
+    let resumed = back - moved;
     eprintln!("address change: media both ways {resumed:?} after the move");
     assert!(
         resumed < Duration::from_secs(10),

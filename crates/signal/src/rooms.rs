@@ -630,6 +630,22 @@ mod tests {
         assert_eq!(state.users[1].user_data, json!({"x": 1}));
     }
 
+    /// `key` joins `room` as `user` presenting `token` (no secret).
+    fn resume(
+        rooms: &mut Rooms<u32, TestPeer>,
+        key: u32,
+        peer: &'static str,
+        room: &str,
+        user: &str,
+        token: &str,
+    ) -> Result<Vec<(TestPeer, Notice)>, Rejection> {
+        let credentials = Credentials {
+            secret: None,
+            resume_token: Some(token),
+        };
+        rooms.admit(key, TestPeer::new(peer), room, user, json!({}), credentials)
+    }
+
     fn token_of(out: &[(TestPeer, Notice)]) -> String {
         out.iter()
             .find_map(|(_, n)| match n {
@@ -646,20 +662,7 @@ mod tests {
         join(&mut rooms, 2, "r", "bob").unwrap();
         let token = token_of(&alice);
         assert_eq!(token.len(), 2 * RESUME_TOKEN_BYTES);
-        let credentials = Credentials {
-            secret: None,
-            resume_token: Some(&token),
-        };
-        let out = rooms
-            .admit(
-                3,
-                TestPeer::new("alice2"),
-                "r",
-                "alice",
-                json!({}),
-                credentials,
-            )
-            .unwrap();
+        let out = resume(&mut rooms, 3, "alice2", "r", "alice", &token).unwrap();
         assert_eq!(
             names(&out),
             [("alice2", "room-state")],
@@ -683,13 +686,7 @@ mod tests {
             1
         );
         // The spent token no longer works: the live holder keeps its id.
-        let again = Credentials {
-            secret: None,
-            resume_token: Some(&token),
-        };
-        let err = rooms
-            .admit(4, TestPeer::new("mallory"), "r", "alice", json!({}), again)
-            .unwrap_err();
+        let err = resume(&mut rooms, 4, "mallory", "r", "alice", &token).unwrap_err();
         assert_eq!(err.code, ErrorCode::UserIdTaken);
     }
 
@@ -700,20 +697,7 @@ mod tests {
         let bob = join(&mut rooms, 2, "r", "bob").unwrap();
         let bobs = token_of(&bob);
         for presented in ["0".repeat(2 * RESUME_TOKEN_BYTES), bobs] {
-            let credentials = Credentials {
-                secret: None,
-                resume_token: Some(&presented),
-            };
-            let err = rooms
-                .admit(
-                    3,
-                    TestPeer::new("mallory"),
-                    "r",
-                    "alice",
-                    json!({}),
-                    credentials,
-                )
-                .unwrap_err();
+            let err = resume(&mut rooms, 3, "mallory", "r", "alice", &presented).unwrap_err();
             assert_eq!(err.code, ErrorCode::UserIdTaken);
         }
     }

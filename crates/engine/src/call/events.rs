@@ -19,6 +19,11 @@ pub const CONTROL_HEADROOM: usize = 1024;
 /// Commands queued for the call; beyond it [`CallHandle::send`] refuses (the call is stuck).
 pub const COMMAND_QUEUE: usize = 256;
 
+/// A decoded 20 ms audio frame counts as sound from this peak on (−30 dBFS): far above
+/// Opus's comfort noise and loss concealment, far below a voice or the synthetic tone
+/// (−6 dBFS). What reports and tests count as "heard", not just "received".
+pub const AUDIBLE_PEAK: u16 = 1036;
+
 /// The application's end of a call's events.
 pub type CallEvents = mpsc::Receiver<CallEvent>;
 

@@ -51,8 +51,8 @@ use tokio::sync::mpsc;
 
 pub use config::{CallConfig, KEYFRAME_INTERVAL_FRAMES, SYNTHETIC_TONE_HZ, VideoDelivery};
 pub use events::{
-    CallEvent, CallEvents, CallHandle, Command, Direction, ParticipantState, SignallingState,
-    TransferInfo, TransferStatus,
+    AUDIBLE_PEAK, CallEvent, CallEvents, CallHandle, Command, Direction, ParticipantState,
+    SignallingState, TransferInfo, TransferStatus,
 };
 
 use crate::link::LinkError;

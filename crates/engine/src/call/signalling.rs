@@ -374,7 +374,18 @@ fn parse(name: &str, args: Vec<Value>, me: &str) -> Option<SignalIn> {
             error: e.to_string(),
         })
     }
-    let not_for_me = |to: &Option<String>| to.as_deref().is_some_and(|to| to != me);
+    // `None` for a relayed event addressed to someone else (the reference Node server sends
+    // them to the whole room); a malformed one stays an error.
+    fn for_me<T>(
+        me: &str,
+        read: Result<T, SignalIn>,
+        to: fn(&T) -> &Option<String>,
+    ) -> Option<Result<T, SignalIn>> {
+        match read {
+            Ok(v) if to(&v).as_deref().is_some_and(|to| to != me) => None,
+            other => Some(other),
+        }
+    }
     let parsed = match name {
         event::ROOM_STATE => read::<RoomState>(name, arg).map(|s| SignalIn::RoomState {
             users: s.users,
@@ -388,38 +399,30 @@ fn parse(name: &str, args: Vec<Value>, me: &str) -> Option<SignalIn> {
         event::USER_LEFT => {
             read::<UserLeft>(name, arg).map(|l| SignalIn::UserLeft { id: l.user_id })
         }
-        event::OFFER => match read::<Signal<OfferBody>>(name, arg) {
-            Ok(s) if not_for_me(&s.to) => return None,
-            Ok(s) => Ok(SignalIn::Offer {
+        event::OFFER => {
+            for_me(me, read::<Signal<OfferBody>>(name, arg), |s| &s.to)?.map(|s| SignalIn::Offer {
                 from: s.from,
                 sdp: s.body.offer.sdp,
-            }),
-            Err(e) => Err(e),
-        },
-        event::ANSWER => match read::<Signal<AnswerBody>>(name, arg) {
-            Ok(s) if not_for_me(&s.to) => return None,
-            Ok(s) => Ok(SignalIn::Answer {
+            })
+        }
+        event::ANSWER => for_me(me, read::<Signal<AnswerBody>>(name, arg), |s| &s.to)?.map(|s| {
+            SignalIn::Answer {
                 from: s.from,
                 sdp: s.body.answer.sdp,
-            }),
-            Err(e) => Err(e),
-        },
-        event::ICE_CANDIDATE => match read::<Signal<CandidateBody>>(name, arg) {
-            Ok(s) if not_for_me(&s.to) => return None,
-            Ok(s) => Ok(SignalIn::Candidate {
+            }
+        }),
+        event::ICE_CANDIDATE => for_me(me, read::<Signal<CandidateBody>>(name, arg), |s| &s.to)?
+            .map(|s| SignalIn::Candidate {
                 from: s.from,
                 candidate: s.body.candidate,
             }),
-            Err(e) => Err(e),
-        },
-        event::DATA_CHANNEL_MESSAGE => match read::<DataChannelMessage>(name, arg) {
-            Ok(m) if not_for_me(&m.to) => return None,
-            Ok(m) => Ok(SignalIn::Message {
-                from: m.from,
-                message: m.message,
-            }),
-            Err(e) => Err(e),
-        },
+        event::DATA_CHANNEL_MESSAGE => for_me(me, read::<DataChannelMessage>(name, arg), |m| {
+            &m.to
+        })?
+        .map(|m| SignalIn::Message {
+            from: m.from,
+            message: m.message,
+        }),
         event::ERROR => read::<ErrorEvent>(name, arg).map(SignalIn::ServerError),
         _ => return None,
     };

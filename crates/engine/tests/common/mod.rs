@@ -6,12 +6,8 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use confab_engine::call::CallEvent;
-use confab_engine::call::CallEvents;
+use confab_engine::call::{AUDIBLE_PEAK, CallEvents};
 use confab_engine::stats::ParticipantStats;
-
-/// A decoded 20 ms frame counts as sound from this peak on (−30 dBFS); the synthetic tone
-/// peaks at −6 dBFS.
-pub const AUDIBLE_PEAK: u16 = 1036;
 
 /// Upper bound on any wait; generous because CI machines are loaded.
 pub const WAIT: Duration = Duration::from_secs(45);
@@ -21,7 +17,7 @@ pub const WAIT: Duration = Duration::from_secs(45);
 pub struct Seen {
     /// Stamped frame numbers of decoded frames, in arrival order.
     pub frames: HashMap<String, Vec<u32>>,
-    /// Audible decoded audio frames (peak ≥ [`AUDIBLE_PEAK`]).
+    /// Audible decoded audio frames (peak ≥ `AUDIBLE_PEAK`).
     pub audio: HashMap<String, usize>,
     pub chat: Vec<(String, String)>,
     pub channel_open: Vec<String>,
