@@ -16,7 +16,8 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 # network namespaces, PulseAudio (null sinks, pactl/parec/pacat) behind ALSA for the audio
 # device tests; libasound2-dev for cpal; libwebrtc-audio-processing-dev for echo cancellation;
 # Xvfb and x11-utils (xmessage) for screen capture; coturn (turnserver) for relay-only calls;
-# nftables (nft) for the blackouts of the network-namespace tests.
+# nftables (nft) for the blackouts of the network-namespace tests, ethtool to turn off the
+# offloads of the veths `confab netem` forwards between.
 # The desktop app's tests: webkit2gtk-driver (WebDriver), gstreamer1.0-libav (H.264 for
 # WebCodecs), xclip (reads the X clipboard the invite link is copied to). The .deb: dpkg-dev
 # (dpkg-shlibdeps finds its library dependencies), desktop-file-utils (its test validates the desktop entry).
@@ -28,7 +29,7 @@ APT_PACKAGES=(
   chromium iproute2 util-linux
   libasound2-dev pulseaudio pulseaudio-utils libasound2-plugins libwebrtc-audio-processing-dev
   xvfb x11-utils xauth webkit2gtk-driver imagemagick gstreamer1.0-libav xclip
-  dpkg-dev desktop-file-utils coturn nftables
+  dpkg-dev desktop-file-utils coturn nftables ethtool
 )
 command -v node >/dev/null 2>&1 || APT_PACKAGES+=(nodejs npm)
 

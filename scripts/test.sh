@@ -35,8 +35,8 @@ PULSE_SINK=confab_out PULSE_SOURCE=confab_out.monitor \
 step "relay-only calls through a real TURN server (coturn's turnserver on loopback)"
 cargo test --workspace --locked --test call_relay_only_through_turn -- --ignored
 
-step "calls across network namespaces while a participant's network misbehaves (10 s blackout, address change, cut for good; needs root and nftables)"
-cargo test --workspace --locked --test call_survives_network_trouble -- --ignored
+step "calls across network namespaces while a participant's network misbehaves (10 s blackout, address change, cut for good; the link emulator's delay, loss and rate; needs root, nftables, ethtool)"
+cargo test --workspace --locked --test call_survives_network_trouble --test link_emulator -- --ignored
 
 step "screen capture and screen sharing in a call, from a real X server (Xvfb)"
 xvfb-run -a -s "-screen 0 1280x720x24" cargo test --workspace --locked --test screen_capture --test call_screen_share -- --ignored

@@ -455,6 +455,12 @@ fn progress(event: &CallEvent, report: &Report, since_join: Duration) {
         } => serde_json::json!({"event": "media-state", "id": id, "video": video,
             "audio": audio, "screen": screen}),
         CallEvent::Error { message } => serde_json::json!({"event": "error", "message": message}),
+        CallEvent::Stats { id, stats } => {
+            let mut line = serde_json::json!(stats);
+            line["event"] = "stats".into();
+            line["id"] = id.as_str().into();
+            line
+        }
         _ => return,
     };
     let mut line = line;

@@ -4,6 +4,7 @@
 //! peer (demo participant, test bot).
 
 mod join;
+mod netem;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -37,6 +38,9 @@ enum Command {
     Join(Box<join::JoinArgs>),
     /// List the cameras, screens, microphones and speakers `confab join` can use, as JSON.
     Devices,
+    /// Emulate an impaired link (delay, jitter, loss, rate, queue) between two interfaces,
+    /// for tests and benchmarks in network namespaces. Needs CAP_NET_RAW.
+    Netem(netem::NetemArgs),
 }
 
 #[derive(clap::Args)]
@@ -81,6 +85,7 @@ fn main() -> anyhow::Result<()> {
         Command::Serve(args) => runtime.block_on(serve(args)),
         Command::Join(args) => runtime.block_on(join::run(*args)),
         Command::Devices => devices(),
+        Command::Netem(args) => netem::run(args),
     }
 }
 

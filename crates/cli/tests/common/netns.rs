@@ -4,7 +4,9 @@
 //!
 //! Impairments are what a real network does to a host: a blackout (nftables drops every
 //! packet in and out, the interface stays up), an address change (a laptop moving to
-//! another network: the new address is added, the old one removed).
+//! another network: the new address is added, the old one removed), and a poor link (delay,
+//! jitter, loss, a narrow rate: `confab netem` in a namespace between the host and the
+//! switch, [`Lan::host_behind_link`]).
 
 #![allow(dead_code)]
 
@@ -12,6 +14,9 @@ use std::io::{BufRead, Write};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
+
+/// The `confab` binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_confab");
 
 /// Runs `ip ARGS`, panicking with its stderr when it fails.
 pub fn ip(args: &[&str]) {
@@ -63,6 +68,15 @@ impl Netns {
         let mut all = vec!["-n", self.name.as_str()];
         all.extend_from_slice(args);
         ip(&all);
+    }
+
+    /// `sysctl -w SETTING` in this namespace.
+    pub fn sysctl(&self, setting: &str) {
+        run(
+            "ip",
+            &["netns", "exec", &self.name, "sysctl", "-q", "-w", setting],
+            None,
+        );
     }
 
     /// A command that runs in this namespace.
@@ -124,19 +138,7 @@ impl Host {
     pub fn change_address(&mut self, new: &str) {
         // Without this, removing the interface's first address removes every other address
         // of its subnet with it, and the host is left with none.
-        run(
-            "ip",
-            &[
-                "netns",
-                "exec",
-                &self.ns.name,
-                "sysctl",
-                "-q",
-                "-w",
-                "net.ipv4.conf.eth0.promote_secondaries=1",
-            ],
-            None,
-        );
+        self.ns.sysctl("net.ipv4.conf.eth0.promote_secondaries=1");
         self.ns
             .ip(&["addr", "add", &format!("{new}/24"), "dev", "eth0"]);
         self.ns
@@ -168,25 +170,151 @@ impl Lan {
 
     /// A new host at 10.77.0.N.
     pub fn host(&mut self, role: &str) -> Host {
-        let n = self.next;
-        self.next += 1;
-        let ns = Netns::new(format!("cf{role}-{}", self.tag));
-        let (inside, outside) = (format!("cfi{n}{}", self.tag), format!("cfo{n}{}", self.tag));
-        // Interface names are at most 15 bytes.
-        let inside = inside.chars().take(15).collect::<String>();
-        let outside = outside.chars().take(15).collect::<String>();
-        ip(&[
-            "link", "add", &inside, "type", "veth", "peer", "name", &outside,
-        ]);
-        ip(&["link", "set", &inside, "netns", &ns.name]);
+        let (n, ns) = self.new_host_ns(role);
+        let outside = self.plug_in(&ns, "eth0", &format!("cfo{n}{}", self.tag));
         ip(&["link", "set", &outside, "netns", &self.switch.name]);
-        ns.ip(&["link", "set", &inside, "name", "eth0"]);
-        let addr = format!("10.77.0.{n}");
-        ns.ip(&["addr", "add", &format!("{addr}/24"), "dev", "eth0"]);
-        ns.ip(&["link", "set", "eth0", "up"]);
         self.switch.ip(&["link", "set", &outside, "master", "br0"]);
         self.switch.ip(&["link", "set", &outside, "up"]);
+        no_offloads(&self.switch, &outside);
+        self.address(n, ns)
+    }
+
+    /// A new host whose link to the switch goes through `confab netem` in a namespace of
+    /// its own, starting with the profiles `up` (from the host) and `down` (to it).
+    pub fn host_behind_link(&mut self, role: &str, up: &str, down: &str) -> (Host, Link) {
+        let (n, ns) = self.new_host_ns(role);
+        let middle = Netns::new(format!("cfl{role}-{}", self.tag));
+        // The middle only forwards frames: no addresses, no IPv6 of its own to answer with.
+        middle.sysctl("net.ipv6.conf.all.disable_ipv6=1");
+        middle.sysctl("net.ipv6.conf.default.disable_ipv6=1");
+        let inner = self.plug_in(&ns, "eth0", &format!("cfm{n}{}", self.tag));
+        ip(&["link", "set", &inner, "netns", &middle.name]);
+        middle.ip(&["link", "set", &inner, "name", "inner"]);
+        let (to_switch, outside) = (
+            short(&format!("cfx{n}{}", self.tag)),
+            short(&format!("cfo{n}{}", self.tag)),
+        );
+        ip(&[
+            "link", "add", &to_switch, "type", "veth", "peer", "name", &outside,
+        ]);
+        ip(&["link", "set", &to_switch, "netns", &middle.name]);
+        middle.ip(&["link", "set", &to_switch, "name", "outer"]);
+        ip(&["link", "set", &outside, "netns", &self.switch.name]);
+        self.switch.ip(&["link", "set", &outside, "master", "br0"]);
+        self.switch.ip(&["link", "set", &outside, "up"]);
+        no_offloads(&self.switch, &outside);
+        for end in ["inner", "outer"] {
+            middle.ip(&["link", "set", end, "up"]);
+            no_offloads(&middle, end);
+        }
+        let link = Link::start(middle, up, down);
+        (self.address(n, ns), link)
+    }
+
+    fn new_host_ns(&mut self, role: &str) -> (u8, Netns) {
+        let n = self.next;
+        self.next += 1;
+        (n, Netns::new(format!("cf{role}-{}", self.tag)))
+    }
+
+    /// A veth pair: one end moved into `ns` as `name` (offloads off), the other (returned)
+    /// left in this namespace under `other`.
+    fn plug_in(&self, ns: &Netns, name: &str, other: &str) -> String {
+        let inside = short(&format!("cfi{}", &other[3..]));
+        let other = short(other);
+        ip(&[
+            "link", "add", &inside, "type", "veth", "peer", "name", &other,
+        ]);
+        ip(&["link", "set", &inside, "netns", &ns.name]);
+        ns.ip(&["link", "set", &inside, "name", name]);
+        ns.ip(&["link", "set", name, "up"]);
+        no_offloads(ns, name);
+        other
+    }
+
+    fn address(&self, n: u8, ns: Netns) -> Host {
+        let addr = format!("10.77.0.{n}");
+        ns.ip(&["addr", "add", &format!("{addr}/24"), "dev", "eth0"]);
         Host { ns, addr }
+    }
+}
+
+/// Interface names are at most 15 bytes.
+fn short(name: &str) -> String {
+    name.chars().take(15).collect()
+}
+
+/// Checksums and segmentation done in software: a frame that crosses `confab netem` (read
+/// from a packet socket, written to another interface) must be complete, not left for a
+/// NIC to finish. Applied to every interface so a host's behaviour does not depend on
+/// whether it is behind a link.
+fn no_offloads(ns: &Netns, iface: &str) {
+    run(
+        "ip",
+        &[
+            "netns", "exec", &ns.name, "ethtool", "-K", iface, "tx", "off", "tso", "off", "gso",
+            "off", "gro", "off",
+        ],
+        None,
+    );
+}
+
+/// `confab netem` between a host and the switch; stopped (and its namespace deleted) on drop.
+pub struct Link {
+    process: Recorded,
+    control: std::process::ChildStdin,
+    pub ns: Netns,
+}
+
+impl Link {
+    fn start(ns: Netns, up: &str, down: &str) -> Self {
+        let mut c = ns.command(BIN);
+        c.args([
+            "netem", "--inner", "inner", "--outer", "outer", "--up", up, "--down", down,
+        ]);
+        c.stdin(Stdio::piped());
+        let since = Instant::now();
+        let mut process = Recorded::spawn(c);
+        let control = process.child.stdin.take().expect("piped stdin");
+        process.first_line_after(
+            since,
+            Duration::from_secs(10),
+            "the link emulator ready",
+            |l| l.contains("\"ready\""),
+        );
+        Self {
+            process,
+            control,
+            ns,
+        }
+    }
+
+    /// Changes what the link does: `direction` is `up`, `down` or `both`; returns once the
+    /// emulator applied it.
+    pub fn set(&mut self, direction: &str, profile: &str) {
+        let since = Instant::now();
+        writeln!(self.control, "{direction} {profile}").expect("writing to the link emulator");
+        self.process
+            .first_line_after(since, Duration::from_secs(5), "the profile applied", |l| {
+                l.contains("\"applied\"")
+            });
+    }
+
+    /// The emulator's counters: `{"up": {received, sent, overflowed, send_errors}, "down": …}`.
+    pub fn stats(&mut self) -> serde_json::Value {
+        let since = Instant::now();
+        writeln!(self.control, "stats").expect("writing to the link emulator");
+        let at = self
+            .process
+            .first_line_after(since, Duration::from_secs(5), "stats", |l| {
+                l.contains("\"stats\"")
+            });
+        let lines = self.process.lines.0.lock().expect("lines");
+        let (_, line) = lines
+            .iter()
+            .find(|(t, l)| *t == at && l.contains("\"stats\""))
+            .expect("stats line");
+        serde_json::from_str(line).expect("stats JSON")
     }
 }
 
@@ -272,6 +400,24 @@ impl Recorded {
                 .expect("lines")
                 .0;
         }
+    }
+
+    /// The recorded JSON lines matching `pred` between `from` and `to`.
+    pub fn json_between(
+        &self,
+        from: Instant,
+        to: Instant,
+        pred: impl Fn(&serde_json::Value) -> bool,
+    ) -> Vec<serde_json::Value> {
+        self.lines
+            .0
+            .lock()
+            .expect("lines")
+            .iter()
+            .filter(|(at, _)| *at >= from && *at <= to)
+            .filter_map(|(_, line)| serde_json::from_str::<serde_json::Value>(line).ok())
+            .filter(|v| pred(v))
+            .collect()
     }
 
     /// Every recorded JSON line matching `pred` between `from` and `to`.
