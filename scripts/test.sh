@@ -17,8 +17,9 @@ step "cargo fmt --check"
 cargo fmt --all -- --check
 step "cargo clippy (warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
-step "UI scripts parse (a syntax error would only show as a dead page)"
+step "UI scripts parse (a syntax error would only show as a dead page), and the UI's unit tests"
 for f in ui/*.js; do node --check "$f"; done
+node --test tests/js/unit-*.test.mjs
 step "cargo build"
 cargo build --workspace --locked
 step "cargo test"

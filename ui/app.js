@@ -152,12 +152,20 @@ function setStatus(text, level = "info") {
   ui.status.className = `status ${level === "ok" ? "connected" : level === "error" ? "error" : ""}`;
 }
 
+/** Messages the chat panel keeps; older ones are removed (a long call, or a chatty peer at its rate, must not grow the page without bound). */
+const MAX_CHAT_ENTRIES = 2000;
+
+function appendMessage(div) {
+  ui.messages.append(div);
+  while (ui.messages.childElementCount > MAX_CHAT_ENTRIES) ui.messages.firstElementChild.remove();
+  ui.messages.scrollTop = ui.messages.scrollHeight;
+}
+
 function systemMessage(text) {
   const div = document.createElement("div");
   div.className = "message system";
   div.textContent = text;
-  ui.messages.append(div);
-  ui.messages.scrollTop = ui.messages.scrollHeight;
+  appendMessage(div);
 }
 
 function chatMessage({ id, from, text, ts, mine }) {
@@ -176,8 +184,7 @@ function chatMessage({ id, from, text, ts, mine }) {
   body.className = "text";
   body.textContent = text;
   div.append(time, who, body);
-  ui.messages.append(div);
-  ui.messages.scrollTop = ui.messages.scrollHeight;
+  appendMessage(div);
 }
 
 function tileFor(id) {

@@ -11,6 +11,7 @@
 // desktop backend (Tauri) implements the same interface.
 
 import { FileSender, FileReceiver, CHUNK_SIZE, parseChunk } from "./transfer.js";
+import { TokenBucket, DropReport, ChatLog, MAX_CHAT_CHARS, MAX_PENDING_OFFERS, MESSAGES_PER_SECOND } from "./limits.js";
 
 const CHANNEL_LABEL = "confab";
 /** Above this many queued bytes a sender waits for the channel to drain. */
@@ -61,7 +62,7 @@ export class BrowserBackend {
     this.user = null;
     this.videoOn = true;
     this.audioOn = true;
-    this.seenChat = new Set();
+    this.seenChat = new ChatLog();
     /** Display names of the participants in the room, by id (with or without a connection yet). */
     this.names = new Map();
     /** @type {Map<string, any>} transfers by id */
@@ -282,7 +283,7 @@ export class BrowserBackend {
   /** Sends `text` to everyone; returns the message as shown locally. */
   sendChat(text) {
     const msg = { t: "chat", id: crypto.randomUUID(), text, ts: Date.now() };
-    this.seenChat.add(msg.id);
+    this.seenChat.firstTime(this.user, msg.id);
     for (const peer of this.peers.values()) {
       if (peer.dc && peer.dc.readyState === "open") peer.dc.send(JSON.stringify(msg));
       else if (this.socket) {
@@ -356,7 +357,7 @@ export class BrowserBackend {
 
   createPeer(id) {
     const pc = new RTCPeerConnection({ iceServers: this.iceServers, bundlePolicy: "max-bundle", rtcpMuxPolicy: "require" });
-    const peer = { id, pc, dc: null, polite: this.user > id, makingOffer: false, ignoreOffer: false, videoSender: null, stats: null, offerer: false, everConnected: false, lostSince: null, recovery: null };
+    const peer = { id, pc, dc: null, polite: this.user > id, makingOffer: false, ignoreOffer: false, videoSender: null, stats: null, offerer: false, everConnected: false, lostSince: null, recovery: null, messages: new TokenBucket(), flood: new DropReport() };
     this.peers.set(id, peer);
     this.emit({ type: "participant-state", id, state: "connecting" });
     pc.onnegotiationneeded = async () => {
@@ -528,6 +529,7 @@ export class BrowserBackend {
     }
     if (known || peer) {
       this.emit({ type: "participant-state", id, state: "left" });
+      this.seenChat.forget(id);
       this.emit({ type: "participant-left", id });
       if (this.socket) this.emit({ type: "status", level: "ok", text: this.roomSummary() });
     }
@@ -552,8 +554,11 @@ export class BrowserBackend {
 
   onChat(from, msg) {
     if (typeof msg.id !== "string" || typeof msg.text !== "string") return;
-    if (this.seenChat.has(msg.id)) return; // exactly once, whichever path it came by
-    this.seenChat.add(msg.id);
+    if (msg.text.length > MAX_CHAT_CHARS) {
+      this.emit({ type: "error", message: `a chat message from ${from} is ${msg.text.length} characters long (at most ${MAX_CHAT_CHARS} are shown): dropped` });
+      return;
+    }
+    if (!this.seenChat.firstTime(from, msg.id)) return; // exactly once, whichever path it came by
     const ts = Number.isFinite(msg.ts) ? msg.ts : Date.now();
     this.emit({ type: "chat", id: msg.id, from, text: msg.text, ts, mine: false });
   }
@@ -563,6 +568,11 @@ export class BrowserBackend {
       const chunk = parseChunk(data);
       const t = chunk && this.transfers.get(chunk.id);
       if (t && t.direction === "received" && t.peer === peer.id) t.onChunk(chunk.payload);
+      return;
+    }
+    if (!peer.messages.take(Date.now())) {
+      const dropped = peer.flood.dropped(Date.now());
+      if (dropped !== null) this.emit({ type: "error", message: `${peer.id} sends messages faster than ${MESSAGES_PER_SECOND} a second: ${dropped} dropped` });
       return;
     }
     let msg;
@@ -579,6 +589,12 @@ export class BrowserBackend {
         return this.emit({ type: "media-state", id: peer.id, video: msg.video !== false, audio: msg.audio !== false, screen: msg.screen === true });
       case "file-offer": {
         if (typeof msg.id !== "string" || this.transfers.has(msg.id)) return;
+        const waiting = [...this.transfers.values()].filter((t) => t.peer === peer.id && t.direction === "received" && t.status === "offered").length;
+        if (waiting >= MAX_PENDING_OFFERS) {
+          const reason = `${MAX_PENDING_OFFERS} offers from ${peer.id} are already waiting for an answer`;
+          if (peer.dc && peer.dc.readyState === "open") peer.dc.send(JSON.stringify({ t: "file-decline", id: msg.id, reason }));
+          return;
+        }
         const receiver = FileReceiver.fromOffer(msg, peer.id, {
           onChange: (t) => this.emit({ type: "transfer", transfer: t }),
           onVerdict: (v) => peer.dc.readyState === "open" && peer.dc.send(JSON.stringify({ t: "file-result", id: msg.id, ...v })),

@@ -1,6 +1,7 @@
 // End to end: three Chromium pages join one room through `confab serve` with the browser UI.
 // Each decodes the others' video and audio, chat arrives exactly once, a 20 MB file arrives
-// hash-exact, and leaving removes the leaver's tile everywhere and stops its tracks.
+// hash-exact, a page flooding another is held to its rate, and leaving removes the leaver's
+// tile everywhere and stops its tracks.
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -141,6 +142,43 @@ test("a 20 MB file arrives hash-exact at both receivers", async () => {
   }
   await pages.alice.waitForFunction(() => [...document.querySelectorAll('[data-testid="transfer"][data-direction="sent"]')].filter((r) => r.dataset.status === "done").length === 2, null, { timeout: 30000 });
   await pages.bob.screenshot({ path: path.join(shotsDir(), "after-transfer-bob.png") });
+});
+
+test("a peer flooding the data channel is cut to its rate, told off, and the others' chat still arrives", async () => {
+  const started = Date.now();
+  // Alice's page misbehaves as a modified client would: straight onto the channel to bob.
+  await pages.alice.evaluate(() => {
+    const dc = window.confab.backend.peers.get("bob").dc;
+    dc.send(JSON.stringify({ t: "chat", id: "long-one", text: "x".repeat(5000) }));
+    for (let i = 0; i < 20; i++) {
+      dc.send(JSON.stringify({ t: "file-offer", id: `flood-offer-${i}`, name: "<b>f</b>.txt", size: 10, sha256: "0".repeat(64), mime: "" }));
+    }
+    for (let i = 0; i < 2000; i++) dc.send(JSON.stringify({ t: "chat", id: `flood-${i}`, text: `flood ${i}` }));
+  });
+  await pages.carol.fill('[data-testid="chat-input"]', "during the flood");
+  await pages.carol.click('[data-testid="chat-send"]');
+  const bob = await pollPage(
+    pages.bob,
+    () => {
+      const texts = [...document.querySelectorAll("#messages .message")].map((e) => e.textContent);
+      const ok = texts.some((t) => t.includes("during the flood")) &&
+        texts.some((t) => t.includes("alice sends messages faster than 50 a second")) &&
+        texts.some((t) => t.includes("a chat message from alice is 5000 characters long"));
+      if (!ok) return false;
+      return {
+        flood: [...document.querySelectorAll('[data-testid="chat-entry"] .text')].filter((e) => e.textContent.startsWith("flood ")).length,
+        carol: [...document.querySelectorAll('[data-testid="chat-entry"] .text')].filter((e) => e.textContent === "during the flood").length,
+        offered: document.querySelectorAll('[data-testid="transfer"][data-direction="received"][data-status="offered"]').length,
+      };
+    },
+    null,
+    { what: "bob's errors about alice's flood, and carol's message" },
+  );
+  const seconds = (Date.now() - started) / 1000;
+  assert.ok(bob.flood >= 100 && bob.flood <= 200 + 50 * seconds, `bob showed ${bob.flood} of alice's 2000 in ${seconds} s`);
+  assert.equal(bob.carol, 1, "carol's message shown once");
+  assert.equal(bob.offered, 8, "offers left waiting for bob's answer: the cap");
+  await pages.bob.screenshot({ path: path.join(shotsDir(), "flood-bob.png") });
 });
 
 test("camera and mic toggles are seen by the others", async () => {

@@ -3,16 +3,14 @@
 //! participants rejoin within 5 s of the server's return, and a newcomer reaches everyone.
 //! Also: a participant killed with SIGKILL is gone from the others within 5 s.
 
+mod common;
+
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::recorder::{Recorder, chat, largest_gap, video_from};
 use confab_engine::call::{self, CallConfig, CallEvent, CallHandle, SignallingState};
-use tokio::sync::Notify;
-
-/// Upper bound on any wait; generous because CI machines are loaded.
-const WAIT: Duration = Duration::from_secs(45);
 
 /// Starts `confab serve` on `port` and waits for its "listening" line.
 fn serve(port: u16) -> Child {
@@ -39,95 +37,6 @@ fn free_port() -> u16 {
         .expect("a free port")
 }
 
-/// Everything a call reported, with when.
-#[derive(Default)]
-struct Log {
-    events: Vec<(Instant, CallEvent)>,
-}
-
-#[derive(Clone)]
-struct Recorder {
-    log: Arc<Mutex<Log>>,
-    changed: Arc<Notify>,
-}
-
-impl Recorder {
-    fn start(mut events: call::CallEvents) -> Self {
-        let r = Recorder {
-            log: Arc::default(),
-            changed: Arc::new(Notify::new()),
-        };
-        let (log, changed) = (r.log.clone(), r.changed.clone());
-        tokio::spawn(async move {
-            while let Some(e) = events.recv().await {
-                log.lock().expect("log").events.push((Instant::now(), e));
-                changed.notify_waiters();
-            }
-        });
-        r
-    }
-
-    /// Waits until `pred` holds over the log; panics after [`WAIT`] with `what`.
-    async fn until<T>(&self, what: &str, pred: impl Fn(&Log) -> Option<T>) -> T {
-        tokio::time::timeout(WAIT, async {
-            loop {
-                let wake = self.changed.notified();
-                if let Some(t) = pred(&self.log.lock().expect("log")) {
-                    return t;
-                }
-                wake.await;
-            }
-        })
-        .await
-        .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
-    }
-
-    /// When the first event matching `pred` after `since` arrived.
-    async fn first_after(
-        &self,
-        what: &str,
-        since: Instant,
-        pred: impl Fn(&CallEvent) -> bool,
-    ) -> Instant {
-        self.until(what, |log| {
-            log.events
-                .iter()
-                .find(|(at, e)| *at >= since && pred(e))
-                .map(|(at, _)| *at)
-        })
-        .await
-    }
-
-    /// Arrival times of decoded frames from `id` between `from` and `to`.
-    fn frames(&self, id: &str, from: Instant, to: Instant) -> Vec<Instant> {
-        self.log
-            .lock()
-            .expect("log")
-            .events
-            .iter()
-            .filter(|(at, e)| {
-                *at >= from
-                    && *at <= to
-                    && matches!(e, CallEvent::VideoFrame { id: f, .. } if f == id)
-            })
-            .map(|(at, _)| *at)
-            .collect()
-    }
-
-    fn left(&self) -> Vec<String> {
-        self.log
-            .lock()
-            .expect("log")
-            .events
-            .iter()
-            .filter_map(|(_, e)| match e {
-                CallEvent::ParticipantLeft { id } => Some(id.clone()),
-                _ => None,
-            })
-            .collect()
-    }
-}
-
 async fn join(url: &str, name: &str) -> (CallHandle, Recorder) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
@@ -139,24 +48,8 @@ async fn join(url: &str, name: &str) -> (CallHandle, Recorder) {
     (handle, Recorder::start(events))
 }
 
-fn video_from(id: &'static str) -> impl Fn(&CallEvent) -> bool {
-    move |e| matches!(e, CallEvent::VideoFrame { id: f, .. } if f == id)
-}
-
-fn chat(text: &'static str) -> impl Fn(&CallEvent) -> bool {
-    move |e| matches!(e, CallEvent::Chat { text: t, .. } if t == text)
-}
-
 fn signalling(state: fn(&SignallingState) -> bool) -> impl Fn(&CallEvent) -> bool {
     move |e| matches!(e, CallEvent::Signalling(s) if state(s))
-}
-
-fn largest_gap(frames: &[Instant]) -> Duration {
-    frames
-        .windows(2)
-        .map(|w| w[1] - w[0])
-        .max()
-        .unwrap_or(Duration::MAX)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

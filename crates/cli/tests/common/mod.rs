@@ -2,3 +2,4 @@
 
 pub mod netcall;
 pub mod netns;
+pub mod recorder;

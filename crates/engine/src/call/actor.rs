@@ -410,6 +410,13 @@ impl Actor {
     pub(super) async fn on_app_message(&mut self, from: &str, msg: AppMessage) {
         match msg {
             AppMessage::Chat(chat) => {
+                if let Err(length) = super::limits::check_chat_length(&chat.text) {
+                    return self.events.error(format!(
+                        "a chat message from {from} is {length} characters long (at most {} \
+                         are shown): dropped",
+                        super::limits::MAX_CHAT_CHARS
+                    ));
+                }
                 // Exactly once, whichever path delivered it first.
                 if self.chat.first_time(from, &chat.id) {
                     self.events.emit(CallEvent::Chat {

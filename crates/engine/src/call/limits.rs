@@ -14,9 +14,21 @@ pub const MESSAGE_BURST: f64 = 200.0;
 /// keyframe costs several times a normal frame's bits, and a receiver (or a hostile peer)
 /// asking in a loop would otherwise turn the stream into keyframes only.
 pub const KEYFRAME_REQUEST_INTERVAL: Duration = Duration::from_millis(300);
+/// Longest chat message shown, in characters: the UI's input takes no more (`maxlength`),
+/// so a longer one comes from a modified client and is dropped with an error, not shown.
+pub const MAX_CHAT_CHARS: usize = 4_000;
 /// Offers from one participant that may wait for the user's answer at once; later ones are
 /// declined with a reason.
 pub const MAX_PENDING_OFFERS: usize = 8;
+
+/// `Err(length)` when a chat text is longer than [`MAX_CHAT_CHARS`].
+pub fn check_chat_length(text: &str) -> Result<(), usize> {
+    // Counting stops early: a long text costs no more than the limit to check.
+    match text.chars().take(MAX_CHAT_CHARS + 1).count() {
+        n if n > MAX_CHAT_CHARS => Err(text.chars().count()),
+        _ => Ok(()),
+    }
+}
 
 /// A classic token bucket, time as an input.
 #[derive(Debug, Clone)]
@@ -108,6 +120,16 @@ impl DropReport {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn chat_longer_than_the_ui_allows_is_refused_with_its_length() {
+        assert_eq!(check_chat_length(&"é".repeat(MAX_CHAT_CHARS)), Ok(()));
+        assert_eq!(
+            check_chat_length(&"é".repeat(MAX_CHAT_CHARS + 1)),
+            Err(MAX_CHAT_CHARS + 1)
+        );
+        assert_eq!(check_chat_length(""), Ok(()));
+    }
 
     #[test]
     fn the_bucket_allows_the_burst_then_the_rate() {
