@@ -12,6 +12,7 @@
 
 import { FileSender, FileReceiver, CHUNK_SIZE, parseChunk } from "./transfer.js";
 import { TokenBucket, DropReport, ChatLog, MAX_CHAT_CHARS, MAX_PENDING_OFFERS, MESSAGES_PER_SECOND } from "./limits.js";
+import { Recovery, SILENCE_MS } from "./recovery.js";
 
 const CHANNEL_LABEL = "confab";
 /** Above this many queued bytes a sender waits for the channel to drain. */
@@ -19,12 +20,8 @@ const HIGH_WATER = 4 * 1024 * 1024;
 /** Wake a waiting sender when the queue falls to this. */
 const LOW_WATER = 1024 * 1024;
 const STATS_INTERVAL_MS = 1000;
-/** A lost link is left this long to come back by itself before the offering side restarts ICE… */
-const ICE_RESTART_AFTER_MS = 2000;
-/** …then again this often while it stays lost (the engine's ladder: crates/engine/src/call/recovery.rs). */
-const ICE_RESTART_EVERY_MS = 3000;
-/** A participant unreachable this long is removed from the call. */
-const PARTICIPANT_TIMEOUT_MS = 15000;
+/** How often links are checked for silence (no packet in SILENCE_MS: lost). */
+const WATCHDOG_MS = 500;
 /**
  * A participant announced by user-joined offers (the joiner does); if it has not within this
  * time this side offers instead: it came back believing its old link works, after the server
@@ -68,6 +65,9 @@ export class BrowserBackend {
     /** @type {Map<string, any>} transfers by id */
     this.transfers = new Map();
     this.statsTimer = null;
+    this.watchdogTimer = null;
+    /** Every link went silent and the signalling connection was renewed for it. */
+    this.ownNetworkSuspect = false;
   }
 
   /** Acquires camera and microphone before joining, so the first offer already carries them. */
@@ -122,6 +122,8 @@ export class BrowserBackend {
       if (this.socket !== socket) return;
       this.emit({ type: "status", level: "error", text: `Signalling disconnected (${reason}); reconnecting` });
       this.emit({ type: "signalling", state: "reconnecting", attempt: 0 });
+      // No ICE restart can be delivered meanwhile.
+      for (const peer of this.peers.values()) this.drive(peer, (r, now) => r.onSignalling(now, false));
     });
     socket.io.on("reconnect_attempt", (attempt) => {
       if (this.socket === socket) this.emit({ type: "signalling", state: "reconnecting", attempt });
@@ -130,6 +132,7 @@ export class BrowserBackend {
       if (typeof resumeToken === "string") this.resumeToken = resumeToken;
       if (joinedOnce) {
         this.reconcile(users || []);
+        for (const peer of this.peers.values()) this.drive(peer, (r, now) => r.onSignalling(now, true));
         this.emit({ type: "signalling", state: "rejoined" });
         this.emit({ type: "status", level: "ok", text: this.roomSummary() });
         return;
@@ -176,6 +179,7 @@ export class BrowserBackend {
       this.emit({ type: "error", message: `${e.code}: ${e.message}` });
     });
     this.statsTimer = setInterval(() => this.collectStats(), STATS_INTERVAL_MS);
+    this.watchdogTimer = setInterval(() => this.watchSilence(), WATCHDOG_MS);
   }
 
   /**
@@ -203,6 +207,8 @@ export class BrowserBackend {
   leave() {
     clearInterval(this.statsTimer);
     this.statsTimer = null;
+    clearInterval(this.watchdogTimer);
+    this.watchdogTimer = null;
     for (const id of new Set([...this.names.keys(), ...this.peers.keys()])) this.dropPeer(id);
     if (this.socket) {
       const s = this.socket;
@@ -357,7 +363,7 @@ export class BrowserBackend {
 
   createPeer(id) {
     const pc = new RTCPeerConnection({ iceServers: this.iceServers, bundlePolicy: "max-bundle", rtcpMuxPolicy: "require" });
-    const peer = { id, pc, dc: null, polite: this.user > id, makingOffer: false, ignoreOffer: false, videoSender: null, stats: null, offerer: false, everConnected: false, lostSince: null, recovery: null, messages: new TokenBucket(), flood: new DropReport() };
+    const peer = { id, pc, dc: null, polite: this.user > id, makingOffer: false, ignoreOffer: false, videoSender: null, stats: null, offerer: false, everConnected: false, ladder: null, ladderTimer: null, activity: -1, activeAt: 0, messages: new TokenBucket(), flood: new DropReport() };
     this.peers.set(id, peer);
     this.emit({ type: "participant-state", id, state: "connecting" });
     pc.onnegotiationneeded = async () => {
@@ -389,48 +395,103 @@ export class BrowserBackend {
     return peer;
   }
 
-  /**
-   * The recovery ladder for a lost link, as in the engine: show the participant as
-   * reconnecting, let ICE recover by itself for 2 s, then (on the side that made the first
-   * offer) restart ICE every 3 s; remove the participant after 15 s unreachable.
-   */
+  /** The connection's state into the recovery ladder (ui/recovery.js, the engine's policy). */
   onLinkState(peer) {
-    if (this.peers.get(peer.id) !== peer) return;
     const state = peer.pc.connectionState;
     if (state === "connected") {
       peer.everConnected = true;
-      peer.lostSince = null;
-      clearTimeout(peer.recovery);
-      peer.recovery = null;
-      this.emit({ type: "participant-state", id: peer.id, state: "connected" });
-      return;
+      peer.activeAt = performance.now();
+      // Created at the first connection: by then it is known which side offered first.
+      if (!peer.ladder) peer.ladder = new Recovery(peer.offerer);
     }
-    if (!peer.everConnected || (state !== "disconnected" && state !== "failed")) return;
-    if (peer.lostSince === null) {
-      peer.lostSince = performance.now();
-      this.emit({ type: "participant-state", id: peer.id, state: "reconnecting" });
-      this.scheduleRecovery(peer, state === "failed" ? 0 : ICE_RESTART_AFTER_MS);
-    } else if (state === "failed" && peer.offerer) {
-      this.scheduleRecovery(peer, 0);
+    const health = { connected: "connected", disconnected: "disconnected", failed: "failed" }[state];
+    if (health) this.drive(peer, (r, now) => r.onLink(now, health));
+  }
+
+  /**
+   * Feeds one input to `peer`'s ladder (`input(ladder, now)` returns its actions), carries
+   * the actions out, and arms the timer for its next timeout.
+   */
+  drive(peer, input) {
+    if (this.peers.get(peer.id) !== peer || !peer.ladder) return;
+    for (const action of input(peer.ladder, performance.now())) {
+      if (action === "restart") this.restartIce(peer);
+      else if (action === "remove") return this.dropPeer(peer.id); // it tells the UI "left"
+      else if (action.state !== "left") this.emit({ type: "participant-state", id: peer.id, state: action.state });
+    }
+    clearTimeout(peer.ladderTimer);
+    const at = peer.ladder.nextTimeout();
+    if (at !== null) {
+      peer.ladderTimer = setTimeout(() => this.drive(peer, (r, now) => r.onTimeout(now)), Math.max(0, at - performance.now()));
     }
   }
 
-  scheduleRecovery(peer, delay) {
-    clearTimeout(peer.recovery);
-    peer.recovery = setTimeout(() => {
-      if (this.peers.get(peer.id) !== peer || peer.lostSince === null) return;
-      if (performance.now() - peer.lostSince >= PARTICIPANT_TIMEOUT_MS) {
-        this.dropPeer(peer.id);
-        return;
+  /**
+   * Offers new ICE credentials. An offer of ours still waiting for its answer was lost (sent
+   * into a connection that had died, as when this side's own network went away): it is taken
+   * back first, or no new offer could go out (the engine's `take_back_offer`).
+   */
+  async restartIce(peer) {
+    if (peer.pc.signalingState === "have-local-offer") {
+      // A rollback that fails found the state already moved on (the answer came after all).
+      await peer.pc.setLocalDescription({ type: "rollback" }).catch(() => {});
+    }
+    peer.pc.restartIce();
+  }
+
+  /**
+   * A link that receives nothing at all — no media, no RTCP, no ICE check — for SILENCE_MS is
+   * lost, before Chromium's ICE says so (~5 s); one that receives again while ICE still says
+   * connected is back.
+   */
+  async watchSilence() {
+    for (const peer of [...this.peers.values()]) {
+      if (!peer.ladder) continue;
+      let activity = 0;
+      try {
+        (await peer.pc.getStats()).forEach((r) => {
+          if (r.type === "candidate-pair" && r.nominated) activity += (r.bytesReceived || 0) + (r.requestsReceived || 0) + (r.responsesReceived || 0);
+        });
+      } catch {
+        continue; // closed meanwhile
       }
-      if (peer.offerer) peer.pc.restartIce();
-      this.scheduleRecovery(peer, ICE_RESTART_EVERY_MS);
-    }, delay);
+      const now = performance.now();
+      if (activity !== peer.activity) {
+        peer.activity = activity;
+        peer.activeAt = now;
+        if (peer.ladder.phase === "lost" && peer.pc.connectionState === "connected") this.drive(peer, (r, t) => r.onLink(t, "connected"));
+      } else if (peer.ladder.phase === "connected" && now - peer.activeAt >= SILENCE_MS) {
+        this.drive(peer, (r, t) => r.onLink(t, "disconnected"));
+      }
+    }
+    this.checkOwnNetwork();
+  }
+
+  /**
+   * Every link silent at once: most likely this side's own network failed or changed (a page
+   * cannot see its addresses; the engine watches them). The signalling connection is then
+   * probably dead too, but socket.io would notice only after its ping timeout (~9 s): it is
+   * reconnected now instead, so that ICE restarts can be delivered as soon as the network
+   * allows (from a new address at once). Once per episode; costs a rejoin when wrong.
+   */
+  checkOwnNetwork() {
+    const links = [...this.peers.values()].filter((p) => p.ladder);
+    const allLost = links.length > 0 && links.every((p) => p.ladder.phase === "lost");
+    if (!allLost) {
+      this.ownNetworkSuspect = false;
+      return;
+    }
+    if (this.ownNetworkSuspect || !this.socket || !this.socket.connected) return;
+    this.ownNetworkSuspect = true;
+    for (const peer of links) {
+      this.drive(peer, (r, now) => [...r.onSignalling(now, false), ...r.onOwnNetwork(now)]);
+    }
+    this.socket.io.engine.close(); // socket.io reconnects (and we rejoin) by itself
   }
 
   /** Closes a link without telling the UI the participant left (it is replaced). */
   closePeer(peer) {
-    clearTimeout(peer.recovery);
+    clearTimeout(peer.ladderTimer);
     this.peers.delete(peer.id);
     if (peer.dc) peer.dc.close();
     peer.pc.close();

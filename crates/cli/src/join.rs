@@ -245,6 +245,8 @@ pub async fn run(args: JoinArgs) -> anyhow::Result<()> {
     let mut present = BTreeSet::new();
     let mut open = BTreeSet::new();
     let mut last_stats: BTreeMap<String, confab_engine::stats::ParticipantStats> = BTreeMap::new();
+    // When each participant's last video frame was decoded (`--progress` marks resumptions).
+    let mut last_video: BTreeMap<String, Duration> = BTreeMap::new();
     let mut latencies: BTreeMap<String, Vec<u32>> = BTreeMap::new();
     let mut greeted = args.chat.is_empty() && args.send_files.is_empty();
     // Latest state of each transfer, in the order they started.
@@ -274,7 +276,7 @@ pub async fn run(args: JoinArgs) -> anyhow::Result<()> {
         };
         let Some(event) = event else { break };
         if args.progress {
-            progress(&event, &report, joined_at.elapsed());
+            progress(&event, &report, &mut last_video, joined_at.elapsed());
         }
         match event {
             CallEvent::ParticipantJoined { id, name } => {
@@ -406,10 +408,19 @@ pub async fn run(args: JoinArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Video after this long without a frame is printed at once (a resumption), whatever the
+/// sampling: recovery times are measured from it.
+const VIDEO_GAP: Duration = Duration::from_millis(500);
+
 /// One JSON line per notable event, with `ms` since the call was joined (benchmarks time
-/// join → first frame with it). Decoded video is sampled (the first, then every 30th frame)
-/// so the output stays readable.
-fn progress(event: &CallEvent, report: &Report, since_join: Duration) {
+/// join → first frame with it). Decoded video is sampled (the first frame, every 30th, and
+/// the first after a gap of [`VIDEO_GAP`]) so the output stays readable.
+fn progress(
+    event: &CallEvent,
+    report: &Report,
+    last_video: &mut BTreeMap<String, Duration>,
+    since_join: Duration,
+) {
     let count = |id: &str| {
         report
             .participants
@@ -443,9 +454,28 @@ fn progress(event: &CallEvent, report: &Report, since_join: Duration) {
         // Counted before this frame is added to the report: the first, then every 30th.
         CallEvent::VideoFrame {
             id, width, height, ..
-        } if count(id) == 0 || (count(id) + 1) % 30 == 0 => {
-            serde_json::json!({"event": "video", "from": id, "frames": count(id) + 1,
-                "width": width, "height": height})
+        } if count(id) == 0
+            || (count(id) + 1) % 30 == 0
+            || last_video
+                .get(id)
+                .is_none_or(|t| since_join.saturating_sub(*t) >= VIDEO_GAP) =>
+        {
+            let mut line = serde_json::json!({"event": "video", "from": id,
+                "frames": count(id) + 1, "width": width, "height": height});
+            // After a gap: how long there was no frame (what a recovery measurement reads).
+            if let Some(gap) = last_video
+                .get(id)
+                .map(|t| since_join.saturating_sub(*t))
+                .filter(|gap| *gap >= VIDEO_GAP)
+            {
+                line["gap_ms"] = serde_json::json!(gap.as_millis() as u64);
+            }
+            last_video.insert(id.clone(), since_join);
+            line
+        }
+        CallEvent::VideoFrame { id, .. } => {
+            last_video.insert(id.clone(), since_join);
+            return;
         }
         CallEvent::MediaState {
             id,

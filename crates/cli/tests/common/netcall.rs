@@ -49,14 +49,78 @@ pub fn video_from(id: &'static str) -> impl Fn(&Value) -> bool {
     is("video", "from", id)
 }
 
-/// When alice and bob both decode each other's video again after `since` (within `within`).
+/// When `a` and `b` both decode each other's video again after an interruption that started
+/// after `since` (each side's first video line after `since` marked with a gap: see
+/// `confab join --progress`), within `within`; each is (its progress lines, its id).
+/// Frames still in flight just after `since` do not count as media resuming.
 pub fn media_both_ways(
-    alice: &Recorded,
-    bob: &Recorded,
+    a: (&Recorded, &'static str),
+    b: (&Recorded, &'static str),
     since: Instant,
     within: Duration,
 ) -> Instant {
-    let at_alice = alice.first_after(since, within, "bob's video again", video_from("bob"));
-    let at_bob = bob.first_after(since, within, "alice's video again", video_from("alice"));
-    at_alice.max(at_bob)
+    let resumed = |who: &Recorded, me: &str, other: &'static str| {
+        who.first_after(
+            since,
+            within,
+            &format!("{me} decoding {other} after a gap"),
+            move |v| v["event"] == "video" && v["from"] == other && v["gap_ms"].is_u64(),
+        )
+    };
+    resumed(a.0, a.1, b.1).max(resumed(b.0, b.1, a.1))
+}
+
+/// When `who` first shows participant `id` in `state` after `since`.
+pub fn shows_state(
+    who: &Recorded,
+    id: &'static str,
+    state: &'static str,
+    since: Instant,
+    within: Duration,
+) -> Instant {
+    who.first_after(since, within, &format!("{id} {state}"), move |v| {
+        v["event"] == "participant-state" && v["id"] == id && v["state"] == state
+    })
+}
+
+/// A browser guest: headless Chromium running the browser UI served by `confab serve`
+/// (`tests/js/lib/guest.mjs`), on `host`, printing `confab join --progress`-shaped lines.
+/// Its browser is closed on drop (stdin closed, then a bounded wait), not left running.
+pub struct Guest {
+    progress: Recorded,
+    stdin: Option<std::process::ChildStdin>,
+}
+
+impl Guest {
+    pub fn join(host: &Host, server: &Host, name: &str) -> Self {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/js/lib/guest.mjs");
+        let mut c = host.ns.command("node");
+        c.args([script, "--server", &format!("http://{}:3000", server.addr)]);
+        c.args(["--room", "net", "--name", name]);
+        c.stdin(std::process::Stdio::piped());
+        let mut progress = Recorded::spawn(c);
+        let stdin = progress.child.stdin.take();
+        Self { progress, stdin }
+    }
+}
+
+impl std::ops::Deref for Guest {
+    type Target = Recorded;
+    fn deref(&self) -> &Recorded {
+        &self.progress
+    }
+}
+
+impl Drop for Guest {
+    fn drop(&mut self) {
+        drop(self.stdin.take()); // the script closes its browser and exits
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if !matches!(self.progress.child.try_wait(), Ok(None)) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        // Recorded's own drop kills it.
+    }
 }

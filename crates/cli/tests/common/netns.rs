@@ -309,7 +309,12 @@ impl Link {
             .first_line_after(since, Duration::from_secs(5), "stats", |l| {
                 l.contains("\"stats\"")
             });
-        let lines = self.process.lines.0.lock().expect("lines");
+        let lines = self
+            .process
+            .lines
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let (_, line) = lines
             .iter()
             .find(|(t, l)| *t == at && l.contains("\"stats\""))
@@ -347,7 +352,10 @@ impl Recorded {
         std::thread::spawn(move || {
             for line in std::io::BufReader::new(stdout).lines() {
                 let Ok(line) = line else { return };
-                sink.0.lock().expect("lines").push((Instant::now(), line));
+                sink.0
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .push((Instant::now(), line));
                 sink.1.notify_all();
             }
         });
@@ -378,7 +386,9 @@ impl Recorded {
     ) -> Instant {
         let deadline = Instant::now() + within;
         let (lock, changed) = &*self.lines;
-        let mut lines = lock.lock().expect("lines");
+        let mut lines = lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         loop {
             let found = lines.iter().find(|(at, line)| *at >= since && pred(line));
             if let Some((at, _)) = found {

@@ -1,0 +1,114 @@
+// A browser guest as a process, for tests written in Rust (the network-namespace tests): opens
+// the browser UI served by `confab serve` at --server in headless Chromium, joins --room as
+// --name, and prints what happens as JSON lines in `confab join --progress`'s shapes:
+//   {"event":"joined"}, {"event":"participant-state","id","state"}, {"event":"participant-left","id"},
+//   {"event":"signalling","state"}, {"event":"error","message"},
+//   {"event":"video","from","frames"} whenever getStats shows more frames decoded from a peer
+//   (polled every POLL_MS: times are within that of the decode), with "gap_ms" when the
+//   previous increase was GAP_MS or more before (as `confab join` marks a resumption).
+// Runs until stdin closes or SIGTERM; `--shot PATH` saves a screenshot first when it ends.
+//
+// Usage: node tests/js/lib/guest.mjs --server http://10.77.0.1:3000 --room net --name carol
+
+import { parseArgs } from "node:util";
+import { launchChromium, newPage } from "./harness.mjs";
+
+const POLL_MS = 100;
+const GAP_MS = 500;
+const { values: args } = parseArgs({
+  options: {
+    server: { type: "string" },
+    room: { type: "string" },
+    name: { type: "string" },
+    shot: { type: "string" },
+  },
+});
+if (!args.server || !args.room || !args.name) {
+  console.error("usage: guest.mjs --server URL --room ROOM --name NAME [--shot PATH]");
+  process.exit(2);
+}
+
+const print = (line) => process.stdout.write(`${JSON.stringify(line)}\n`);
+// Camera and microphone need a secure context: the server's plain-http origin on the test
+// network is declared one (as https would be in a real deployment).
+const origin = new URL(args.server).origin;
+const browser = await launchChromium([`--unsafely-treat-insecure-origin-as-secure=${origin}`]);
+const page = await newPage(browser, args.server, args.name);
+await page.exposeFunction("__confabProgress", (e) => {
+  switch (e.type) {
+    case "joined":
+      return print({ event: "joined", room: e.room });
+    case "participant-state":
+      return print({ event: "participant-state", id: e.id, state: e.state });
+    case "participant-left":
+      return print({ event: "participant-left", id: e.id });
+    case "signalling":
+      return print({ event: "signalling", state: e.state });
+    case "error":
+      return print({ event: "error", message: e.message });
+  }
+});
+// Every backend event is copied to the test before the UI gets it: the backend is created
+// at join, so the hook wraps the UI's handler as soon as the backend exists.
+await page.addInitScript(() => {
+  const hook = () => {
+    const backend = window.confab && window.confab.backend;
+    if (!backend || backend.__hooked) return false;
+    const ui = backend.emit;
+    backend.emit = (e) => {
+      window.__confabProgress({ type: e.type, id: e.id, state: e.state, room: e.room, message: e.message });
+      ui(e);
+    };
+    backend.__hooked = true;
+    return true;
+  };
+  const timer = setInterval(() => hook() && clearInterval(timer), 5);
+});
+await page.goto(`${args.server}/?room=${encodeURIComponent(args.room)}&name=${encodeURIComponent(args.name)}&autojoin=1`);
+
+const frames = new Map();
+const lastIncrease = new Map();
+let stopping = false;
+async function poll() {
+  while (!stopping) {
+    const now = await page
+      .evaluate(async () => {
+        const backend = window.confab && window.confab.backend;
+        const out = {};
+        if (!backend) return out;
+        for (const [id, peer] of backend.peers) {
+          let decoded = 0;
+          (await peer.pc.getStats()).forEach((r) => {
+            if (r.type === "inbound-rtp" && r.kind === "video") decoded += r.framesDecoded || 0;
+          });
+          out[id] = decoded;
+        }
+        return out;
+      })
+      .catch(() => ({}));
+    for (const [id, n] of Object.entries(now)) {
+      if (n > (frames.get(id) || 0)) {
+        const now = Date.now();
+        const line = { event: "video", from: id, frames: n };
+        if (lastIncrease.has(id) && now - lastIncrease.get(id) >= GAP_MS) line.gap_ms = now - lastIncrease.get(id);
+        lastIncrease.set(id, now);
+        print(line);
+      }
+      frames.set(id, n);
+    }
+    await new Promise((r) => setTimeout(r, POLL_MS));
+  }
+}
+const polling = poll();
+
+async function stop() {
+  if (stopping) return;
+  stopping = true;
+  await polling;
+  if (args.shot) await page.screenshot({ path: args.shot }).catch(() => {});
+  await browser.close();
+  process.exit(0);
+}
+process.stdin.on("end", stop);
+process.stdin.resume();
+process.on("SIGTERM", stop);
