@@ -53,6 +53,13 @@ let videoOn = true;
 let audioOn = true;
 let sharing = false;
 const names = new Map();
+/**
+ * Who is in the call now. Media, state and statistics events still in flight for someone who
+ * has left arrive after the "left" (they travel on other queues): only these ids get a tile.
+ */
+const present = new Set();
+/** Video for `id` has a tile to go to: our own preview, or someone in the call. */
+const hasTile = (id) => id === ui.localTile.dataset.participant || present.has(id);
 /** Desktop app: one WebCodecs decoder per tile, by participant id (our own for the preview). */
 const tileVideos = new Map();
 const graph = new BitrateGraph($("bitrate-graph"), $("graph-scale"));
@@ -310,11 +317,13 @@ function onEvent(e) {
       systemMessage(`Error: ${e.message}`);
       break;
     case "joined":
+      present.clear();
       setInCall(true);
       systemMessage(`Joined room ${e.room}`);
       showInvite(e.room);
       break;
     case "left":
+      present.clear();
       setInCall(false);
       clearTimeout(bannerTimer);
       ui.banner.hidden = true;
@@ -329,11 +338,13 @@ function onEvent(e) {
       ui.localVideo.srcObject = e.stream;
       break;
     case "participant-joined":
+      present.add(e.id);
       names.set(e.id, e.name);
       ensureTile(e.id);
       systemMessage(`${e.name} joined`);
       break;
     case "participant-left": {
+      present.delete(e.id);
       closeTileVideo(e.id);
       linkStates.delete(e.id);
       graph.remove(e.id);
@@ -354,19 +365,20 @@ function onEvent(e) {
       ui.localTile.classList.toggle("sharing", e.screen);
       break;
     case "encoded-video":
-      // Frames still in flight after leaving must not bring a tile back.
-      if (backend && backend.joined) tileVideoFor(e.id).pushAccessUnit(e.keyframe, e.data, e.sentMs);
+      // Frames still in flight after leaving (ours or theirs) must not bring a tile back.
+      if (backend && backend.joined && hasTile(e.id)) tileVideoFor(e.id).pushAccessUnit(e.keyframe, e.data, e.sentMs);
       break;
     case "picture":
-      if (backend && backend.joined) tileVideoFor(e.id).pushPicture(e.width, e.height, e.planes, e.sentMs);
+      if (backend && backend.joined && hasTile(e.id)) tileVideoFor(e.id).pushPicture(e.width, e.height, e.planes, e.sentMs);
       break;
     case "track": {
+      if (!present.has(e.id)) break;
       const v = ensureTile(e.id).querySelector("video");
       if (v.srcObject !== e.stream) v.srcObject = e.stream;
       break;
     }
     case "media-state":
-      setFlags(ensureTile(e.id), e);
+      if (present.has(e.id)) setFlags(ensureTile(e.id), e);
       break;
     case "chat":
       chatMessage(e);
@@ -375,6 +387,7 @@ function onEvent(e) {
       showTransfer(e.transfer);
       break;
     case "stats":
+      if (!present.has(e.id)) break;
       showStats(e);
       graph.update(e);
       break;

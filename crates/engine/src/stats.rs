@@ -3,7 +3,21 @@
 
 use std::time::Instant;
 
+use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 use rtc::statistics::report::{RTCStatsReport, RTCStatsReportEntry};
+
+/// RTP clock rates of what Confab receives (codecs.rs): H.264 and Opus.
+const VIDEO_CLOCK_HZ: f64 = 90_000.0;
+const AUDIO_CLOCK_HZ: f64 = 48_000.0;
+
+/// Inbound jitter in seconds. webrtc-rs 0.21 reports the RTCP receiver report's figure as is,
+/// in RTP timestamp units, although its field says seconds (98 read as 98 s for video).
+fn jitter_seconds(kind: RtpCodecKind, reported: f64) -> f64 {
+    match kind {
+        RtpCodecKind::Audio => reported / AUDIO_CLOCK_HZ,
+        _ => reported / VIDEO_CLOCK_HZ,
+    }
+}
 
 /// Cumulative counters at one instant.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -28,7 +42,9 @@ impl Totals {
                     let r = &s.received_rtp_stream_stats;
                     t.packets_in += r.packets_received;
                     t.packets_lost += r.packets_lost;
-                    t.jitter = t.jitter.max(r.jitter);
+                    t.jitter = t
+                        .jitter
+                        .max(jitter_seconds(r.rtp_stream_stats.kind, r.jitter));
                 }
                 RTCStatsReportEntry::OutboundRtp(s) => {
                     t.bytes_out += s.sent_rtp_stream_stats.bytes_sent;
@@ -96,6 +112,13 @@ impl RateMeter {
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn jitter_in_timestamp_units_becomes_seconds_at_the_codec_clock() {
+        // 90 units of a 90 kHz clock and 48 of a 48 kHz one are both 1 ms.
+        assert!((jitter_seconds(RtpCodecKind::Video, 90.0) - 0.001).abs() < 1e-12);
+        assert!((jitter_seconds(RtpCodecKind::Audio, 48.0) - 0.001).abs() < 1e-12);
+    }
 
     #[test]
     fn rates_come_from_the_difference_between_readings() {

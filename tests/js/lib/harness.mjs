@@ -13,9 +13,12 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "
 export const CONFAB = process.env.CONFAB_BIN || path.join(ROOT, "target/debug/confab");
 export const SHOTS = path.join(ROOT, "target/e2e");
 
-/** Starts `confab serve` and resolves once it prints the address it listens on. */
-export async function startServer(extraArgs = []) {
-  const child = spawn(CONFAB, ["serve", "--bind", "127.0.0.1:0", ...extraArgs], {
+/**
+ * Starts `confab serve` and resolves once it prints the address it listens on; `bind` picks
+ * the address (a fixed port lets a test restart the server where its clients expect it).
+ */
+export async function startServer(extraArgs = [], bind = "127.0.0.1:0") {
+  const child = spawn(CONFAB, ["serve", "--bind", bind, ...extraArgs], {
     stdio: ["ignore", "pipe", "inherit"],
     env: { ...process.env, CONFAB_LOG: process.env.CONFAB_LOG || "warn" },
   });
@@ -196,7 +199,7 @@ export function rustPeer({ server, room, name, dir, args = [] }) {
 /** The desktop app beside the `confab` binary (same Cargo profile). */
 export const APP = process.env.CONFAB_APP_BIN || path.join(path.dirname(CONFAB), "confab-app");
 
-function freePort() {
+export function freePort() {
   return new Promise((resolve, reject) => {
     const s = createServer();
     s.once("error", reject);
