@@ -13,12 +13,18 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "
 export const CONFAB = process.env.CONFAB_BIN || path.join(ROOT, "target/debug/confab");
 export const SHOTS = path.join(ROOT, "target/e2e");
 
+/** `cmd args` as run inside the network namespace `netns` (or as is without one). */
+export function inNetns(netns, cmd, args) {
+  return netns ? ["ip", ["netns", "exec", netns, cmd, ...args]] : [cmd, args];
+}
+
 /**
  * Starts `confab serve` and resolves once it prints the address it listens on; `bind` picks
- * the address (a fixed port lets a test restart the server where its clients expect it).
+ * the address (a fixed port lets a test restart the server where its clients expect it),
+ * `netns` a network namespace to run in.
  */
-export async function startServer(extraArgs = [], bind = "127.0.0.1:0") {
-  const child = spawn(CONFAB, ["serve", "--bind", bind, ...extraArgs], {
+export async function startServer(extraArgs = [], bind = "127.0.0.1:0", netns = null) {
+  const child = spawn(...inNetns(netns, CONFAB, ["serve", "--bind", bind, ...extraArgs]), {
     stdio: ["ignore", "pipe", "inherit"],
     env: { ...process.env, CONFAB_LOG: process.env.CONFAB_LOG || "warn" },
   });
@@ -152,12 +158,11 @@ export function guestDecodes(page, ids, { frames = 30, samples = 48000, onlyThes
  * waitFor(pred, what) resolves on the first progress line (JSON) for which pred is true;
  * stop() sends SIGINT, checks the exit code and resolves with the report.
  */
-export function rustPeer({ server, room, name, dir, args = [] }) {
+export function rustPeer({ server, room, name, dir, args = [], bind = "127.0.0.1:0", netns = null }) {
   const report = path.join(dir, `${name}.json`);
   const child = spawn(
-    CONFAB,
-    ["join", "--server", server.url, "--room", room, "--name", name, "--bind", "127.0.0.1:0",
-      "--report", report, "--progress", ...args],
+    ...inNetns(netns, CONFAB, ["join", "--server", server.url, "--room", room, "--name", name,
+      ...(bind ? ["--bind", bind] : []), "--report", report, "--progress", ...args]),
     { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, CONFAB_LOG: process.env.CONFAB_LOG || "warn,webrtc=off" } },
   );
   const seen = [];
@@ -169,6 +174,8 @@ export function rustPeer({ server, room, name, dir, args = [] }) {
     } catch {
       return;
     }
+    // When it arrived (ms since the epoch), for timing; not enumerable, so not compared.
+    Object.defineProperty(event, "at", { value: Date.now(), enumerable: false });
     seen.push(event);
     for (const w of waiters.splice(0)) {
       if (w.pred(event)) w.resolve(event);
@@ -214,13 +221,15 @@ export function freePort() {
  * Starts WebKitWebDriver and, through it, the desktop app (`binary`) with `args` and `env` (FINDINGS: no
  * tauri-driver needed; the app must see TAURI_WEBVIEW_AUTOMATION). Needs an X display.
  * Resolves with the selenium driver, the WebKitWebDriver process (the app and its WebKit
- * processes are its descendants) and quit().
+ * processes are its descendants) and quit(). With `netns`, the driver (and so the app) runs in
+ * that network namespace, listening on `host` there.
  */
-export async function launchApp(args, env = {}, binary = APP) {
+export async function launchApp(args, env = {}, binary = APP, { netns = null, host = "127.0.0.1" } = {}) {
   if (!process.env.DISPLAY) throw new Error("the app needs an X server (run under xvfb-run)");
   const { Builder } = await import("selenium-webdriver");
   const port = await freePort();
-  const webdriver = spawn("WebKitWebDriver", [`--port=${port}`], {
+  const driverArgs = netns ? [`--port=${port}`, `--host=${host}`] : [`--port=${port}`];
+  const webdriver = spawn(...inNetns(netns, "WebKitWebDriver", driverArgs), {
     stdio: "ignore",
     env: { ...process.env, ...env, TAURI_WEBVIEW_AUTOMATION: "true" },
   });
@@ -231,7 +240,7 @@ export async function launchApp(args, env = {}, binary = APP) {
   const deadline = Date.now() + 20000;
   for (;;) {
     try {
-      if ((await fetch(`http://127.0.0.1:${port}/status`)).ok) break;
+      if ((await fetch(`http://${host}:${port}/status`)).ok) break;
     } catch {}
     if (Date.now() > deadline) {
       quitDriver();
@@ -242,7 +251,7 @@ export async function launchApp(args, env = {}, binary = APP) {
   let driver;
   try {
     driver = await new Builder()
-      .usingServer(`http://127.0.0.1:${port}`)
+      .usingServer(`http://${host}:${port}`)
       .withCapabilities({ browserName: "wry", "webkitgtk:browserOptions": { binary, args } })
       .build();
   } catch (err) {

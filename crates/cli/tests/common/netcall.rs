@@ -49,10 +49,16 @@ pub fn video_from(id: &'static str) -> impl Fn(&Value) -> bool {
     is("video", "from", id)
 }
 
+/// Shorter interruptions are not marked by `confab join --progress` (nor the guest script):
+/// a video line after `since` + this without a gap mark means media never stopped for longer.
+pub const MARKED_GAP: Duration = Duration::from_millis(500);
+
 /// When `a` and `b` both decode each other's video again after an interruption that started
-/// after `since` (each side's first video line after `since` marked with a gap: see
-/// `confab join --progress`), within `within`; each is (its progress lines, its id).
-/// Frames still in flight just after `since` do not count as media resuming.
+/// at `since` (each side's first video line marked with a gap: see `confab join
+/// --progress`), within `within`; each is (its progress lines, its id). Frames still in
+/// flight just after `since` do not count as media resuming; when a side's first video line
+/// after `since` + [`MARKED_GAP`] carries no gap mark, its media never stopped for as long
+/// as that, and `since` + [`MARKED_GAP`] is taken (an upper bound).
 pub fn media_both_ways(
     a: (&Recorded, &'static str),
     b: (&Recorded, &'static str),
@@ -60,12 +66,17 @@ pub fn media_both_ways(
     within: Duration,
 ) -> Instant {
     let resumed = |who: &Recorded, me: &str, other: &'static str| {
-        who.first_after(
-            since,
+        let (at, line) = who.first_json_after(
+            since + MARKED_GAP + Duration::from_millis(100),
             within,
-            &format!("{me} decoding {other} after a gap"),
-            move |v| v["event"] == "video" && v["from"] == other && v["gap_ms"].is_u64(),
-        )
+            &format!("{me} decoding {other} again"),
+            move |v| v["event"] == "video" && v["from"] == other,
+        );
+        if line["gap_ms"].is_u64() {
+            at
+        } else {
+            since + MARKED_GAP
+        }
     };
     resumed(a.0, a.1, b.1).max(resumed(b.0, b.1, a.1))
 }

@@ -376,6 +376,29 @@ impl Recorded {
         })
     }
 
+    /// Like [`Self::first_after`], with the line itself.
+    pub fn first_json_after(
+        &self,
+        since: Instant,
+        within: Duration,
+        what: &str,
+        pred: impl Fn(&serde_json::Value) -> bool,
+    ) -> (Instant, serde_json::Value) {
+        let at = self.first_after(since, within, what, &pred);
+        let lines = self
+            .lines
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let value = lines
+            .iter()
+            .filter(|(t, _)| *t == at)
+            .filter_map(|(_, l)| serde_json::from_str::<serde_json::Value>(l).ok())
+            .find(|v| pred(v))
+            .expect("the line just found");
+        (at, value)
+    }
+
     /// The first recorded line at or after `since` for which `pred` holds, within `within`.
     pub fn first_line_after(
         &self,

@@ -1,0 +1,101 @@
+// Hosts on one machine for the JavaScript tests, as crates/cli/tests/common/netns.rs builds
+// them for the Rust ones: network namespaces joined by veth pairs to a bridge in a "switch"
+// namespace, on 10.77.0.0/24, plus a control link from the test's own namespace to a host
+// (10.78.0.0/24) for driving what runs there (WebKitWebDriver). Addresses of these namespaces
+// only; nothing leaves the machine. Needs root (ip netns, nft).
+
+import { execFileSync } from "node:child_process";
+
+function run(cmd, args, input) {
+  execFileSync(cmd, args, { input, stdio: [input === undefined ? "ignore" : "pipe", "ignore", "pipe"] });
+}
+
+const ip = (...args) => run("ip", args);
+
+export class Lan {
+  /** `tag` keeps the namespaces of concurrent tests apart. */
+  constructor(tag) {
+    this.tag = `${tag}${process.pid % 100000}`;
+    this.namespaces = [];
+    this.next = 1;
+    this.switch = this.namespace(`cfsw-${this.tag}`);
+    ip("-n", this.switch, "link", "add", "br0", "type", "bridge");
+    ip("-n", this.switch, "link", "set", "br0", "up");
+    // Deleted even when a test fails without reaching its `after`.
+    process.once("exit", () => this.destroy());
+  }
+
+  namespace(name) {
+    try {
+      ip("netns", "del", name);
+    } catch {}
+    ip("netns", "add", name);
+    ip("-n", name, "link", "set", "lo", "up");
+    this.namespaces.push(name);
+    return name;
+  }
+
+  /** A new host at 10.77.0.N: `{ ns, addr }`. */
+  host(role) {
+    const n = this.next++;
+    const ns = this.namespace(`cf${role}-${this.tag}`);
+    const inside = `cfi${n}${this.tag}`.slice(0, 15);
+    const outside = `cfo${n}${this.tag}`.slice(0, 15);
+    ip("link", "add", inside, "type", "veth", "peer", "name", outside);
+    ip("link", "set", inside, "netns", ns);
+    ip("link", "set", outside, "netns", this.switch);
+    ip("-n", ns, "link", "set", inside, "name", "eth0");
+    const addr = `10.77.0.${n}`;
+    ip("-n", ns, "addr", "add", `${addr}/24`, "dev", "eth0");
+    ip("-n", ns, "link", "set", "eth0", "up");
+    ip("-n", this.switch, "link", "set", outside, "master", "br0");
+    ip("-n", this.switch, "link", "set", outside, "up");
+    return { ns, addr };
+  }
+
+  /**
+   * A point-to-point link from this process's namespace to `host`, outside the LAN; returns
+   * the host's address on it. Blackouts and address changes leave it alone.
+   */
+  control(host) {
+    const mine = `cfc${this.tag}`.slice(0, 15);
+    const theirs = `cfd${this.tag}`.slice(0, 15);
+    ip("link", "add", mine, "type", "veth", "peer", "name", theirs);
+    ip("link", "set", theirs, "netns", host.ns);
+    ip("-n", host.ns, "link", "set", theirs, "name", "ctl");
+    ip("addr", "add", "10.78.0.1/24", "dev", mine);
+    ip("link", "set", mine, "up");
+    ip("-n", host.ns, "addr", "add", "10.78.0.2/24", "dev", "ctl");
+    ip("-n", host.ns, "link", "set", "ctl", "up");
+    return "10.78.0.2";
+  }
+
+  /** Drops every packet in and out of the host's LAN interface until restore(). */
+  blackout(host) {
+    const rules = `table inet blackout {
+      chain input { type filter hook input priority 0; iifname "eth0" drop; }
+      chain output { type filter hook output priority 0; oifname "eth0" drop; }
+    }\n`;
+    run("ip", ["netns", "exec", host.ns, "nft", "-f", "-"], rules);
+  }
+
+  restore(host) {
+    run("ip", ["netns", "exec", host.ns, "nft", "delete", "table", "inet", "blackout"]);
+  }
+
+  /** Moves the host to `addr` (the new address added, then the old one removed). */
+  changeAddress(host, addr) {
+    run("ip", ["netns", "exec", host.ns, "sysctl", "-q", "-w", "net.ipv4.conf.eth0.promote_secondaries=1"]);
+    ip("-n", host.ns, "addr", "add", `${addr}/24`, "dev", "eth0");
+    ip("-n", host.ns, "addr", "del", `${host.addr}/24`, "dev", "eth0");
+    host.addr = addr;
+  }
+
+  destroy() {
+    for (const ns of this.namespaces.splice(0).reverse()) {
+      try {
+        ip("netns", "del", ns);
+      } catch {}
+    }
+  }
+}
