@@ -5,7 +5,9 @@
 //   {"event":"signalling","state"}, {"event":"error","message"},
 //   {"event":"video","from","frames"} whenever getStats shows more frames decoded from a peer
 //   (polled every POLL_MS: times are within that of the decode), with "gap_ms" when the
-//   previous increase was GAP_MS or more before (as `confab join` marks a resumption).
+//   previous increase was GAP_MS or more before (as `confab join` marks a resumption);
+//   {"event":"stats","id","fps","bitrate_in_bps","bitrate_out_bps","audio_concealed"} once a
+//   second per peer (audio_concealed: the share of received audio samples concealed).
 // Runs until stdin closes or SIGTERM; `--shot PATH` saves a screenshot first when it ends.
 //
 // Usage: node tests/js/lib/guest.mjs --server http://10.77.0.1:3000 --room net --name carol
@@ -101,10 +103,58 @@ async function poll() {
 }
 const polling = poll();
 
+/** Per-second statistics from getStats, in confab join's `stats` shape where they overlap. */
+async function statsLoop() {
+  const last = new Map();
+  while (!stopping) {
+    const now = await page
+      .evaluate(async () => {
+        const backend = window.confab && window.confab.backend;
+        const out = {};
+        if (!backend) return out;
+        for (const [id, peer] of backend.peers) {
+          const s = { frames: 0, bytesIn: 0, bytesOut: 0, samples: 0, concealed: 0 };
+          (await peer.pc.getStats()).forEach((r) => {
+            if (r.type === "inbound-rtp") s.bytesIn += r.bytesReceived || 0;
+            if (r.type === "outbound-rtp") s.bytesOut += r.bytesSent || 0;
+            if (r.type === "inbound-rtp" && r.kind === "video") s.frames += r.framesDecoded || 0;
+            if (r.type === "inbound-rtp" && r.kind === "audio") {
+              s.samples += r.totalSamplesReceived || 0;
+              s.concealed += r.concealedSamples || 0;
+            }
+          });
+          out[id] = s;
+        }
+        return out;
+      })
+      .catch(() => ({}));
+    const t = Date.now();
+    for (const [id, s] of Object.entries(now)) {
+      const p = last.get(id);
+      if (p && t > p.t) {
+        const dt = (t - p.t) / 1000;
+        const samples = s.samples - p.samples;
+        print({
+          event: "stats",
+          id,
+          fps: (s.frames - p.frames) / dt,
+          bitrate_in_bps: ((s.bytesIn - p.bytesIn) * 8) / dt,
+          bitrate_out_bps: ((s.bytesOut - p.bytesOut) * 8) / dt,
+          audio_concealed: samples > 0 ? (s.concealed - p.concealed) / samples : null,
+        });
+      }
+      last.set(id, { ...s, t });
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+const statsPolling = statsLoop();
+
 async function stop() {
   if (stopping) return;
   stopping = true;
   await polling;
+  await statsPolling;
   if (args.shot) await page.screenshot({ path: args.shot }).catch(() => {});
   await browser.close();
   process.exit(0);

@@ -4,13 +4,23 @@
 // (10.78.0.0/24) for driving what runs there (WebKitWebDriver). Addresses of these namespaces
 // only; nothing leaves the machine. Needs root (ip netns, nft).
 
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
+import { createInterface } from "node:readline";
+import { CONFAB } from "./harness.mjs";
 
 function run(cmd, args, input) {
   execFileSync(cmd, args, { input, stdio: [input === undefined ? "ignore" : "pipe", "ignore", "pipe"] });
 }
 
 const ip = (...args) => run("ip", args);
+
+/**
+ * Checksums and segmentation in software: a frame crossing `confab netem` must be complete
+ * (crates/cli/tests/common/netns.rs says why).
+ */
+function noOffloads(ns, iface) {
+  run("ip", ["netns", "exec", ns, "ethtool", "-K", iface, "tx", "off", "tso", "off", "gso", "off", "gro", "off"]);
+}
 
 export class Lan {
   /** `tag` keeps the namespaces of concurrent tests apart. */
@@ -39,17 +49,84 @@ export class Lan {
   host(role) {
     const n = this.next++;
     const ns = this.namespace(`cf${role}-${this.tag}`);
-    const inside = `cfi${n}${this.tag}`.slice(0, 15);
+    this.plug(ns, n);
+    return this.address(ns, n);
+  }
+
+  /**
+   * A new host whose link to the switch goes through `confab netem` (in a namespace of its
+   * own) with the profiles `up` (from the host) and `down` (to it): `{ host, link }`, where
+   * `link.set(direction, profile)` changes it (direction up, down or both) and resolves once
+   * applied. The emulator stops when this process exits (its stdin closes).
+   */
+  async hostBehindLink(role, up, down) {
+    const n = this.next++;
+    const ns = this.namespace(`cf${role}-${this.tag}`);
+    const middle = this.namespace(`cfl${role}-${this.tag}`);
+    run("ip", ["netns", "exec", middle, "sysctl", "-q", "-w", "net.ipv6.conf.all.disable_ipv6=1"]);
+    // host eth0 <-> middle "inner"; middle "outer" <-> the switch.
+    const a = `cfi${n}${this.tag}`.slice(0, 15);
+    const b = `cfm${n}${this.tag}`.slice(0, 15);
+    ip("link", "add", a, "type", "veth", "peer", "name", b);
+    ip("link", "set", a, "netns", ns);
+    ip("-n", ns, "link", "set", a, "name", "eth0");
+    ip("-n", ns, "link", "set", "eth0", "up");
+    noOffloads(ns, "eth0");
+    ip("link", "set", b, "netns", middle);
+    ip("-n", middle, "link", "set", b, "name", "inner");
+    this.plug(middle, n, "outer");
+    for (const end of ["inner", "outer"]) {
+      ip("-n", middle, "link", "set", end, "up");
+      noOffloads(middle, end);
+    }
+    const child = spawn("ip", ["netns", "exec", middle, CONFAB, "netem", "--inner", "inner", "--outer", "outer", "--up", up, "--down", down], {
+      stdio: ["pipe", "pipe", "inherit"],
+    });
+    const waiting = [];
+    createInterface({ input: child.stdout }).on("line", (line) => {
+      const w = waiting.shift();
+      if (w) w(JSON.parse(line));
+    });
+    const next = () => new Promise((resolve) => waiting.push(resolve));
+    const ready = await next();
+    if (ready.event !== "ready") throw new Error(`confab netem: ${JSON.stringify(ready)}`);
+    const link = {
+      async set(direction, profile) {
+        const reply = next();
+        child.stdin.write(`${direction} ${profile}\n`);
+        const r = await reply;
+        if (r.event !== "applied") throw new Error(`confab netem refused ${profile}: ${JSON.stringify(r)}`);
+      },
+      async stats() {
+        const reply = next();
+        child.stdin.write("stats\n");
+        return reply;
+      },
+      stop() {
+        child.stdin.end();
+      },
+    };
+    return { host: this.address(ns, n), link };
+  }
+
+  /** A veth from `ns` (named `name` there, offloads off) to the switch's bridge. */
+  plug(ns, n, name = "eth0") {
+    const inside = `cfj${n}${this.tag}`.slice(0, 15);
     const outside = `cfo${n}${this.tag}`.slice(0, 15);
     ip("link", "add", inside, "type", "veth", "peer", "name", outside);
     ip("link", "set", inside, "netns", ns);
     ip("link", "set", outside, "netns", this.switch);
-    ip("-n", ns, "link", "set", inside, "name", "eth0");
-    const addr = `10.77.0.${n}`;
-    ip("-n", ns, "addr", "add", `${addr}/24`, "dev", "eth0");
-    ip("-n", ns, "link", "set", "eth0", "up");
+    ip("-n", ns, "link", "set", inside, "name", name);
+    ip("-n", ns, "link", "set", name, "up");
+    noOffloads(ns, name);
     ip("-n", this.switch, "link", "set", outside, "master", "br0");
     ip("-n", this.switch, "link", "set", outside, "up");
+    noOffloads(this.switch, outside);
+  }
+
+  address(ns, n) {
+    const addr = `10.77.0.${n}`;
+    ip("-n", ns, "addr", "add", `${addr}/24`, "dev", "eth0");
     return { ns, addr };
   }
 
