@@ -8,7 +8,14 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rtc::interceptor::{Attribute, Interceptor, Packet, Slot, StreamInfo, TaggedPacket};
+use rtc::interceptor::{
+    Attribute, Interceptor, NackGeneratorBuilder, NackResponderBuilder, Packet, Slot, StreamInfo,
+    TaggedPacket,
+};
+use rtc::peer_connection::configuration::interceptor_registry::{
+    configure_rtcp_reports, configure_simulcast_extension_headers, configure_twcc_receiver_only,
+};
+use rtc::peer_connection::configuration::media_engine::MediaEngine;
 use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use rtc::sansio::Protocol;
@@ -30,7 +37,7 @@ use webrtc::peer_connection::{
     PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCBundlePolicy,
     RTCConfigurationBuilder, RTCIceCandidateInit, RTCIceGatheringState, RTCIceServer,
     RTCIceTransportPolicy, RTCPeerConnectionIceEvent, RTCPeerConnectionState, RTCRtcpMuxPolicy,
-    Registry, SettingEngineBuilder, register_default_interceptors,
+    Registry, SettingEngineBuilder,
 };
 use webrtc::rtp_transceiver::RtpSender;
 
@@ -352,13 +359,38 @@ const ACCEPTANCE_WAIT: Duration = Duration::from_millis(100);
 /// How long a relayed pair waits for a direct one (when direct ones are allowed).
 const RELAY_ACCEPTANCE_WAIT: Duration = Duration::from_millis(1000);
 
+/// How many times one lost packet is asked for again (NACK). webrtc-rs's generator asks every
+/// 100 ms for every missing packet, without limit, by default: on a lossy link longer than a
+/// 100 ms round trip each loss was asked for several times before its first retransmission
+/// could arrive, and the retransmissions, lost in turn, fed a storm (measured with
+/// `bench/impaired.mjs`: 14 Mb/s sent on a 1 Mb/s link). Three tries cover a loss rate of
+/// 10 % to one packet in a thousand.
+pub const NACKS_PER_PACKET: u16 = 3;
+
+/// webrtc-rs's default interceptors (`register_default_interceptors`: NACK, simulcast
+/// header extensions, a TWCC receiver, RTCP reports) with the NACK generator bounded by
+/// [`NACKS_PER_PACKET`].
+fn interceptors(engine: &mut MediaEngine) -> Result<Registry, LinkError> {
+    configure_simulcast_extension_headers(engine)?;
+    let registry = Registry::new()
+        .with(Slot::NackResponder, NackResponderBuilder::new().build())
+        .with(
+            Slot::NackGenerator,
+            NackGeneratorBuilder::new()
+                .with_max_nacks_per_packet(NACKS_PER_PACKET)
+                .build(),
+        );
+    let registry = configure_twcc_receiver_only(registry, engine)?;
+    Ok(configure_rtcp_reports(registry))
+}
+
 async fn build_pc(
     config: &LinkConfig,
     handler: Arc<dyn PeerConnectionEventHandler>,
     mdns: MulticastDnsMode,
 ) -> Result<Arc<dyn PeerConnection>, LinkError> {
     let mut engine = codecs::media_engine()?;
-    let registry = register_default_interceptors(Registry::new(), &mut engine)?
+    let registry = interceptors(&mut engine)?
         // Last in the chain, after the interceptors that act on RTCP themselves.
         .with(Slot::from(14_000), KeyframeRequests::default());
     let rtc_config = RTCConfigurationBuilder::new()
