@@ -71,24 +71,34 @@ await page.goto(`${args.server}/?room=${encodeURIComponent(args.room)}&name=${en
 const frames = new Map();
 const lastIncrease = new Map();
 let stopping = false;
+/** Each peer's cumulative getStats counters: frames decoded, bytes in and out, audio samples received and concealed. */
+function counters() {
+  return page
+    .evaluate(async () => {
+      const backend = window.confab && window.confab.backend;
+      const out = {};
+      if (!backend) return out;
+      for (const [id, peer] of backend.peers) {
+        const s = { frames: 0, bytesIn: 0, bytesOut: 0, samples: 0, concealed: 0 };
+        (await peer.pc.getStats()).forEach((r) => {
+          if (r.type === "inbound-rtp") s.bytesIn += r.bytesReceived || 0;
+          if (r.type === "outbound-rtp") s.bytesOut += r.bytesSent || 0;
+          if (r.type === "inbound-rtp" && r.kind === "video") s.frames += r.framesDecoded || 0;
+          if (r.type === "inbound-rtp" && r.kind === "audio") {
+            s.samples += r.totalSamplesReceived || 0;
+            s.concealed += r.concealedSamples || 0;
+          }
+        });
+        out[id] = s;
+      }
+      return out;
+    })
+    .catch(() => ({}));
+}
+
 async function poll() {
   while (!stopping) {
-    const now = await page
-      .evaluate(async () => {
-        const backend = window.confab && window.confab.backend;
-        const out = {};
-        if (!backend) return out;
-        for (const [id, peer] of backend.peers) {
-          let decoded = 0;
-          (await peer.pc.getStats()).forEach((r) => {
-            if (r.type === "inbound-rtp" && r.kind === "video") decoded += r.framesDecoded || 0;
-          });
-          out[id] = decoded;
-        }
-        return out;
-      })
-      .catch(() => ({}));
-    for (const [id, n] of Object.entries(now)) {
+    for (const [id, { frames: n }] of Object.entries(await counters())) {
       if (n > (frames.get(id) || 0)) {
         const now = Date.now();
         const line = { event: "video", from: id, frames: n };
@@ -107,27 +117,7 @@ const polling = poll();
 async function statsLoop() {
   const last = new Map();
   while (!stopping) {
-    const now = await page
-      .evaluate(async () => {
-        const backend = window.confab && window.confab.backend;
-        const out = {};
-        if (!backend) return out;
-        for (const [id, peer] of backend.peers) {
-          const s = { frames: 0, bytesIn: 0, bytesOut: 0, samples: 0, concealed: 0 };
-          (await peer.pc.getStats()).forEach((r) => {
-            if (r.type === "inbound-rtp") s.bytesIn += r.bytesReceived || 0;
-            if (r.type === "outbound-rtp") s.bytesOut += r.bytesSent || 0;
-            if (r.type === "inbound-rtp" && r.kind === "video") s.frames += r.framesDecoded || 0;
-            if (r.type === "inbound-rtp" && r.kind === "audio") {
-              s.samples += r.totalSamplesReceived || 0;
-              s.concealed += r.concealedSamples || 0;
-            }
-          });
-          out[id] = s;
-        }
-        return out;
-      })
-      .catch(() => ({}));
+    const now = await counters();
     const t = Date.now();
     for (const [id, s] of Object.entries(now)) {
       const p = last.get(id);
