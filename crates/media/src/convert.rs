@@ -148,6 +148,63 @@ impl Converter {
     }
 }
 
+/// Scales I420 frames down, plane by plane; keeps the scaler's buffers between frames.
+///
+/// Why: congestion control lowers the sent resolution (720p → 480p → 360p → 240p) when the
+/// bitrate cannot carry it, and the sources deliver their own size (the test pattern, a camera
+/// opened at its mode). Each plane is an 8-bit image, so `fast_image_resize`'s `U8` convolution
+/// does the work (no colour conversion on the way).
+#[derive(Default)]
+pub struct I420Scaler {
+    resizer: Resizer,
+}
+
+impl I420Scaler {
+    /// `frame` scaled to fit in `max` (see [`fit_within`]); the frame itself when it fits.
+    pub fn fit(
+        &mut self,
+        frame: VideoFrame,
+        max: (usize, usize),
+    ) -> Result<VideoFrame, ConvertError> {
+        if max.0 < 2 || max.1 < 2 {
+            return Err(ConvertError::Size(frame.width, frame.height, max.0, max.1));
+        }
+        let (w, h) = fit_within(frame.width, frame.height, max);
+        if (w, h) == (frame.width, frame.height) {
+            return Ok(frame);
+        }
+        let mut out = VideoFrame::black(w, h);
+        out.capture_us = frame.capture_us;
+        let (cw, ch) = (frame.chroma_width(), frame.height.div_ceil(2));
+        let (ocw, och) = (out.chroma_width(), h.div_ceil(2));
+        self.plane(&frame.y, (frame.width, frame.height), &mut out.y, (w, h))?;
+        self.plane(&frame.u, (cw, ch), &mut out.u, (ocw, och))?;
+        self.plane(&frame.v, (cw, ch), &mut out.v, (ocw, och))?;
+        Ok(out)
+    }
+
+    fn plane(
+        &mut self,
+        src: &[u8],
+        (sw, sh): (usize, usize),
+        dst: &mut [u8],
+        (dw, dh): (usize, usize),
+    ) -> Result<(), ConvertError> {
+        let src = ImageRef::new(sw as u32, sh as u32, &src[..sw * sh], PixelType::U8)
+            .map_err(|e| ConvertError::Scale(e.to_string()))?;
+        let mut dst =
+            Image::from_slice_u8(dw as u32, dh as u32, &mut dst[..dw * dh], PixelType::U8)
+                .map_err(|e| ConvertError::Scale(e.to_string()))?;
+        self.resizer
+            .resize(
+                &src,
+                &mut dst,
+                &ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Bilinear)),
+            )
+            .map_err(|e| ConvertError::Scale(e.to_string()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -36,6 +36,7 @@ pub enum VideoOut {
 enum Control {
     Keyframe,
     Rate(u32, f32),
+    MaxSize(Option<(usize, usize)>),
     Source(VideoSourceSpec),
     Enabled(bool),
 }
@@ -45,6 +46,8 @@ enum Control {
 pub struct VideoPipeline {
     control: std_mpsc::Sender<Control>,
     dropped: Arc<AtomicU64>,
+    /// The size of the last encoded frame, `width << 32 | height` (0: none yet).
+    encoded_size: Arc<AtomicU64>,
 }
 
 impl VideoPipeline {
@@ -56,12 +59,33 @@ impl VideoPipeline {
         let encoder = H264Encoder::new(settings)?;
         let (control, rx) = std_mpsc::channel();
         let dropped = Arc::new(AtomicU64::new(0));
-        let counter = dropped.clone();
+        let encoded_size = Arc::new(AtomicU64::new(0));
+        let (counter, size) = (dropped.clone(), encoded_size.clone());
         std::thread::Builder::new()
             .name("confab-video".into())
-            .spawn(move || Worker::new(spec, encoder, out, counter).run(rx))
+            .spawn(move || {
+                let mut worker = Worker::new(spec, encoder, out, counter);
+                worker.encoded_size = size;
+                worker.run(rx)
+            })
             .map_err(|e| crate::codec::CodecError::H264(format!("capture thread: {e}")))?;
-        Ok(Self { control, dropped })
+        Ok(Self {
+            control,
+            dropped,
+            encoded_size,
+        })
+    }
+
+    /// The size frames are encoded at now (after any scaling down); `None` before the first.
+    pub fn encoded_size(&self) -> Option<(usize, usize)> {
+        let packed = self.encoded_size.load(Ordering::Relaxed);
+        (packed != 0).then_some(((packed >> 32) as usize, (packed & 0xffff_ffff) as usize))
+    }
+
+    /// Frames larger than `max` are scaled down to fit it (aspect ratio kept) before they are
+    /// encoded; `None` sends the source's own size. Congestion control's resolution ladder.
+    pub fn set_max_size(&self, max: Option<(usize, usize)>) {
+        let _ = self.control.send(Control::MaxSize(max));
     }
 
     /// Encoded frames dropped because the sender had fallen behind.
@@ -110,6 +134,9 @@ struct Worker {
     failing_since: Option<Instant>,
     next_tick: Instant,
     dropped: Arc<AtomicU64>,
+    encoded_size: Arc<AtomicU64>,
+    max_size: Option<(usize, usize)>,
+    scaler: crate::convert::I420Scaler,
 }
 
 impl Worker {
@@ -129,6 +156,9 @@ impl Worker {
             failed: false,
             failing_since: None,
             next_tick: Instant::now(),
+            encoded_size: Arc::new(AtomicU64::new(0)),
+            max_size: None,
+            scaler: crate::convert::I420Scaler::default(),
         }
     }
 
@@ -168,6 +198,7 @@ impl Worker {
                     tracing::warn!("video rate {bps} b/s {fps} fps: {e}");
                 }
             }
+            Control::MaxSize(max) => self.max_size = max,
             Control::Source(spec) => {
                 self.spec = spec;
                 self.source = None;
@@ -244,6 +275,20 @@ impl Worker {
                     .is_ok();
             }
         };
+        let frame = match self.max_size {
+            Some(max) => match self.scaler.fit(frame, max) {
+                Ok(scaled) => scaled,
+                Err(e) => {
+                    tracing::warn!("scaling video to {max:?}: {e}");
+                    return true;
+                }
+            },
+            None => frame,
+        };
+        self.encoded_size.store(
+            ((frame.width as u64) << 32) | frame.height as u64,
+            Ordering::Relaxed,
+        );
         let au = match self.encoder.encode(&frame) {
             Ok(Some(au)) => au,
             Ok(None) => return true,

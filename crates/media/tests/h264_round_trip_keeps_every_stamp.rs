@@ -136,6 +136,34 @@ fn lowering_the_bitrate_mid_stream_shrinks_the_stream_and_survives_a_new_size() 
 }
 
 #[test]
+fn the_rate_follows_congestion_control_down_and_up_from_before_the_first_frame() {
+    let mut encoder = H264Encoder::new(H264Settings::default()).expect("encoder");
+    // Before the first frame (openh264 not yet initialised) and then at every step of a
+    // rising and falling estimate, at the sizes of the resolution ladder.
+    encoder
+        .set_rate(200_000, 30.0)
+        .expect("before the first frame");
+    let mut pattern = TestPattern::new(480, 360);
+    encoded_bytes(&mut encoder, &mut pattern, 30);
+    let low = encoded_bytes(&mut encoder, &mut pattern, 60);
+    for bps in [300_000, 450_000, 675_000, 1_000_000] {
+        encoder.set_rate(bps, 30.0).expect("raising");
+        encoded_bytes(&mut encoder, &mut pattern, 10);
+    }
+    encoded_bytes(&mut encoder, &mut pattern, 20);
+    let high = encoded_bytes(&mut encoder, &mut pattern, 60);
+    assert!(
+        high > low * 3,
+        "200 kb/s: {low} bytes in 2 s; 1 Mb/s: {high}"
+    );
+    for bps in [700_000, 400_000, 150_000] {
+        encoder.set_rate(bps, 15.0).expect("lowering");
+        encoded_bytes(&mut encoder, &mut pattern, 10);
+    }
+    assert_eq!(encoder.settings().bitrate_bps, 150_000);
+}
+
+#[test]
 fn keyframes_are_recognised_in_the_byte_stream_and_p_frames_are_not() {
     use confab_media::codec::h264::is_keyframe;
     let mut encoder = H264Encoder::new(H264Settings::default()).expect("encoder");

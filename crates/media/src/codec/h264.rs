@@ -118,10 +118,16 @@ impl H264Encoder {
                 "frame rate {max_fps} out of range"
             )));
         }
-        set_encoder_rate(&mut self.inner, bitrate, max_fps)?;
+        let lowering = bitrate_bps < self.settings.bitrate_bps;
         self.settings.bitrate_bps = bitrate_bps;
         self.settings.max_fps = max_fps;
-        Ok(())
+        if self.dimensions.is_none() {
+            // The wrapper initialises openh264 at the first frame, from the build-time config:
+            // before it, `SetOption` fails, and a new config is all it takes.
+            *self = Self::new(self.settings)?;
+            return Ok(());
+        }
+        set_encoder_rate(&mut self.inner, bitrate, max_fps, lowering)
     }
 
     /// The next frame will be a keyframe (on a PLI, or when a participant joins).
@@ -159,16 +165,30 @@ impl H264Encoder {
 
 /// The one unsafe block of the workspace: openh264's `SetOption` for rate and frame rate.
 #[allow(unsafe_code)]
-fn set_encoder_rate(encoder: &mut Encoder, bitrate: i32, max_fps: f32) -> Result<(), CodecError> {
+///
+/// openh264 refuses a target above the maximum, so a lower rate sets the target first and a
+/// higher one the maxima first.
+fn set_encoder_rate(
+    encoder: &mut Encoder,
+    bitrate: i32,
+    max_fps: f32,
+    lowering: bool,
+) -> Result<(), CodecError> {
     use openh264_sys2::{
         ENCODER_OPTION_BITRATE, ENCODER_OPTION_FRAME_RATE, ENCODER_OPTION_MAX_BITRATE,
-        SBitrateInfo, SPATIAL_LAYER_ALL,
+        SBitrateInfo, SPATIAL_LAYER_0, SPATIAL_LAYER_ALL,
     };
     let mut target = SBitrateInfo {
         iLayer: SPATIAL_LAYER_ALL,
         iBitrate: bitrate,
     };
     let mut max = target;
+    // The one spatial layer's own maximum too: openh264 checks the target against it (not
+    // against the overall one) and refuses a target above it.
+    let mut layer_max = SBitrateInfo {
+        iLayer: SPATIAL_LAYER_0,
+        iBitrate: bitrate,
+    };
     let mut fps = max_fps;
     // SAFETY: the encoder is initialised (`Encoder::with_api_config` succeeded), each pointer
     // is to a live local of exactly the type openh264 reads for that option (SBitrateInfo for
@@ -177,9 +197,26 @@ fn set_encoder_rate(encoder: &mut Encoder, bitrate: i32, max_fps: f32) -> Result
     // on (dimensions, layer count, data format).
     let codes = unsafe {
         let api = encoder.raw_api();
+        let mut set_max = || {
+            [
+                api.set_option(ENCODER_OPTION_MAX_BITRATE, (&raw mut max).cast()),
+                api.set_option(ENCODER_OPTION_MAX_BITRATE, (&raw mut layer_max).cast()),
+            ]
+        };
+        let (maxes, target) = if lowering {
+            let target = api.set_option(ENCODER_OPTION_BITRATE, (&raw mut target).cast());
+            (set_max(), target)
+        } else {
+            let maxes = set_max();
+            (
+                maxes,
+                api.set_option(ENCODER_OPTION_BITRATE, (&raw mut target).cast()),
+            )
+        };
         [
-            api.set_option(ENCODER_OPTION_MAX_BITRATE, (&raw mut max).cast()),
-            api.set_option(ENCODER_OPTION_BITRATE, (&raw mut target).cast()),
+            maxes[0],
+            maxes[1],
+            target,
             api.set_option(ENCODER_OPTION_FRAME_RATE, (&raw mut fps).cast()),
         ]
     };

@@ -20,6 +20,14 @@ impl OpusEncoder {
         Ok(Self { inner })
     }
 
+    /// Tells the encoder how many packets in a hundred the network loses, so that in-band FEC
+    /// spends enough of the bitrate on redundancy to cover them (libopus ignores FEC at 0 %).
+    pub fn set_expected_loss(&mut self, percent: u8) -> Result<(), CodecError> {
+        self.inner
+            .set_packet_loss_perc(i32::from(percent.min(100)))?;
+        Ok(())
+    }
+
     /// Encodes one 20 ms mono frame.
     pub fn encode(&mut self, frame: &AudioFrame) -> Result<Vec<u8>, CodecError> {
         if frame.channels != 1 || frame.samples.len() != SAMPLES_PER_FRAME {

@@ -77,25 +77,38 @@ pub fn write_stamp(frame: &mut VideoFrame, stamp: Stamp) {
     }
 }
 
-/// Reads a stamp back from a (decoded) frame; `None` when the blocks do not form a valid
-/// stamp (a frame from another source, or a corrupted one).
+/// Block sides [`read_stamp`] tries, largest first: the pattern's own and those congestion
+/// control's resolution ladder scales it to (¾, ½, ⅜ of 640×480: 480×360, 320×240, 240×180).
+const READ_BLOCKS: [usize; 4] = [BLOCK, BLOCK * 3 / 4, BLOCK / 2, BLOCK * 3 / 8];
+
+/// Reads a stamp back from a (decoded) frame, also from one the sender scaled down; `None`
+/// when the blocks do not form a valid stamp (a frame from another source, or a corrupted
+/// one: the CRC and the sync byte make a misread at the wrong scale fail).
 pub fn read_stamp(frame: &VideoFrame) -> Option<Stamp> {
-    if frame.width < BLOCK * BLOCKS_PER_ROW || frame.height < BLOCK * STAMP_BITS / BLOCKS_PER_ROW {
+    READ_BLOCKS
+        .iter()
+        .find_map(|&block| read_stamp_at(frame, block))
+}
+
+fn read_stamp_at(frame: &VideoFrame, block: usize) -> Option<Stamp> {
+    if frame.width < block * BLOCKS_PER_ROW || frame.height < block * STAMP_BITS / BLOCKS_PER_ROW {
         return None;
     }
+    // The inner half of the block: its edges blur into the neighbours under compression.
+    let (inner_from, inner_to) = (block / 4, block - block / 4);
+    let inner = (inner_to - inner_from) as u32;
     let mut bytes = [0u8; 10];
     for bit in 0..STAMP_BITS {
         let (bx, by) = (bit % BLOCKS_PER_ROW, bit / BLOCKS_PER_ROW);
-        // The inner 8×8 of the block: its edges blur into the neighbours under compression.
         let mut sum = 0u32;
-        for row in by * BLOCK + 4..by * BLOCK + 12 {
-            let start = row * frame.width + bx * BLOCK + 4;
-            sum += frame.y[start..start + 8]
+        for row in by * block + inner_from..by * block + inner_to {
+            let start = row * frame.width + bx * block + inner_from;
+            sum += frame.y[start..start + inner_to - inner_from]
                 .iter()
                 .map(|&p| u32::from(p))
                 .sum::<u32>();
         }
-        if sum / 64 > 125 {
+        if sum / (inner * inner) > 125 {
             bytes[bit / 8] |= 0x80 >> (bit % 8);
         }
     }
@@ -245,6 +258,27 @@ mod tests {
         }
         assert_eq!(read_stamp(&f), None);
         assert_eq!(read_stamp(&VideoFrame::black(320, 240)), None);
+    }
+
+    #[test]
+    fn the_stamp_is_read_from_every_rung_of_the_resolution_ladder() {
+        let mut scaler = crate::convert::I420Scaler::default();
+        let mut p = TestPattern::new(640, 480);
+        for (max, expect) in [
+            ((640, 480), (640, 480)),
+            ((640, 360), (480, 360)),
+            ((426, 240), (320, 240)),
+            ((320, 180), (240, 180)),
+        ] {
+            let f = p.next_frame();
+            let want = read_stamp(&f).expect("the original's stamp");
+            let scaled = scaler.fit(f, max).expect("scale");
+            assert_eq!((scaled.width, scaled.height), expect);
+            assert_eq!(read_stamp(&scaled), Some(want), "at {expect:?}");
+        }
+        // Too small for any block size the reader knows: no stamp rather than a wrong one.
+        let tiny = scaler.fit(p.next_frame(), (160, 120)).expect("scale");
+        assert_eq!(read_stamp(&tiny), None);
     }
 
     #[test]
