@@ -123,6 +123,7 @@ pub async fn call_config(
             })
             .collect(),
         relay_only: settings.relay_only,
+        estimator: Default::default(),
     };
     config.accept_files = false;
     config.video_delivery = request.delivery;

@@ -71,6 +71,10 @@ pub struct JoinArgs {
     /// Only relay candidates.
     #[arg(long)]
     relay_only: bool,
+    /// Bandwidth estimator: `confab` (the default) or `gcc` (webrtc-rs's as shipped), for
+    /// the impaired-link benchmark's comparison.
+    #[arg(long, default_value = "confab")]
+    estimator: confab_engine::congestion::EstimatorKind,
     /// Local address to gather candidates on (repeatable). Default: every interface except
     /// loopback; pass 127.0.0.1:0 for calls on this machine.
     #[arg(long = "bind", default_value = "0.0.0.0:0")]
@@ -222,6 +226,7 @@ pub async fn run(args: JoinArgs) -> anyhow::Result<()> {
         bind: args.bind.clone(),
         ice_servers: args.ice_servers.iter().map(|u| ice_server(u)).collect(),
         relay_only: args.relay_only,
+        estimator: args.estimator,
     };
     // Registered before joining and kept for the whole call: a `ctrl_c()` future made afresh
     // on each loop turn misses a signal that arrives while an event is being handled (one
@@ -489,6 +494,12 @@ fn progress(
             let mut line = serde_json::json!(stats);
             line["event"] = "stats".into();
             line["id"] = id.as_str().into();
+            // Audio so far from this participant: decoded 20 ms frames, and those loud
+            // enough to hear (what an "audio stays continuous" check counts).
+            if let Some(p) = report.participants.get(id) {
+                line["audio_frames"] = p.audio_frames_decoded.into();
+                line["audio_audible"] = p.audio_frames_audible.into();
+            }
             line
         }
         _ => return,

@@ -7,6 +7,7 @@
 mod assemble;
 pub mod call;
 pub mod codecs;
+pub mod congestion;
 pub mod link;
 pub mod receive;
 pub mod runtime;

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rtc::interceptor::{
-    Attribute, Interceptor, NackGeneratorBuilder, NackResponderBuilder, Packet, Slot, StreamInfo,
-    TaggedPacket,
+    Attribute, CongestionControlBuilder, Interceptor, NackGeneratorBuilder, NackResponderBuilder,
+    PacerBuilder, Packet, Slot, StreamInfo, TaggedPacket, TwccSenderBuilder,
 };
 use rtc::peer_connection::configuration::interceptor_registry::{
     configure_rtcp_reports, configure_simulcast_extension_headers, configure_twcc_receiver_only,
@@ -44,6 +44,7 @@ use webrtc::rtp_transceiver::RtpSender;
 use confab_media::codec::h264::AccessUnit;
 
 use crate::codecs;
+use crate::congestion::{self, Estimate, EstimatorKind, Reporting};
 
 /// The label of the one data channel every pair shares. The offering side creates it (in-band,
 /// RFC 8832 DCEP) and the answering side adopts it from `on_data_channel`, so there is exactly
@@ -74,6 +75,8 @@ pub struct LinkConfig {
     pub ice_servers: Vec<RTCIceServer>,
     /// Only relay (TURN) candidates: hides the host address from the remote side.
     pub relay_only: bool,
+    /// The bandwidth estimator every link runs (see [`crate::congestion`]).
+    pub estimator: EstimatorKind,
 }
 
 impl LinkConfig {
@@ -83,6 +86,7 @@ impl LinkConfig {
             bind: vec!["127.0.0.1:0".to_owned()],
             ice_servers: Vec::new(),
             relay_only: false,
+            estimator: EstimatorKind::default(),
         }
     }
 }
@@ -196,6 +200,8 @@ pub struct Link {
     pub channel: Option<Arc<dyn DataChannel>>,
     video: Option<TrackOut>,
     audio: Option<TrackOut>,
+    /// What the path to the remote side is estimated to carry (send-side, from its feedback).
+    pub estimate: Estimate,
 }
 
 impl Link {
@@ -209,13 +215,14 @@ impl Link {
         // Resolving a browser's `.local` candidates needs a multicast socket; where none can
         // be opened (no multicast route, e.g. a loopback-only network namespace) the call
         // still works with IP candidates, so fall back rather than fail.
-        let pc = match build_pc(config, handler.clone(), MulticastDnsMode::QueryOnly).await {
-            Ok(pc) => pc,
-            Err(e) => {
-                tracing::debug!("mDNS unavailable ({e}); gathering without it");
-                build_pc(config, handler, MulticastDnsMode::Disabled).await?
-            }
-        };
+        let (pc, estimate) =
+            match build_pc(config, handler.clone(), MulticastDnsMode::QueryOnly).await {
+                Ok(built) => built,
+                Err(e) => {
+                    tracing::debug!("mDNS unavailable ({e}); gathering without it");
+                    build_pc(config, handler, MulticastDnsMode::Disabled).await?
+                }
+            };
         let channel = if offering {
             Some(
                 pc.create_data_channel(
@@ -237,6 +244,7 @@ impl Link {
                 channel,
                 video: None,
                 audio: None,
+                estimate,
             },
             rx,
         ))
@@ -369,8 +377,14 @@ pub const NACKS_PER_PACKET: u16 = 3;
 
 /// webrtc-rs's default interceptors (`register_default_interceptors`: NACK, simulcast
 /// header extensions, a TWCC receiver, RTCP reports) with the NACK generator bounded by
-/// [`NACKS_PER_PACKET`].
-fn interceptors(engine: &mut MediaEngine) -> Result<Registry, LinkError> {
+/// [`NACKS_PER_PACKET`], and send-side congestion control: the send history, TWCC sequence
+/// numbers on what we send, the pacer and `estimator` (in the TWCC receiver's place, which
+/// it includes); `transport-cc` feedback and its header extension are offered for audio and
+/// video so that the remote reports arrivals, and estimates its own sending from ours.
+fn interceptors(
+    engine: &mut MediaEngine,
+    estimator: EstimatorKind,
+) -> Result<(Registry, Estimate), LinkError> {
     configure_simulcast_extension_headers(engine)?;
     let registry = Registry::new()
         .with(Slot::NackResponder, NackResponderBuilder::new().build())
@@ -380,19 +394,36 @@ fn interceptors(engine: &mut MediaEngine) -> Result<Registry, LinkError> {
                 .with_max_nacks_per_packet(NACKS_PER_PACKET)
                 .build(),
         );
+    // What `configure_congestion_control(.., CongestionFeedback::Twcc, ..)` sets up, but with
+    // a longer send history: see `congestion::HISTORY_HORIZON`.
     let registry = configure_twcc_receiver_only(registry, engine)?;
-    Ok(configure_rtcp_reports(registry))
+    let (estimator, estimate) = Reporting::new(estimator);
+    let registry = registry
+        .with(
+            Slot::CongestionControl,
+            CongestionControlBuilder::new(estimator)
+                .with_prune_horizon(congestion::HISTORY_HORIZON)
+                .build(),
+        )
+        .with(Slot::TwccSender, TwccSenderBuilder::new().build())
+        .with(
+            Slot::Pacer,
+            PacerBuilder::new()
+                .with_target_bitrate(congestion::START_BITRATE * congestion::PACING_FACTOR)
+                .build(),
+        );
+    Ok((configure_rtcp_reports(registry), estimate))
 }
 
 async fn build_pc(
     config: &LinkConfig,
     handler: Arc<dyn PeerConnectionEventHandler>,
     mdns: MulticastDnsMode,
-) -> Result<Arc<dyn PeerConnection>, LinkError> {
+) -> Result<(Arc<dyn PeerConnection>, Estimate), LinkError> {
     let mut engine = codecs::media_engine()?;
-    let registry = interceptors(&mut engine)?
-        // Last in the chain, after the interceptors that act on RTCP themselves.
-        .with(Slot::from(14_000), KeyframeRequests::default());
+    let (registry, estimate) = interceptors(&mut engine, config.estimator)?;
+    // Last in the chain, after the interceptors that act on RTCP themselves.
+    let registry = registry.with(Slot::from(14_000), KeyframeRequests::default());
     let rtc_config = RTCConfigurationBuilder::new()
         .with_ice_servers(config.ice_servers.clone())
         .with_ice_transport_policy(if config.relay_only {
@@ -444,7 +475,7 @@ async fn build_pc(
         .with_runtime(Arc::new(crate::runtime::BigBufferRuntime::default()))
         .build()
         .await?;
-    Ok(Arc::new(pc))
+    Ok((Arc::new(pc), estimate))
 }
 
 /// An SSRC unlikely to collide with the remote side's (RFC 3550 §8.1 picks at random).

@@ -73,6 +73,55 @@ pub struct ParticipantStats {
     /// Frames this side decoded per second.
     pub fps: f64,
     pub frames_decoded: u64,
+    /// What congestion control estimates the path to this participant carries (send side,
+    /// from its transport-wide feedback); `None` until its first feedback.
+    pub available_bps: Option<f64>,
+    /// The fraction of what we send that this participant reports lost.
+    pub loss_out: f64,
+    /// The video we send everyone now: size and frame rate (one encoder for the call).
+    pub sent_width: Option<usize>,
+    pub sent_height: Option<usize>,
+    pub sent_fps: Option<f64>,
+    /// The connection to this participant at a glance (the tile's indicator).
+    pub quality: Quality,
+}
+
+/// How a connection is doing, for a tile's indicator: from loss either way, the round trip
+/// and the estimate.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Quality {
+    #[default]
+    Good,
+    Fair,
+    Poor,
+}
+
+/// Loss (either direction) above which a connection is fair, and poor: FEC and NACK repair
+/// the first without a visible effect; beyond the second, freezes and concealed audio show.
+pub const FAIR_LOSS: f64 = 0.02;
+pub const POOR_LOSS: f64 = 0.08;
+/// Round trips above which a conversation starts to feel delayed, and talks over itself
+/// (ITU-T G.114's 150 ms one way is a 300 ms round trip).
+pub const FAIR_RTT_MS: f64 = 300.0;
+pub const POOR_RTT_MS: f64 = 600.0;
+/// Estimates below which video falls to 360p, and to 240p at a low frame rate
+/// (`call::allocation::LADDER`).
+pub const FAIR_AVAILABLE_BPS: f64 = 400_000.0;
+pub const POOR_AVAILABLE_BPS: f64 = 150_000.0;
+
+impl Quality {
+    pub fn assess(loss: f64, rtt_ms: Option<f64>, available_bps: Option<f64>) -> Self {
+        let rtt = rtt_ms.unwrap_or(0.0);
+        let available = available_bps.unwrap_or(f64::INFINITY);
+        if loss > POOR_LOSS || rtt > POOR_RTT_MS || available < POOR_AVAILABLE_BPS {
+            Quality::Poor
+        } else if loss > FAIR_LOSS || rtt > FAIR_RTT_MS || available < FAIR_AVAILABLE_BPS {
+            Quality::Fair
+        } else {
+            Quality::Good
+        }
+    }
 }
 
 /// Turns successive readings into rates.
@@ -118,6 +167,18 @@ mod tests {
         // 90 units of a 90 kHz clock and 48 of a 48 kHz one are both 1 ms.
         assert!((jitter_seconds(RtpCodecKind::Video, 90.0) - 0.001).abs() < 1e-12);
         assert!((jitter_seconds(RtpCodecKind::Audio, 48.0) - 0.001).abs() < 1e-12);
+    }
+
+    #[test]
+    fn quality_is_the_worst_of_loss_round_trip_and_estimate() {
+        assert_eq!(Quality::assess(0.0, Some(40.0), Some(2e6)), Quality::Good);
+        assert_eq!(Quality::assess(0.0, None, None), Quality::Good);
+        assert_eq!(Quality::assess(0.03, Some(40.0), Some(2e6)), Quality::Fair);
+        assert_eq!(Quality::assess(0.0, Some(350.0), Some(2e6)), Quality::Fair);
+        assert_eq!(Quality::assess(0.0, Some(40.0), Some(300e3)), Quality::Fair);
+        assert_eq!(Quality::assess(0.1, Some(40.0), Some(2e6)), Quality::Poor);
+        assert_eq!(Quality::assess(0.0, Some(700.0), Some(2e6)), Quality::Poor);
+        assert_eq!(Quality::assess(0.0, Some(40.0), Some(100e3)), Quality::Poor);
     }
 
     #[test]

@@ -16,6 +16,7 @@ use tokio::sync::mpsc;
 use webrtc::data_channel::DataChannelEvent;
 use webrtc::peer_connection::{RTCPeerConnectionState, StatsSelector};
 
+use super::allocation::{ALLOCATION_INTERVAL, AUDIO_RESERVE_BPS};
 use super::audio_devices::{AudioDevices, MicFrames};
 use super::chat::ChatLog;
 use super::config::{CallConfig, VideoDelivery};
@@ -97,6 +98,8 @@ impl Actor {
         audio_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         let mut stats_tick = tokio::time::interval(STATS_INTERVAL);
         stats_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let mut allocation_tick = tokio::time::interval(ALLOCATION_INTERVAL);
+        allocation_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         let mut network_tick = tokio::time::interval(NETWORK_POLL);
         network_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
@@ -141,6 +144,7 @@ impl Actor {
                     }
                 }
                 _ = stats_tick.tick() => self.report_stats().await,
+                _ = allocation_tick.tick() => self.allocate(),
                 _ = network_tick.tick() => {
                     let addresses = tokio::task::spawn_blocking(local_addresses)
                         .await
@@ -436,7 +440,9 @@ impl Actor {
             transfer => {
                 self.transfers
                     .on_message(from, transfer, &self.participants)
-                    .await
+                    .await;
+                // A transfer may have started (or ended): its share of the link at once.
+                self.allocate();
             }
         }
     }
@@ -508,6 +514,30 @@ impl Actor {
         }
     }
 
+    /// Congestion control's periodic step: the lowest estimate over the connected
+    /// participants decides what the one encoder sends; a file being sent gets its share.
+    fn allocate(&mut self) {
+        let connected = || self.participants.map.values().filter(|p| p.connected);
+        let estimate = connected()
+            .map(|p| p.link.estimate.bitrate())
+            .reduce(f64::min);
+        let loss = connected()
+            .map(|p| p.link.estimate.loss())
+            .fold(0.0, f64::max);
+        let sending = self.transfers.sending_any();
+        let allocation = self.media.allocate(Instant::now(), estimate, loss, sending);
+        self.transfers.pace.set_rate(allocation.data_bps);
+        // What each link's estimator sees delivered is RTP only: where a file goes, scale.
+        let media = f64::from(allocation.video_bps) + AUDIO_RESERVE_BPS;
+        for (id, p) in self.participants.map.iter().filter(|(_, p)| p.connected) {
+            let share = match allocation.data_bps {
+                Some(data) if self.transfers.sending_to(id) => media / (media + data),
+                _ => 1.0,
+            };
+            p.link.estimate.set_media_share(share);
+        }
+    }
+
     async fn report_stats(&mut self) {
         let dropped = self.events.dropped();
         if dropped > self.dropped_events {
@@ -518,6 +548,7 @@ impl Actor {
             self.dropped_events = dropped;
         }
         let mut out = Vec::new();
+        let sent = self.media.sent_format();
         for (id, p) in self
             .participants
             .map
@@ -530,10 +561,20 @@ impl Actor {
                 .get_stats(Instant::now(), StatsSelector::None)
                 .await;
             let totals = crate::stats::Totals::from_report(&report);
-            out.push((
-                id.clone(),
-                p.meter.update(Instant::now(), totals, p.frames_decoded),
-            ));
+            let mut stats = p.meter.update(Instant::now(), totals, p.frames_decoded);
+            let estimate = &p.link.estimate;
+            stats.available_bps = estimate.measured().then(|| estimate.bitrate());
+            stats.loss_out = estimate.loss();
+            if let Some(((w, h), fps)) = sent {
+                (stats.sent_width, stats.sent_height) = (Some(w), Some(h));
+                stats.sent_fps = Some(f64::from(fps));
+            }
+            stats.quality = crate::stats::Quality::assess(
+                stats.loss.max(stats.loss_out),
+                stats.rtt_ms,
+                stats.available_bps,
+            );
+            out.push((id.clone(), stats));
         }
         for (id, stats) in out {
             self.events.emit(CallEvent::Stats { id, stats });

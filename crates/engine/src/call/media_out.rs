@@ -14,6 +14,7 @@ use confab_media::source::VideoSourceSpec;
 use confab_media::source::synthetic::Tone;
 use confab_protocol::MediaState;
 
+use super::allocation::{Allocation, Allocator, Inputs as AllocationInputs};
 use super::config::{CallConfig, SYNTHETIC_TONE_HZ, VideoDelivery};
 use super::events::{CallEvent, EventSink};
 use super::limits::{KEYFRAME_REQUEST_INTERVAL, MinInterval};
@@ -29,6 +30,9 @@ pub(super) struct AudioOut {
     pub tone: Option<Tone>,
     pub encoder: OpusEncoder,
 }
+
+/// The encoder's rate is changed only when the allocation moves by this fraction or more.
+pub const RATE_STEP: f64 = 0.1;
 
 pub(super) struct MediaOut {
     me: String,
@@ -52,6 +56,9 @@ pub(super) struct MediaOut {
     keyframe_limit: MinInterval,
     /// A keyframe was asked for while the limit held it back: sent as soon as allowed.
     keyframe_pending: bool,
+    allocator: Allocator,
+    /// What the encoders were last told (congestion control).
+    pub allocation: Option<Allocation>,
 }
 
 impl MediaOut {
@@ -78,7 +85,79 @@ impl MediaOut {
             local_preview_started: false,
             keyframe_limit: MinInterval::new(KEYFRAME_REQUEST_INTERVAL),
             keyframe_pending: false,
+            allocator: Allocator::default(),
+            allocation: None,
         }
+    }
+
+    /// Shares the estimated bandwidth out (`allocation`) and tells the encoders what changed:
+    /// the video bitrate, frame rate and largest size, and Opus the loss to protect against.
+    /// `estimate_bps` is the lowest over the connected participants, `loss` the highest.
+    pub fn allocate(
+        &mut self,
+        now: Instant,
+        estimate_bps: Option<f64>,
+        loss: f64,
+        sending_file: bool,
+    ) -> Allocation {
+        let next = self.allocator.update(
+            now,
+            AllocationInputs {
+                estimate_bps,
+                loss,
+                cap_bps: self.bitrate_bps,
+                max_fps: self.max_fps,
+                screen: self.sharing_screen,
+                sending_file,
+            },
+        );
+        let before = self.allocation;
+        // openh264 restarts its rate control on every new rate (measured: re-set four times a
+        // second by the estimate's jitter, a 207 kb/s stream came out at 100 kb/s and 5 fps),
+        // so small moves are not passed on; what the encoder was last told is kept.
+        let rate_moved = before.is_none_or(|b| {
+            b.fps != next.fps
+                || f64::from(b.video_bps.abs_diff(next.video_bps))
+                    >= f64::from(b.video_bps) * RATE_STEP
+        });
+        let mut kept = next;
+        if !rate_moved && let Some(b) = before {
+            kept.video_bps = b.video_bps;
+        }
+        self.allocation = Some(kept);
+        if rate_moved || before.is_none_or(|b| b.max_size != next.max_size) {
+            tracing::debug!(
+                "allocation: estimate {:.0} kb/s → video {} kb/s at {} fps, up to {:?}; data {:?} kb/s",
+                estimate_bps.unwrap_or(0.0) / 1e3,
+                next.video_bps / 1000,
+                next.fps,
+                next.max_size,
+                next.data_bps.map(|d| (d / 1e3).round())
+            );
+        }
+        if let Some(video) = &self.video {
+            if rate_moved {
+                video.set_rate(next.video_bps, next.fps);
+            }
+            if before.is_none_or(|b| b.max_size != next.max_size) {
+                video.set_max_size(next.max_size);
+            }
+        }
+        if before.is_none_or(|b| b.audio_loss_percent != next.audio_loss_percent)
+            && let Some(audio) = &self.audio
+        {
+            let mut guard = audio.lock().unwrap_or_else(|p| p.into_inner());
+            if let Err(e) = guard.encoder.set_expected_loss(next.audio_loss_percent) {
+                tracing::warn!("opus expected loss: {e}");
+            }
+        }
+        next
+    }
+
+    /// The size video is encoded at now and the frame rate it is allowed.
+    pub fn sent_format(&self) -> Option<((usize, usize), f32)> {
+        let size = self.video.as_ref()?.encoded_size()?;
+        Some((size, self.allocation.map_or(self.max_fps, |a| a.fps)))
     }
 
     /// What the data channel's `media-state` says about us.
@@ -151,10 +230,15 @@ impl MediaOut {
         self.camera = Some(spec);
     }
 
+    /// The user's cap: applied at once when it is below the current allocation, and an upper
+    /// bound of every allocation from now on.
     pub fn set_max_bitrate(&mut self, bps: u32) {
         self.bitrate_bps = bps;
-        if let Some(video) = &self.video {
-            video.set_rate(bps, self.max_fps);
+        if let (Some(video), Some(current)) = (&self.video, &mut self.allocation)
+            && bps < current.video_bps
+        {
+            current.video_bps = bps;
+            video.set_rate(bps, current.fps);
         }
     }
 

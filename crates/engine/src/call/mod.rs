@@ -27,6 +27,7 @@
 //! Media is encoded once per call and the same access units go to every participant.
 
 mod actor;
+pub mod allocation;
 mod audio_devices;
 pub mod chat;
 pub mod config;

@@ -16,6 +16,7 @@ use super::actor::Internal;
 use super::events::{CallEvent, Direction, EventSink, TransferInfo, TransferStatus};
 use super::limits::MAX_PENDING_OFFERS;
 use super::participant::Participants;
+use crate::transfer::pace::DataPace;
 use crate::transfer::receiver::{WriterMsg, WriterReport, spawn_writer};
 use crate::transfer::sender::{hash_file, send_file};
 use crate::transfer::{self, Incoming, Offer};
@@ -47,6 +48,8 @@ pub(super) struct Transfers {
     incoming: HashMap<String, Receiving>,
     outgoing: HashMap<String, Sending>,
     seq: u64,
+    /// The pace every sender keeps (set from `allocation` while files are being sent).
+    pub pace: DataPace,
 }
 
 impl Transfers {
@@ -64,6 +67,7 @@ impl Transfers {
             incoming: HashMap::new(),
             outgoing: HashMap::new(),
             seq: 0,
+            pace: DataPace::default(),
         }
     }
 
@@ -382,6 +386,13 @@ impl Transfers {
         let path = t.path.clone();
         let cancel = t.cancel.clone();
         let size = t.info.size;
+        // Paced from its first chunk: until the next allocation (at most
+        // `allocation::ALLOCATION_INTERVAL` away) gives data its share, at the floor. Unpaced,
+        // a 2 MB file went into SCTP's send buffer at once and then took the whole link.
+        if self.pace.rate().is_none() {
+            self.pace.set_rate(Some(super::allocation::DATA_MIN_BPS));
+        }
+        let pace = self.pace.clone();
         self.set_outgoing(id, TransferStatus::Sending, None);
         let internal = self.internal.clone();
         let id = id.to_owned();
@@ -389,11 +400,28 @@ impl Transfers {
             let progress = |sent| {
                 let _ = internal.try_send(Internal::Sending(id.clone(), sent, None));
             };
-            let result = send_file(&id, &path, size, channel, &drained, &cancel, progress).await;
+            let result = send_file(
+                &id, &path, size, channel, &drained, &pace, &cancel, progress,
+            )
+            .await;
             let _ = internal
                 .send(Internal::Sending(id, size, Some(result)))
                 .await;
         });
+    }
+
+    /// Whether a file is being sent now (congestion control then gives data a share)…
+    pub fn sending_any(&self) -> bool {
+        self.outgoing
+            .values()
+            .any(|t| t.info.status == TransferStatus::Sending)
+    }
+
+    /// …and whether to `peer`.
+    pub fn sending_to(&self, peer: &str) -> bool {
+        self.outgoing
+            .values()
+            .any(|t| t.info.status == TransferStatus::Sending && t.info.peer == peer)
     }
 
     /// A sender task's progress, or its end (`Some(result)`).

@@ -16,6 +16,7 @@
 //! sanitised name that never replaces an existing file — to where a user would look for it.
 //! Everything else removes the temporary file, so nothing that looks complete is left behind.
 
+pub mod pace;
 pub mod receiver;
 pub mod sender;
 

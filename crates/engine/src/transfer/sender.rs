@@ -44,13 +44,16 @@ pub fn hash_file(path: &Path) -> std::io::Result<(u64, String)> {
 
 /// Streams `path` as framed chunks of transfer `id`, pausing while more than the high-water
 /// mark is queued on the channel until it reports having drained below the low-water mark,
-/// then sends `file-end`. `progress` gets the bytes sent so far, at most every 100 ms.
+/// then sends `file-end`; each chunk leaves at `pace` (congestion control's share for data).
+/// `progress` gets the bytes sent so far, at most every 100 ms.
+#[allow(clippy::too_many_arguments)]
 pub async fn send_file(
     id: &str,
     path: &Path,
     size: u64,
     channel: Arc<dyn DataChannel>,
     drained: &Notify,
+    pace: &super::pace::DataPace,
     cancel: &AtomicBool,
     progress: impl Fn(u64),
 ) -> Result<(), String> {
@@ -96,6 +99,7 @@ pub async fn send_file(
                 }
             }
             let frame = frame_chunk(id, chunk);
+            pace.wait(frame.len()).await;
             channel
                 .send(bytes::BytesMut::from(&frame[..]))
                 .await
