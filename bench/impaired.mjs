@@ -73,9 +73,11 @@ async function run(stack, p) {
     const { host: bobHost, link } = await lan.hostBehindLink("b", "none", "none");
     const server = await startServer([], `${srvHost.addr}:3000`, srvHost.ns);
     const start = Date.now();
+    // "confab-gcc": the engine with webrtc-rs's estimator as shipped (`--estimator gcc`).
+    const estimator = stack === "confab-gcc" ? ["--estimator", "gcc"] : [];
     const join = (host, name) =>
-      stack === "confab"
-        ? rustPeer({ server, room: "impaired", name, dir, bind: null, netns: host.ns, args: ["--synthetic-video", "--synthetic-audio"] })
+      stack.startsWith("confab")
+        ? rustPeer({ server, room: "impaired", name, dir, bind: null, netns: host.ns, args: ["--synthetic-video", "--synthetic-audio", ...estimator] })
         : guest(host.ns, server, name);
     const alice = join(aliceHost, "alice");
     const bob = join(bobHost, "bob");
@@ -138,6 +140,9 @@ async function run(stack, p) {
       freezes: freezes(rx, from).length,
       frozenMs: freezes(rx, from).reduce((a, ms) => a + ms, 0),
       sentBps: mean(stats(tx, to).map((e) => e.bitrate_out_bps)),
+      // Confab only: the sender's estimate and the height it sends at (last third of the window).
+      availableBps: mean(stats(tx, to).slice(-Math.ceil(stats(tx, to).length / 3)).map((e) => e.available_bps).filter((x) => typeof x === "number")),
+      sentHeight: stats(tx, to).map((e) => e.sent_height).filter((x) => typeof x === "number").at(-1),
       concealed: mean(stats(rx, from).map((e) => e.audio_concealed).filter((x) => typeof x === "number")),
     });
     const down = direction(bob, "alice", alice, "bob");
@@ -158,7 +163,7 @@ async function run(stack, p) {
 const fmt = (x, d = 0) => (Number.isFinite(x) ? x.toFixed(d) : "—");
 const rows = [];
 for (const p of PROFILES) {
-  for (const stack of ["confab", "chromium"]) {
+  for (const stack of (process.env.STACKS || "confab,chromium").split(",")) {
     log(`${p.name}: ${stack}`);
     try {
       const r = await run(stack, p);
@@ -173,15 +178,15 @@ for (const p of PROFILES) {
 const out = path.join(ROOT, "target/bench");
 mkdirSync(out, { recursive: true });
 writeFileSync(path.join(out, `impaired-${new Date().toISOString().replace(/[:.]/g, "")}.json`), JSON.stringify(rows, null, 2));
-console.log("| profile | stack | join → first frame | fps alice→bob / bob→alice | freezes ≥ 500 ms (n, total s) alice→bob / bob→alice | sent kb/s alice→bob (link) | audio concealed (bob) | glass-to-glass p50 / p95 | fits the narrower link after |");
-console.log("|---|---|---|---|---|---|---|---|---|");
+console.log("| profile | stack | join → first frame | fps alice→bob / bob→alice | freezes ≥ 500 ms (n, total s) alice→bob / bob→alice | sent kb/s alice→bob (link) | estimate kb/s, sent height | audio concealed (bob) | glass-to-glass p50 / p95 | fits the narrower link after |");
+console.log("|---|---|---|---|---|---|---|---|---|---|");
 for (const r of rows) {
   if (r.error) {
-    console.log(`| ${r.profile} | ${r.stack} | failed: ${r.error} | | | | | | |`);
+    console.log(`| ${r.profile} | ${r.stack} | failed: ${r.error} | | | | | | | |`);
     continue;
   }
   const fz = (d) => `${d.freezes}, ${fmt(d.frozenMs / 1000, 1)} s`;
   const settle = r.settle.length ? r.settle.map((s) => (s === null ? `never in ${STEP_S} s` : `${fmt(s / 1000, 1)} s`)).join(", ") : "";
   const concealed = Number.isFinite(r.down.concealed) ? `${fmt(r.down.concealed * 100, 1)} %` : "—";
-  console.log(`| ${r.profile} | ${r.stack} | ${fmt(r.firstFrame / 1000, 2)} s | ${fmt(r.down.fps, 1)} / ${fmt(r.up.fps, 1)} | ${fz(r.down)} / ${fz(r.up)} | ${fmt(r.down.sentBps / 1000)} (${fmt(r.rate / 1000)}) | ${concealed} | ${r.latency} | ${settle} |`);
+  console.log(`| ${r.profile} | ${r.stack} | ${fmt(r.firstFrame / 1000, 2)} s | ${fmt(r.down.fps, 1)} / ${fmt(r.up.fps, 1)} | ${fz(r.down)} / ${fz(r.up)} | ${fmt(r.down.sentBps / 1000)} (${fmt(r.rate / 1000)}) | ${fmt(r.down.availableBps / 1000)}, ${r.down.sentHeight ? `${r.down.sentHeight}p` : "—"} | ${concealed} | ${r.latency} | ${settle} |`);
 }

@@ -37,7 +37,7 @@ step "relay-only calls through a real TURN server (coturn's turnserver on loopba
 cargo test --workspace --locked --test call_relay_only_through_turn -- --ignored
 
 step "calls across network namespaces while a participant's network misbehaves (10 s blackout, address change, cut for good; the link emulator's delay, loss and rate; needs root, nftables, ethtool)"
-cargo test --workspace --locked --test call_survives_network_trouble --test link_emulator -- --ignored --test-threads=1
+cargo test --workspace --locked --test call_survives_network_trouble --test link_emulator --test call_fits_a_narrow_link -- --ignored --test-threads=1
 
 step "screen capture and screen sharing in a call, from a real X server (Xvfb)"
 xvfb-run -a -s "-screen 0 1280x720x24" cargo test --workspace --locked --test screen_capture --test call_screen_share -- --ignored

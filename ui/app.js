@@ -7,6 +7,7 @@ import { TauriBackend } from "./backend-tauri.js";
 import { TileVideo, canDecodeH264 } from "./tile-video.js";
 import { SettingsPanel } from "./settings.js";
 import { BitrateGraph } from "./bitrate-graph.js";
+import { assessQuality, QUALITY_LABEL } from "./quality.js";
 
 const $ = (id) => document.getElementById(id);
 const ID_RE = /^[A-Za-z0-9._-]{1,64}$/;
@@ -228,20 +229,47 @@ function fmtRate(bps) {
   return bps >= 1e6 ? `${(bps / 1e6).toFixed(2)} Mb/s` : `${(bps / 1e3).toFixed(0)} kb/s`;
 }
 
+/** Statistics table columns (index.html's header). */
+const STATS_COLUMNS = 9;
+
 function showStats(s) {
   let row = ui.statsBody.querySelector(`tr[data-participant="${CSS.escape(s.id)}"]`);
   if (!row) {
     row = document.createElement("tr");
     row.dataset.participant = s.id;
-    for (let i = 0; i < 7; i++) row.append(document.createElement("td"));
+    for (let i = 0; i < STATS_COLUMNS; i++) row.append(document.createElement("td"));
     ui.statsBody.append(row);
   }
   // The desktop app decodes in the page: the size is the tile's last picture.
   const size = s.width ? { width: s.width, height: s.height } : tileVideos.get(s.id)?.frameSize;
   const video = size ? `${size.width}×${size.height} @ ${s.fps ?? 0} fps` : "—";
-  const cells = [names.get(s.id) || s.id, linkStates.get(s.id) || s.state, fmtRate(s.bitrateIn), fmtRate(s.bitrateOut), s.rtt == null ? "—" : `${(s.rtt * 1000).toFixed(0)} ms`, `${(s.loss * 100).toFixed(1)} %`, video];
+  const sent = s.sentHeight ? `${s.sentWidth}×${s.sentHeight} @ ${Math.round(s.sentFps ?? 0)} fps` : "—";
+  const cells = [
+    names.get(s.id) || s.id,
+    linkStates.get(s.id) || s.state,
+    fmtRate(s.bitrateIn),
+    fmtRate(s.bitrateOut),
+    s.available == null ? "—" : fmtRate(s.available),
+    s.rtt == null ? "—" : `${(s.rtt * 1000).toFixed(0)} ms`,
+    `${(Math.max(s.loss || 0, s.lossOut || 0) * 100).toFixed(1)} %`,
+    video,
+    sent,
+  ];
   cells.forEach((text, i) => (row.children[i].textContent = text));
   row.dataset.framesDecoded = String(s.framesDecoded);
+  if (s.available != null) row.dataset.available = String(Math.round(s.available));
+  showQuality(s.id, s.quality || assessQuality(s));
+}
+
+/** The tile's connection indicator (bars, with the words for screen readers and tooltips). */
+function showQuality(id, quality) {
+  const tile = tileFor(id);
+  const badge = tile?.querySelector(".tile-quality");
+  if (!badge || badge.dataset.quality === quality) return;
+  badge.dataset.quality = quality;
+  badge.title = QUALITY_LABEL[quality];
+  badge.setAttribute("aria-label", QUALITY_LABEL[quality]);
+  badge.hidden = false;
 }
 
 function el(tag, className = "") {

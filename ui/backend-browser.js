@@ -743,7 +743,7 @@ export class BrowserBackend {
         continue;
       }
       const now = performance.now();
-      const s = { bytesIn: 0, bytesOut: 0, rtt: null, lost: 0, packets: 0, fps: null, width: null, height: null, framesDecoded: 0, audioSamples: 0 };
+      const s = { bytesIn: 0, bytesOut: 0, rtt: null, lost: 0, packets: 0, fps: null, width: null, height: null, framesDecoded: 0, audioSamples: 0, available: null, sentWidth: null, sentHeight: null, sentFps: null, lossOut: 0 };
       report.forEach((r) => {
         if (r.type === "inbound-rtp") {
           s.bytesIn += r.bytesReceived || 0;
@@ -759,8 +759,18 @@ export class BrowserBackend {
           }
         } else if (r.type === "outbound-rtp") {
           s.bytesOut += r.bytesSent || 0;
+          if (r.kind === "video" && r.frameHeight) {
+            s.sentWidth = r.frameWidth;
+            s.sentHeight = r.frameHeight;
+            s.sentFps = r.framesPerSecond ?? null;
+          }
+        } else if (r.type === "remote-inbound-rtp" && typeof r.fractionLost === "number") {
+          // What the other side reports losing of ours.
+          s.lossOut = Math.max(s.lossOut, r.fractionLost);
         } else if (r.type === "candidate-pair" && r.nominated && r.state === "succeeded") {
           if (typeof r.currentRoundTripTime === "number") s.rtt = r.currentRoundTripTime;
+          // Chromium's own congestion control estimate for this link.
+          if (typeof r.availableOutgoingBitrate === "number") s.available = r.availableOutgoingBitrate;
         }
       });
       const prev = peer.stats;
@@ -778,6 +788,11 @@ export class BrowserBackend {
         height: s.height,
         framesDecoded: s.framesDecoded,
         audioSamples: s.audioSamples,
+        available: s.available,
+        lossOut: s.lossOut,
+        sentWidth: s.sentWidth,
+        sentHeight: s.sentHeight,
+        sentFps: s.sentFps,
       };
       peer.stats = { ...s, at: now };
       this.emit(stat);

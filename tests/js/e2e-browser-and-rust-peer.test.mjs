@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { readFileSync, writeFileSync } from "node:fs";
 import { createHash, randomBytes } from "node:crypto";
 import path from "node:path";
-import { guestDecodes, rustPeer as startRustPeer, startServer, launchChromium, newPage, shotsDir, tempDir } from "./lib/harness.mjs";
+import { guestDecodes, pollPage, rustPeer as startRustPeer, startServer, launchChromium, newPage, shotsDir, tempDir } from "./lib/harness.mjs";
 
 const ROOM = "interop";
 let server;
@@ -61,6 +61,26 @@ test("the browser offers to a Rust peer that was there first; media, chat and fi
   await rust.waitFor((e) => e.event === "joined", "the Rust peer in the room");
   await page.goto(`${server.url}/?room=${ROOM}&name=guest&autojoin=1`);
   await decodesFrom("rusty");
+  // Transport-wide feedback both ways: Chromium's estimate of its link to the Rust peer
+  // ramps up to the 1 Mb/s cap within 10 s (it stayed near 150 kb/s without the Rust peer's
+  // feedback), and the Rust peer's own estimate of its link to the guest leaves the start rate.
+  const ramp = await pollPage(
+    page,
+    async () => {
+      const peer = window.confab.backend.peers.get("rusty");
+      let available = 0;
+      let target = 0;
+      (await peer.pc.getStats()).forEach((r) => {
+        if (r.type === "candidate-pair" && r.nominated && typeof r.availableOutgoingBitrate === "number") available = r.availableOutgoingBitrate;
+        if (r.type === "outbound-rtp" && r.kind === "video") target = r.targetBitrate || 0;
+      });
+      return available >= 1e6 && { available, target };
+    },
+    null,
+    { timeout: 10000, interval: 500, what: "Chromium's estimate toward the Rust peer at 1 Mb/s" },
+  );
+  const ours = await rust.waitFor((e) => e.event === "stats" && e.id === "guest" && e.available_bps > 450e3, "the Rust peer's estimate toward the guest above 450 kb/s", 20000);
+  console.log(`estimates: Chromium → Rust ${Math.round(ramp.available / 1e3)} kb/s (video target ${Math.round(ramp.target / 1e3)}), Rust → Chromium ${Math.round(ours.available_bps / 1e3)} kb/s`);
   await page.waitForFunction(() => [...document.querySelectorAll('[data-testid="chat-entry"] .text')].some((e) => e.textContent === "hello from rust"), null, { timeout: 15000 });
   await page.fill('[data-testid="chat-input"]', "hello from the browser");
   await page.click('[data-testid="chat-send"]');

@@ -188,6 +188,21 @@ test("the peer's tile shows it speaking, and the bitrate graph draws", async () 
   assert.ok(colours > 2, `${colours} colours in the graph`);
 });
 
+test("the statistics show congestion control's estimate and what is sent, and the tile its connection", async () => {
+  const row = await driver.findElement(By.css('#stats-body tr[data-participant="bob"]'));
+  // The engine's estimate for the link to bob, from bob's transport-wide feedback.
+  await driver.wait(async () => Number(await row.getAttribute("data-available")) > 100_000, 20000, "an estimate for bob");
+  const cells = await driver.executeScript(
+    "return [...document.querySelectorAll('#stats-body tr[data-participant=\"bob\"] td')].map((td) => td.textContent)",
+  );
+  assert.match(cells[4], /b\/s$/, `available: ${cells}`);
+  assert.match(cells[8], /^\d+×\d+ @ \d+ fps$/, `sent: ${cells}`);
+  const quality = await driver.findElement(By.css('.tile.remote[data-participant="bob"] [data-testid="tile-quality"]'));
+  await driver.wait(async () => (await quality.getAttribute("data-quality")) === "good", 10000, "bob's connection good on loopback");
+  assert.equal(await quality.getAttribute("aria-label"), "Good connection");
+  await shot("app-stats-estimate");
+});
+
 test("keyboard shortcuts toggle the mic, but not while typing in the chat", async () => {
   const micButton = await driver.findElement(By.css('[data-testid="toggle-audio"]'));
   const input = await driver.findElement(By.css('[data-testid="chat-input"]'));

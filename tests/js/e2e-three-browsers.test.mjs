@@ -86,7 +86,17 @@ test("every page decodes video and audio from both others", async () => {
     assert.deepEqual(channels, [1, 1], `${name} has one data channel per peer`);
   }
   // Let the statistics panel fill, then keep a picture of the call.
-  await pages.alice.waitForFunction(() => document.querySelectorAll("#stats-body tr").length === 2 && [...document.querySelectorAll("#stats-body tr td:nth-child(7)")].every((td) => td.textContent.includes("fps")), null, { timeout: 15000 });
+  await pages.alice.waitForFunction(() => document.querySelectorAll("#stats-body tr").length === 2 && [...document.querySelectorAll("#stats-body tr td:nth-child(8)")].every((td) => td.textContent.includes("fps")), null, { timeout: 15000 });
+  // Congestion control's view per participant: Chromium's estimate in "Available", what is
+  // sent, and each tile's connection indicator (loopback: good).
+  const view = await pages.alice.evaluate(() => ({
+    available: [...document.querySelectorAll("#stats-body tr td:nth-child(5)")].map((td) => td.textContent),
+    sent: [...document.querySelectorAll("#stats-body tr td:nth-child(9)")].map((td) => td.textContent),
+    quality: [...document.querySelectorAll('.tile.remote [data-testid="tile-quality"]')].map((b) => !b.hidden && b.dataset.quality),
+  }));
+  assert.ok(view.available.every((t) => /b\/s$/.test(t)), `available: ${view.available}`);
+  assert.ok(view.sent.every((t) => /^\d+×\d+ @ \d+ fps$/.test(t)), `sent: ${view.sent}`);
+  assert.deepEqual(view.quality, ["good", "good"], `tile indicators: ${view.quality}`);
   for (const name of NAMES) await pages[name].screenshot({ path: path.join(shotsDir(), `three-way-${name}.png`) });
 });
 
