@@ -169,7 +169,9 @@ fn on_a_narrow_lossy_link_media_fits_a_file_gets_through_and_the_sender_climbs_b
         done_at.duration_since(start).as_secs_f64()
     );
     assert!(
-        sent_bps < NARROW_BPS * 0.9 && peak_bps < NARROW_BPS * 1.1,
+        // A second's peak may pass the link by a little (a keyframe, retransmissions): the
+        // 50-packet queue absorbs it.
+        sent_bps < NARROW_BPS * 0.9 && peak_bps < NARROW_BPS * 1.2,
         "alice's media on a 1 Mbit/s link: {sent_bps} b/s on average, {peak_bps} at most"
     );
     assert!(

@@ -14,18 +14,25 @@
 //! - **The loss half.** `Gcc`'s loss controller judges each feedback batch on its own — at the
 //!   few packets a batch carries on a narrow link one loss reads as 20-100 % — and holds its
 //!   rate while loss is between 2 % and 10 %, so on a link losing 3 % at random it stays near
-//!   its start rate. [`EstimatorKind::Confab`] keeps `Gcc`'s delay half (the trend of one-way
-//!   delay: what a filling queue shows) and replaces the loss half with [`LossCap`]: loss
-//!   judged over windows of at least [`LOSS_WINDOW_PACKETS`], acting only above
-//!   [`HIGH_LOSS`] (a shallow or policed bottleneck); random loss below it is repaired by NACK
-//!   and Opus FEC instead.
+//!   its start rate. [`EstimatorKind::Confab`] replaces it with [`LossCap`]: loss judged over
+//!   windows of at least [`LOSS_WINDOW_PACKETS`], acting only above [`HIGH_LOSS`] (a shallow
+//!   or policed bottleneck); random loss below it is repaired by NACK and Opus FEC instead.
+//! - **The delay half.** Its overuse detector missed standing queues in these calls and, when
+//!   it fired, recovered slowly; [`QueueCap`] (the level of the one-way queueing delay)
+//!   replaces it in [`EstimatorKind::Confab`]. What is reused is webrtc-rs's feedback loop
+//!   (TWCC both ways, the send history that joins departures to arrivals, the pacer); the
+//!   two controllers are ours, each a few dozen lines, unit-tested, and measured against the
+//!   shipped `Gcc` (`confab join --estimator gcc`) in the benchmark.
 //! - **Pacing headroom.** The pacer is given [`PACING_FACTOR`] × the estimate, as libwebrtc's
 //!   is: paced at exactly the estimate, every keyframe (several times a P frame) would queue
 //!   behind itself for hundreds of milliseconds.
 //!
-//! What neither does: probe. Without padding probes the estimate climbs from
-//! [`START_BITRATE`] at the delay half's 8 % a second (300 kb/s → 1 Mb/s in ~15 s), where
-//! libwebrtc's probes find the link in 1-2 s.
+//! - **The climb.** `Gcc`'s delay half climbs 8 % a second from its start rate (300 kb/s → 1
+//!   Mb/s in ~15 s; libwebrtc's probes find the link in 1-2 s). Confab's estimate is instead
+//!   at most [`APP_LIMITED_HEADROOM`] × what the remote reports delivered (and at least
+//!   [`START_BITRATE`]): the media itself is the probe, and the estimate up to doubles per
+//!   second of feedback (300 kb/s → 1 Mb/s in 2-3 s) until the queue or loss cap stops it. It needs the encoder to fill what it is given; a still picture that does not
+//!   leaves the estimate where the picture needs it.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -55,7 +62,9 @@ pub const LOSS_WINDOW_PACKETS: usize = 50;
 pub const LOSS_WINDOW: Duration = Duration::from_millis(500);
 /// Above this loss the estimate falls by half the loss (draft-ietf-rmcat-gcc's rule)…
 pub const HIGH_LOSS: f64 = 0.10;
-/// …and at or below it, a cap set by earlier loss lifts by this factor per window (a link
+/// Below this loss a window clears a cap set by earlier loss…
+pub const LOW_LOSS: f64 = 0.02;
+/// …and at or below [`HIGH_LOSS`], a cap set by earlier loss lifts by this factor per window (a link
 /// that cleared after a narrow spell is found again in seconds: at 8 % a window, 100 kb/s
 /// took over 20 s to get back to 500 kb/s — measured by `link_emulator`'s test).
 pub const LOSS_CAP_RECOVERY: f64 = 1.25;
@@ -86,6 +95,10 @@ impl LossCap {
         if loss > HIGH_LOSS {
             let from = self.cap.map_or(current, |c| c.min(current));
             self.cap = Some((from * (1.0 - 0.5 * loss)).max(MIN_BITRATE));
+        } else if loss < LOW_LOSS {
+            // A clean window: the cap goes; how fast the estimate climbs back is the
+            // delivered-rate ceiling's business (`APP_LIMITED_HEADROOM`).
+            self.cap = None;
         } else if let Some(cap) = self.cap {
             let lifted = cap * LOSS_CAP_RECOVERY;
             self.cap = (lifted < MAX_BITRATE).then_some(lifted);
@@ -105,18 +118,22 @@ impl LossCap {
 
 /// Our packets arriving this much later than the quickest did (one-way, from the remote's
 /// arrival times) means they are queueing: the estimate is cut to what is being delivered.
-/// Below a 50-packet queue's worth at 1 Mbit/s (480 ms); above the jitter of a busy host.
-pub const QUEUE_ALARM: Duration = Duration::from_millis(400);
+/// Well below a 50-packet queue's worth at 2 Mbit/s (240 ms), so that a full queue is seen
+/// before it drops; above the jitter of a busy host. (At 400 ms a sender sat on a full 1 Mbit/s
+/// queue, dropping, its estimate a third above the link.)
+pub const QUEUE_ALARM: Duration = Duration::from_millis(150);
 /// The estimate is at most this multiple of what is being delivered (and at least the start
 /// rate): while the sender uses less than the estimate (the user's cap, a still picture),
 /// `Gcc`'s delay half climbs 8 % a second without anything to confirm it — measured at
 /// 3.5 Mb/s while 1 Mb/s was sent — and a link that then narrows is overfilled by all of it.
-/// (libwebrtc bounds an application-limited estimate the same way.)
-pub const APP_LIMITED_HEADROOM: f64 = 1.5;
+/// (libwebrtc bounds an application-limited estimate the same way.) It is also the climb:
+/// at 1.5 the encoder's undershoot (openh264 gives ~90 % of its target) slowed a fresh call's
+/// climb to seconds per step, and its first seconds to 6 fps.
+pub const APP_LIMITED_HEADROOM: f64 = 2.0;
 /// At most one cut (and one lift) per this interval, so each is seen before the next.
 pub const QUEUE_INTERVAL: Duration = Duration::from_millis(500);
 /// Without a queue, a cap set by an earlier one lifts by this factor per [`QUEUE_INTERVAL`].
-pub const QUEUE_CAP_RECOVERY: f64 = 1.15;
+pub const QUEUE_CAP_RECOVERY: f64 = 1.25;
 /// The cut: this fraction of the delivered rate (GCC's decrease factor).
 pub const QUEUE_BACKOFF: f64 = 0.85;
 /// The quickest-delivery baseline is forgotten after this long, so a longer path (a new
@@ -326,7 +343,12 @@ impl Reporting {
     pub fn new(kind: EstimatorKind) -> (Self, Estimate) {
         let published = Estimate::new(START_BITRATE);
         let this = Self {
-            gcc: Gcc::new(START_BITRATE, MIN_BITRATE, MAX_BITRATE),
+            // Confab's starts `Gcc` at its ceiling: its delay half then acts only when its
+            // detector sees overuse, and the climb is set by what is delivered (below).
+            gcc: match kind {
+                EstimatorKind::Gcc => Gcc::new(START_BITRATE, MIN_BITRATE, MAX_BITRATE),
+                EstimatorKind::Confab => Gcc::new(MAX_BITRATE, MIN_BITRATE, MAX_BITRATE),
+            },
             kind,
             loss: LossCap::default(),
             queue: QueueCap::default(),
@@ -341,10 +363,13 @@ impl Reporting {
     fn estimate(&self) -> f64 {
         match self.kind {
             EstimatorKind::Gcc => self.gcc.target_bitrate(),
+            // Gcc's delay half is left out: in these calls its detector missed standing
+            // queues (see QueueCap) and, when it did fire, climbed back at 60 kb/s a second
+            // (additive near its last backoff): 9 s from 150 kb/s to 700 kb/s after a narrow
+            // spell ended (measured by link_emulator's test). It still runs, for the trace.
             EstimatorKind::Confab => self
-                .gcc
-                .delay_based_bitrate()
-                .min(self.loss.cap())
+                .loss
+                .cap()
                 .min(self.queue.cap())
                 .min(self.queue.delivered().map_or(f64::INFINITY, |d| {
                     (d / self.published.media_share() * APP_LIMITED_HEADROOM).max(START_BITRATE)
@@ -481,7 +506,12 @@ mod tests {
         let (lossless, _) = run(EstimatorKind::Confab, 1_000_000.0, 10, 0);
         let (lossy, published) = run(EstimatorKind::Confab, 1_000_000.0, 10, 33);
         assert!(published > START_BITRATE * 1.8, "{published} after 10 s");
-        assert!((published - lossless.estimate()).abs() < 1.0);
+        // The same as without loss, but for the 3 % less that is delivered.
+        assert!(
+            (published / lossless.estimate() - 0.97).abs() < 0.03,
+            "{published} vs {} without loss",
+            lossless.estimate()
+        );
         assert!(
             (lossy.published.loss() - 0.03).abs() < 0.015,
             "loss {}",
@@ -491,16 +521,23 @@ mod tests {
 
     #[test]
     fn heavy_loss_caps_the_estimate_and_the_cap_lifts_when_it_stops() {
+        let (lossless, _) = run(EstimatorKind::Confab, 1_000_000.0, 5, 0);
         let (est, published) = run(EstimatorKind::Confab, 1_000_000.0, 5, 4);
         assert!(est.published.loss() > 0.2, "loss {}", est.published.loss());
-        assert!(published < START_BITRATE, "{published} under 25 % loss");
+        assert!(
+            published < lossless.estimate() * 0.5,
+            "{published} under 25 % loss, {} without",
+            lossless.estimate()
+        );
         let mut cap = LossCap::default();
         let t = Instant::now();
         cap.update(t, 0, 0, 500_000.0);
         cap.update(t + LOSS_WINDOW, 30, 100, 500_000.0);
         assert!((cap.cap() - 500_000.0 * 0.85).abs() < 1e-6, "{}", cap.cap());
-        cap.update(t + LOSS_WINDOW * 2, 1, 100, 400_000.0);
+        cap.update(t + LOSS_WINDOW * 2, 5, 100, 400_000.0);
         assert!((cap.cap() - 500_000.0 * 0.85 * LOSS_CAP_RECOVERY).abs() < 1e-6);
+        cap.update(t + LOSS_WINDOW * 3, 1, 100, 400_000.0);
+        assert_eq!(cap.cap(), f64::INFINITY, "a clean window clears the cap");
     }
 
     #[test]
@@ -559,9 +596,9 @@ mod tests {
             (cut - 600_000.0 * QUEUE_BACKOFF).abs() < 600_000.0 * 0.15,
             "cut to {cut}"
         );
-        // 300 ms of queue is under the alarm: no further cut, and no lift (above half of it).
+        // 100 ms of queue is under the alarm: no further cut, and no lift (above half of it).
         for k in 30..40 {
-            queue_step(&mut cap, t0, k * 10, Duration::from_millis(300));
+            queue_step(&mut cap, t0, k * 10, Duration::from_millis(100));
         }
         assert_eq!(cap.cap(), cut);
         // The queue gone: lifted, at most once per QUEUE_INTERVAL.

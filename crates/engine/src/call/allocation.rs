@@ -38,19 +38,21 @@ pub struct Rung {
     pub min_bps: u32,
 }
 
-/// The camera's ladder, largest first (near libwebrtc's minimum bitrates per resolution).
+/// The camera's ladder, largest first. The minimum rates keep the test pattern (motion over the
+/// whole frame, harder than a face) at 20 fps or more through openh264: measured 640×480 at
+/// 600 kb/s 24 fps, 480×360 at 300 kb/s 23 fps, 320×240 at 200 kb/s 30 fps.
 pub const LADDER: [Rung; 4] = [
     Rung {
         max_size: (1280, 720),
-        min_bps: 800_000,
+        min_bps: 1_500_000,
     },
     Rung {
         max_size: (854, 480),
-        min_bps: 400_000,
+        min_bps: 600_000,
     },
     Rung {
         max_size: (640, 360),
-        min_bps: 200_000,
+        min_bps: 300_000,
     },
     Rung {
         max_size: (426, 240),
@@ -111,22 +113,32 @@ pub struct Allocator {
     /// Since when it has been enough for the rung above.
     above_since: Option<Instant>,
     last_down: Option<Instant>,
+    /// The first update with an estimate (participants connected).
+    started: Option<Instant>,
 }
 
 impl Default for Allocator {
-    /// Starts on the rung the start rate fits (360p at 300 kb/s): climbing is cheap, and a
-    /// first keyframe too big for the link is the worst possible start.
+    /// Starts on the top rung: the estimate climbs from the start rate to a clear link's in
+    /// ~3 s (`congestion`), and a call that opened at 240p and climbed a rung every 4 s would
+    /// look poor for its first 10 s on every network. See [`START_GRACE`].
     fn default() -> Self {
-        let start = crate::congestion::START_BITRATE;
-        let budget = (start - AUDIO_RESERVE_BPS) * VIDEO_SHARE;
         Self {
-            rung: rung_for(budget as u32),
+            rung: 0,
             below_since: None,
             above_since: None,
             last_down: None,
+            started: None,
         }
     }
 }
+
+/// For this long after the first estimate the ladder does not step down unless the estimate
+/// is under [`START_GRACE_FLOOR`] of what it started at: the estimate is still climbing from
+/// the start rate.
+pub const START_GRACE: Duration = Duration::from_secs(4);
+/// A link that is seen to be worse than this fraction of the start rate during the grace is
+/// obeyed at once.
+pub const START_GRACE_FLOOR: f64 = 0.8;
 
 /// The highest rung `bps` reaches.
 fn rung_for(bps: u32) -> usize {
@@ -168,7 +180,16 @@ impl Allocator {
                 data_bps,
             };
         }
-        self.step_ladder(now, video_bps);
+        if inputs.estimate_bps.is_some() {
+            self.started.get_or_insert(now);
+        }
+        let climbing = self.started.is_none_or(|started| {
+            now.duration_since(started) < START_GRACE
+                && estimate >= crate::congestion::START_BITRATE * START_GRACE_FLOOR
+        });
+        if !climbing {
+            self.step_ladder(now, video_bps);
+        }
         let fps = if self.rung == LADDER.len() - 1 {
             LOW_RATE_FPS
                 .iter()
@@ -285,20 +306,43 @@ mod tests {
     }
 
     #[test]
-    fn the_ladder_starts_where_the_start_rate_fits_and_climbs_one_rung_at_a_time() {
+    fn the_ladder_starts_at_the_top_holds_it_while_the_estimate_climbs_then_follows_it() {
         let mut a = Allocator::default();
         let mut t = Instant::now();
-        assert_eq!(a.rung().max_size, (640, 360));
-        // Plenty of room: up one rung after UP_AFTER, not before.
+        assert_eq!(a.rung().max_size, (1280, 720));
+        // Nobody connected yet: no estimate, nothing moves.
+        let none = Inputs {
+            estimate_bps: None,
+            ..inputs(0.0)
+        };
+        hold(&mut a, &mut t, Duration::from_secs(10), none);
+        assert_eq!(a.rung().max_size, (1280, 720));
+        // The start rate, climbing: the top rung is kept through START_GRACE…
         let early = hold(
             &mut a,
             &mut t,
-            UP_AFTER - ALLOCATION_INTERVAL,
+            START_GRACE - ALLOCATION_INTERVAL,
+            inputs(450_000.0),
+        );
+        assert_eq!(early.max_size, Some((1280, 720)));
+        // …then a budget that stays at 360p's for DOWN_AFTER is obeyed.
+        let down = hold(
+            &mut a,
+            &mut t,
+            DOWN_AFTER + ALLOCATION_INTERVAL,
+            inputs(450_000.0),
+        );
+        assert_eq!(down.max_size, Some((640, 360)));
+        // Plenty again: one rung after UP_AFTER_DOWN, the next after UP_AFTER more.
+        hold(
+            &mut a,
+            &mut t,
+            UP_AFTER_DOWN - ALLOCATION_INTERVAL * 2,
             inputs(3_000_000.0),
         );
-        assert_eq!(early.max_size, Some((640, 360)));
-        let later = hold(&mut a, &mut t, ALLOCATION_INTERVAL * 2, inputs(3_000_000.0));
-        assert_eq!(later.max_size, Some((854, 480)));
+        assert_eq!(a.rung().max_size, (640, 360));
+        hold(&mut a, &mut t, ALLOCATION_INTERVAL * 4, inputs(3_000_000.0));
+        assert_eq!(a.rung().max_size, (854, 480));
         let top = hold(
             &mut a,
             &mut t,
@@ -307,6 +351,14 @@ mod tests {
         );
         assert_eq!(top.max_size, Some((1280, 720)));
         assert_eq!(top.fps, 30.0);
+    }
+
+    #[test]
+    fn a_link_worse_than_the_start_rate_is_obeyed_during_the_grace() {
+        let mut a = Allocator::default();
+        let mut t = Instant::now();
+        let out = hold(&mut a, &mut t, DOWN_AFTER, inputs(150_000.0));
+        assert_eq!(out.max_size, Some((426, 240)));
     }
 
     #[test]
@@ -329,8 +381,8 @@ mod tests {
             inputs(3_000_000.0),
         );
         assert_eq!(a.rung().max_size, (1280, 720));
-        // 400 kb/s for a second: video gets 292 kb/s, which is 360p's.
-        let out = hold(&mut a, &mut t, DOWN_AFTER, inputs(400_000.0));
+        // 500 kb/s for a second: video gets 377 kb/s, which is 360p's.
+        let out = hold(&mut a, &mut t, DOWN_AFTER, inputs(500_000.0));
         assert_eq!(out.max_size, Some((640, 360)));
     }
 
