@@ -200,7 +200,7 @@ test("the statistics show congestion control's estimate and what is sent, and th
   const quality = await driver.findElement(By.css('.tile.remote[data-participant="bob"] [data-testid="tile-quality"]'));
   await driver.wait(async () => (await quality.getAttribute("data-quality")) === "good", 10000, "bob's connection good on loopback");
   assert.equal(await quality.getAttribute("aria-label"), "Good connection");
-  await shot("app-stats-estimate");
+  await shot("stats-estimate");
 });
 
 test("keyboard shortcuts toggle the mic, but not while typing in the chat", async () => {
