@@ -445,6 +445,22 @@ impl BandwidthEstimator for Reporting {
 mod tests {
     use super::*;
 
+    /// One 1,200-byte packet's report: lost when it has no `arrival`.
+    fn report(id: u64, departure: Instant, arrival: Option<Duration>) -> PacketReport {
+        PacketReport {
+            ssrc: 1,
+            id,
+            rtp_sequence_number: id as u16,
+            is_twcc: true,
+            twcc_sequence_number: id as u16,
+            size: 1200,
+            arrived: arrival.is_some(),
+            departure,
+            arrival,
+            ecn: Default::default(),
+        }
+    }
+
     /// `packets` reports of 1,200 bytes sent evenly over `span` from `start`, each arriving
     /// 50 ms later (on a clock counting from `epoch`); every `lost_every`-th lost.
     fn batch(
@@ -461,18 +477,7 @@ mod tests {
                 let departure = start + span.mul_f64(i as f64 / packets as f64);
                 let arrived = lost_every == 0 || !id.is_multiple_of(lost_every);
                 let arrival = departure.duration_since(epoch) + Duration::from_millis(50);
-                PacketReport {
-                    ssrc: 1,
-                    id,
-                    rtp_sequence_number: id as u16,
-                    is_twcc: true,
-                    twcc_sequence_number: id as u16,
-                    size: 1200,
-                    arrived,
-                    departure,
-                    arrival: arrived.then_some(arrival),
-                    ecn: Default::default(),
-                }
+                report(id, departure, arrived.then_some(arrival))
             })
             .collect()
     }
@@ -557,18 +562,11 @@ mod tests {
             .map(|i| {
                 let id = first + i;
                 let sent = Duration::from_millis(id * 10);
-                PacketReport {
-                    ssrc: 1,
+                report(
                     id,
-                    rtp_sequence_number: id as u16,
-                    is_twcc: true,
-                    twcc_sequence_number: id as u16,
-                    size: 1200,
-                    arrived: true,
-                    departure: t0 + sent,
-                    arrival: Some(sent + Duration::from_millis(20) + queue),
-                    ecn: Default::default(),
-                }
+                    t0 + sent,
+                    Some(sent + Duration::from_millis(20) + queue),
+                )
             })
             .collect();
         let now = t0 + Duration::from_millis((first + 9) * 10 + 70) + queue;

@@ -110,15 +110,7 @@ impl Converter {
             let mut dst =
                 Image::from_slice_u8(w as u32, h as u32, &mut self.scaled, layout.resize_type())
                     .map_err(|e| ConvertError::Scale(e.to_string()))?;
-            // Bilinear: a downscale for video, where Lanczos's sharpness costs 2-3× the time
-            // for no visible gain after the encoder.
-            self.resizer
-                .resize(
-                    &src,
-                    &mut dst,
-                    &ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Bilinear)),
-                )
-                .map_err(|e| ConvertError::Scale(e.to_string()))?;
+            bilinear(&mut self.resizer, &src, &mut dst)?;
             &self.scaled
         };
         let mut frame = VideoFrame::black(w, h);
@@ -195,14 +187,20 @@ impl I420Scaler {
         let mut dst =
             Image::from_slice_u8(dw as u32, dh as u32, &mut dst[..dw * dh], PixelType::U8)
                 .map_err(|e| ConvertError::Scale(e.to_string()))?;
-        self.resizer
-            .resize(
-                &src,
-                &mut dst,
-                &ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Bilinear)),
-            )
-            .map_err(|e| ConvertError::Scale(e.to_string()))
+        bilinear(&mut self.resizer, &src, &mut dst)
     }
+}
+
+/// Scales `src` into `dst`. Bilinear: a downscale for video, where Lanczos's sharpness costs
+/// 2-3× the time for no visible gain after the encoder.
+fn bilinear(resizer: &mut Resizer, src: &ImageRef, dst: &mut Image) -> Result<(), ConvertError> {
+    resizer
+        .resize(
+            src,
+            dst,
+            &ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Bilinear)),
+        )
+        .map_err(|e| ConvertError::Scale(e.to_string()))
 }
 
 #[cfg(test)]
