@@ -125,7 +125,8 @@ impl MediaOut {
             kept.video_bps = b.video_bps;
         }
         self.allocation = Some(kept);
-        if rate_moved || before.is_none_or(|b| b.max_size != next.max_size) {
+        let size_moved = before.is_none_or(|b| b.max_size != next.max_size);
+        if rate_moved || size_moved {
             tracing::debug!(
                 "allocation: estimate {:.0} kb/s → video {} kb/s at {} fps, up to {:?}; data {:?} kb/s",
                 estimate_bps.unwrap_or(0.0) / 1e3,
@@ -139,7 +140,7 @@ impl MediaOut {
             if rate_moved {
                 video.set_rate(next.video_bps, next.fps);
             }
-            if before.is_none_or(|b| b.max_size != next.max_size) {
+            if size_moved {
                 video.set_max_size(next.max_size);
             }
         }
