@@ -153,6 +153,16 @@ fn on_a_narrow_lossy_link_media_fits_a_file_gets_through_and_the_sender_climbs_b
         .iter()
         .filter_map(|v| v["sent_height"].as_u64())
         .collect();
+    let each_second: Vec<u64> = sent
+        .iter()
+        .filter_map(|v| v["bitrate_out_bps"].as_f64())
+        .map(|b| (b / 1e3).round() as u64)
+        .collect();
+    let keyframes_asked = |lines: &[Value]| {
+        let count = |v: Option<&Value>| v.and_then(|v| v["pli_in"].as_u64()).unwrap_or(0);
+        count(lines.last()) - count(lines.first())
+    };
+    let plis = keyframes_asked(&sent);
 
     // The file, hash-exact, within TRANSFER_WITHIN.
     let (done_at, done) =
@@ -160,7 +170,7 @@ fn on_a_narrow_lossy_link_media_fits_a_file_gets_through_and_the_sender_climbs_b
             v["event"] == "transfer"
         });
     eprintln!(
-        "narrow link: alice sent {:.0} kb/s (peak {:.0}), estimate {:.0} kb/s, heights {heights:?}; \
+        "narrow link: alice sent {:.0} kb/s (peak {:.0}), estimate {:.0} kb/s, each second {each_second:?} kb/s, {plis} keyframes asked for, heights {heights:?}; \
          fps to bob {fps_down:.1}, to alice {fps_up:.1}; audible audio frames/s {audible_down:.1} / {audible_up:.1}; \
          transfer {done} after {:.1} s",
         sent_bps / 1e3,

@@ -16,7 +16,7 @@ use tokio::sync::mpsc;
 use webrtc::data_channel::DataChannelEvent;
 use webrtc::peer_connection::{RTCPeerConnectionState, StatsSelector};
 
-use super::allocation::{ALLOCATION_INTERVAL, AUDIO_RESERVE_BPS};
+use super::allocation::ALLOCATION_INTERVAL;
 use super::audio_devices::{AudioDevices, MicFrames};
 use super::chat::ChatLog;
 use super::config::{CallConfig, VideoDelivery};
@@ -144,7 +144,7 @@ impl Actor {
                     }
                 }
                 _ = stats_tick.tick() => self.report_stats().await,
-                _ = allocation_tick.tick() => self.allocate(),
+                _ = allocation_tick.tick() => self.allocate().await,
                 _ = network_tick.tick() => {
                     let addresses = tokio::task::spawn_blocking(local_addresses)
                         .await
@@ -442,7 +442,7 @@ impl Actor {
                     .on_message(from, transfer, &self.participants)
                     .await;
                 // A transfer may have started (or ended): its share of the link at once.
-                self.allocate();
+                self.allocate().await;
             }
         }
     }
@@ -516,7 +516,8 @@ impl Actor {
 
     /// Congestion control's periodic step: the lowest estimate over the connected
     /// participants decides what the one encoder sends; a file being sent gets its share.
-    fn allocate(&mut self) {
+    async fn allocate(&mut self) {
+        self.measure_data().await;
         let connected = || self.participants.map.values().filter(|p| p.connected);
         let estimate = connected()
             .map(|p| p.link.estimate.bitrate())
@@ -527,14 +528,25 @@ impl Actor {
         let sending = self.transfers.sending_any();
         let allocation = self.media.allocate(Instant::now(), estimate, loss, sending);
         self.transfers.pace.set_rate(allocation.data_bps);
-        // What each link's estimator sees delivered is RTP only: where a file goes, scale.
-        let media = f64::from(allocation.video_bps) + AUDIO_RESERVE_BPS;
-        for (id, p) in self.participants.map.iter().filter(|(_, p)| p.connected) {
-            let share = match allocation.data_bps {
-                Some(data) if self.transfers.sending_to(id) => media / (media + data),
-                _ => 1.0,
+    }
+
+    /// Tells each link's estimator what its data channel delivered of our files lately
+    /// (transport-wide feedback sees RTP only): bytes handed to the channel minus what SCTP
+    /// still holds unacknowledged.
+    async fn measure_data(&mut self) {
+        let now = Instant::now();
+        for p in self.participants.map.values_mut().filter(|p| p.connected) {
+            let handed = p.data_handed.total();
+            let Some(channel) = p.link.channel.as_ref().filter(|_| handed > 0) else {
+                continue;
             };
-            p.link.estimate.set_media_share(share);
+            let Ok(outstanding) = channel.outstanding_bytes().await else {
+                continue;
+            };
+            let rate = p
+                .data_delivered
+                .update(now, handed.saturating_sub(outstanding as u64));
+            p.link.estimate.set_data_rate(rate);
         }
     }
 

@@ -26,6 +26,7 @@ use super::transfers::ChunkRoutes;
 use crate::link::{self, Link, LinkConfig, LinkError};
 use crate::receive;
 use crate::stats::RateMeter;
+use crate::transfer::delivered::{DeliveredRate, Handed};
 use crate::transfer::receiver::WriterMsg;
 
 /// Decoded frames a participant may queue before its receiver waits: latency over
@@ -61,6 +62,9 @@ pub(super) struct Participant {
     pub flood: DropReport,
     /// Its accepted transfers' writers, for the channel's reader.
     pub chunk_routes: ChunkRoutes,
+    /// File bytes handed to its channel, and what of them SCTP delivered (for the estimator).
+    pub data_handed: Handed,
+    pub data_delivered: DeliveredRate,
 }
 
 impl Participant {
@@ -196,6 +200,8 @@ impl Participants {
             messages: TokenBucket::messages(),
             flood: DropReport::default(),
             chunk_routes,
+            data_handed: Handed::default(),
+            data_delivered: DeliveredRate::default(),
         };
         if let Some(old) = self.map.insert(id.to_owned(), participant) {
             let _ = old.link.pc.close().await;

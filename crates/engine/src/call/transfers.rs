@@ -377,10 +377,13 @@ impl Transfers {
         let Some(t) = self.outgoing.get(id) else {
             return;
         };
-        let Some((channel, drained)) = participants
-            .get(&t.info.peer)
-            .and_then(|p| Some((p.link.channel.clone()?, p.drained.clone())))
-        else {
+        let Some((channel, drained, handed)) = participants.get(&t.info.peer).and_then(|p| {
+            Some((
+                p.link.channel.clone()?,
+                p.drained.clone(),
+                p.data_handed.clone(),
+            ))
+        }) else {
             return self.set_outgoing(id, TransferStatus::Failed, Some("no channel".into()));
         };
         let path = t.path.clone();
@@ -401,7 +404,7 @@ impl Transfers {
                 let _ = internal.try_send(Internal::Sending(id.clone(), sent, None));
             };
             let result = send_file(
-                &id, &path, size, channel, &drained, &pace, &cancel, progress,
+                &id, &path, size, channel, &drained, &pace, &handed, &cancel, progress,
             )
             .await;
             let _ = internal
@@ -410,18 +413,11 @@ impl Transfers {
         });
     }
 
-    /// Whether a file is being sent now (congestion control then gives data a share)…
+    /// Whether a file is being sent now (congestion control then gives data a share).
     pub fn sending_any(&self) -> bool {
         self.outgoing
             .values()
             .any(|t| t.info.status == TransferStatus::Sending)
-    }
-
-    /// …and whether to `peer`.
-    pub fn sending_to(&self, peer: &str) -> bool {
-        self.outgoing
-            .values()
-            .any(|t| t.info.status == TransferStatus::Sending && t.info.peer == peer)
     }
 
     /// A sender task's progress, or its end (`Some(result)`).

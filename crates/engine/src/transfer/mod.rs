@@ -7,7 +7,8 @@
 //!
 //! The wire format is here; the receiving side (state machine, and the task that writes and
 //! hashes off the call's task) is [`receiver`], the sending side (hashing a file, streaming it
-//! with backpressure) is [`sender`].
+//! with backpressure) is [`sender`]; [`pace`] spaces its chunks at congestion control's share
+//! for data and [`delivered`] measures what actually got through, for the estimator.
 //!
 //! Receiving side, per transfer:
 //! `Offered → (Declined | Receiving) → Verifying → Done`; any state → `Cancelled | Failed`.
@@ -16,6 +17,7 @@
 //! sanitised name that never replaces an existing file — to where a user would look for it.
 //! Everything else removes the temporary file, so nothing that looks complete is left behind.
 
+pub mod delivered;
 pub mod pace;
 pub mod receiver;
 pub mod sender;

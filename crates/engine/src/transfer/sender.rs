@@ -44,7 +44,8 @@ pub fn hash_file(path: &Path) -> std::io::Result<(u64, String)> {
 
 /// Streams `path` as framed chunks of transfer `id`, pausing while more than the high-water
 /// mark is queued on the channel until it reports having drained below the low-water mark,
-/// then sends `file-end`; each chunk leaves at `pace` (congestion control's share for data).
+/// then sends `file-end`; each chunk leaves at `pace` (congestion control's share for data)
+/// and is counted in `handed`.
 /// `progress` gets the bytes sent so far, at most every 100 ms.
 #[allow(clippy::too_many_arguments)]
 pub async fn send_file(
@@ -54,6 +55,7 @@ pub async fn send_file(
     channel: Arc<dyn DataChannel>,
     drained: &Notify,
     pace: &super::pace::DataPace,
+    handed: &super::delivered::Handed,
     cancel: &AtomicBool,
     progress: impl Fn(u64),
 ) -> Result<(), String> {
@@ -104,6 +106,7 @@ pub async fn send_file(
                 .send(bytes::BytesMut::from(&frame[..]))
                 .await
                 .map_err(|e| e.to_string())?;
+            handed.add(frame.len());
         }
         sent += n as u64;
         if last.elapsed() >= PROGRESS_INTERVAL {
