@@ -133,18 +133,22 @@ pub const APP_LIMITED_HEADROOM: f64 = 2.0;
 /// At most one cut (and one lift) per this interval, so each is seen before the next.
 pub const QUEUE_INTERVAL: Duration = Duration::from_millis(500);
 /// Without a queue, a cap set by an earlier one lifts by this factor per [`QUEUE_INTERVAL`]
-/// while it is below what the link delivered when the queue last built up (or far above it:
-/// the link has widened)…
+/// while it is below what the link delivered when the queue last built up…
 pub const QUEUE_CAP_RECOVERY: f64 = 1.25;
-/// …and by this factor near that rate, where the queue is likely to build again (GCC's
-/// "near max" regime). Lifting 25 % a step there built a queue every 2-3 s: the estimate
-/// swung between 0.5 and 2.8 Mb/s on a 1 Mbit/s link, a second's media peaked at 1.3 Mb/s
-/// and the queue overflowed, 20 % of a window lost (measured, `call_fits_a_narrow_link`).
+/// …by this factor near that rate, where the queue is likely to build again (GCC's "near
+/// max" regime). Lifting 25 % a step there built a queue every 2-3 s: the estimate swung
+/// between 0.5 and 2.8 Mb/s on a 1 Mbit/s link, a second's media peaked at 1.3 Mb/s and the
+/// queue overflowed, 20 % of a window lost (measured, `call_fits_a_narrow_link`)…
 pub const QUEUE_CAP_PROBE: f64 = 1.04;
+/// …and by this factor beyond: well above that rate, or long after it, the link has likely
+/// widened. Not the 25 % of the recovery: without probes (libwebrtc sends short padding
+/// bursts) the encoder itself is the probe, and at 25 % a step a second of it reached 1.2
+/// Mb/s on the 1 Mbit/s link (`call_fits_a_narrow_link`); at 10 % a cleared link took over
+/// 9 s to pass 500 kb/s again (`link_emulator`: 330 kb/s; 642 kb/s at 15 %).
+pub const QUEUE_CAP_CLIMB: f64 = 1.15;
 /// "Near": up to this multiple of the rate delivered at the last queue, and for this long
-/// after it: a link that stays clear has likely widened, and is found again at the fast
-/// pace (probing it at 4 % a step kept a sender at 380 kb/s for 10 s after a 300 kbit/s
-/// spell ended — `link_emulator`'s test).
+/// after it (probing at 4 % a step for longer kept a sender at 380 kb/s for 10 s after a
+/// 300 kbit/s spell ended — `link_emulator`'s test).
 pub const QUEUE_NEAR: f64 = 1.5;
 pub const QUEUE_NEAR_MEMORY: Duration = Duration::from_secs(3);
 /// The cut: this fraction of the delivered rate (GCC's decrease factor).
@@ -246,16 +250,16 @@ impl QueueCap {
         } else if let Some(cap) = self.cap
             && self.queueing < QUEUE_ALARM / 2
         {
-            let near = self.congested_at.is_some_and(|(link, at)| {
-                (link..link * QUEUE_NEAR).contains(&cap)
-                    && now.duration_since(at) < QUEUE_NEAR_MEMORY
-            });
-            let lifted = cap
-                * if near {
+            let factor = match self.congested_at {
+                Some((link, _)) if cap < link => QUEUE_CAP_RECOVERY,
+                Some((link, at))
+                    if cap < link * QUEUE_NEAR && now.duration_since(at) < QUEUE_NEAR_MEMORY =>
+                {
                     QUEUE_CAP_PROBE
-                } else {
-                    QUEUE_CAP_RECOVERY
-                };
+                }
+                _ => QUEUE_CAP_CLIMB,
+            };
+            let lifted = cap * factor;
             self.cap = (lifted < MAX_BITRATE).then_some(lifted);
             self.last_change = Some(now);
         }
@@ -642,13 +646,13 @@ mod tests {
             queue_step(&mut cap, t0, k * 10, Duration::ZERO);
         }
         assert!(cap.cap() < 600_000.0 * QUEUE_NEAR, "{}", cap.cap());
-        // …but a link that stays clear is found again: the fast lift is back.
-        for k in 60..100 {
+        // …but a link that stays clear is found again, 10 % a step.
+        for k in 60..110 {
             queue_step(&mut cap, t0, k * 10, Duration::ZERO);
         }
         assert!(
             cap.cap() > 1_500_000.0,
-            "{} after 6 clear seconds",
+            "{} after 7 clear seconds",
             cap.cap()
         );
     }

@@ -413,11 +413,18 @@ impl Transfers {
         });
     }
 
-    /// Whether a file is being sent now (congestion control then gives data a share).
+    /// Whether a file is being sent now (congestion control then gives data a share): until
+    /// the receiver's verdict, not only until the last chunk is handed to the channel — SCTP
+    /// may still hold megabytes of it (`link::SEND_HIGH_WATER`). Counting only the handing,
+    /// media took the whole link back while a 2 MB file was still queued, which then took
+    /// 92 s instead of ~70 (measured, `call_fits_a_narrow_link`).
     pub fn sending_any(&self) -> bool {
-        self.outgoing
-            .values()
-            .any(|t| t.info.status == TransferStatus::Sending)
+        self.outgoing.values().any(|t| {
+            matches!(
+                t.info.status,
+                TransferStatus::Sending | TransferStatus::Verifying
+            )
+        })
     }
 
     /// A sender task's progress, or its end (`Some(result)`).
