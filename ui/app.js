@@ -624,7 +624,14 @@ if (isTauri) {
     });
     const args = await window.__TAURI__.core.invoke("startup_args");
     startup = args;
-    ui.server.value = args.server || saved.server || "";
+    // A saved server is a suggestion, never filled in: joining with the field empty hosts,
+    // and a server that is gone must not turn "host a call" into "Connection refused".
+    ui.server.value = args.server || "";
+    if (saved.server) {
+      const option = document.createElement("option");
+      option.value = saved.server;
+      $("server-suggestions").append(option);
+    }
     ui.room.value = args.room || saved.room || "";
     ui.name.value = args.name || saved.name || "";
     if (args.secret) ui.secret.value = args.secret;

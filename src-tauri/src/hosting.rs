@@ -42,11 +42,17 @@ pub async fn signalling_for(
     if embedded.is_none() {
         // Browser guests get the UI from disk: the checkout's (scripts/run.sh sets these) or
         // the installed package's; the app's own copy is compiled into it.
-        let config = confab_signal::Config {
+        let mut config = confab_signal::Config {
             ui_dir: asset_dir("CONFAB_UI_DIR", "ui"),
             socketio_client_dir: asset_dir("CONFAB_SOCKETIO_CLIENT_DIR", "socket.io-client"),
             ..Default::default()
         };
+        // Without the guests' Socket.IO client their page cannot work: the app still hosts
+        // its own call, and serves guests no page rather than a broken one.
+        if let Some(problem) = config.guest_page_problem() {
+            tracing::warn!("hosting without the browser guests' page: {problem}");
+            config.ui_dir = None;
+        }
         let s = confab_signal::Server::start(bind, config)
             .await
             .map_err(|e| format!("hosting the signalling server: {e}"))?;

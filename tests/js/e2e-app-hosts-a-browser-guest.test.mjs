@@ -12,6 +12,8 @@ import { By, until } from "selenium-webdriver";
 import { ROOT, guestDecodes, launchApp, launchChromium, newPage, shotsDir, tempDir } from "./lib/harness.mjs";
 
 const SECRET = "tea & biscuits";
+/** Nothing listens here (port 9, discard): a server saved by an earlier call that is gone. */
+const STALE_SERVER = "http://127.0.0.1:9";
 let app;
 let driver;
 let browser;
@@ -20,11 +22,15 @@ let invite;
 
 before(async () => {
   if (!process.env.DISPLAY) throw new Error("needs an X server (scripts/test.sh runs this under xvfb-run)");
+  // An earlier call's server, long gone, is in the settings: joining without --server must
+  // still host (issue 10: `run.sh --demo` joined the saved server and got "Connection refused").
+  const configDir = tempDir("confab-host-config-");
+  writeFileSync(path.join(configDir, "settings.json"), JSON.stringify({ server: STALE_SERVER, room: "old", name: "old" }));
   app = await launchApp(
     ["--room", "hosted", "--name", "host", "--join", "--ice-bind", "127.0.0.1:0",
       "--camera", "synthetic", "--mic", "synthetic", "--speakers", "none"],
     {
-      CONFAB_CONFIG_DIR: tempDir("confab-host-config-"),
+      CONFAB_CONFIG_DIR: configDir,
       CONFAB_SECRET: SECRET,
       // What scripts/run.sh sets: the guests' page and client, from the checkout.
       CONFAB_UI_DIR: path.join(ROOT, "ui"),
@@ -44,9 +50,14 @@ after(async () => {
   if (app) await app.quit();
 });
 
-test("the invite link names the app's own server, the room and its secret", () => {
+test("the invite link names the app's own server, the room and its secret", async () => {
   const url = new URL(invite);
   assert.equal(url.hostname, "127.0.0.1");
+  assert.notEqual(url.port, "9", "the stale saved server");
+  // The saved server stays a suggestion in the form, not its value.
+  const suggestions = await driver.executeScript(
+    "return [...document.querySelectorAll('#server-suggestions option')].map((o) => o.value)");
+  assert.deepEqual(suggestions, [STALE_SERVER]);
   assert.equal(url.searchParams.get("room"), "hosted");
   assert.equal(url.searchParams.get("secret"), SECRET);
 });

@@ -100,6 +100,17 @@ test("every page decodes video and audio from both others", async () => {
   for (const name of NAMES) await pages[name].screenshot({ path: path.join(shotsDir(), `three-way-${name}.png`) });
 });
 
+test("a guest's page shows no desktop-only field, nor anything else marked hidden", async () => {
+  const page = pages[NAMES[0]];
+  // The Server field is the app's; a label's display rule once showed it to guests.
+  assert.equal(await page.locator('[data-testid="server-field"]').isVisible(), false);
+  const shown = await page.evaluate(() =>
+    [...document.querySelectorAll("[hidden]")]
+      .filter((el) => getComputedStyle(el).display !== "none")
+      .map((el) => el.id || el.className || el.tagName));
+  assert.deepEqual(shown, [], "elements with the hidden attribute that are displayed");
+});
+
 test("chat arrives exactly once, in order, and HTML stays text", async () => {
   const hostile = `hi <img src=x onerror="window.__pwned=1"><b>bold</b>`;
   await pages.alice.fill('[data-testid="chat-input"]', hostile);

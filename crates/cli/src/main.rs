@@ -117,12 +117,6 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let socketio_client_dir = args
         .socketio_client_dir
         .unwrap_or_else(|| ui_dir.join("../node_modules/socket.io-client/dist"));
-    if !socketio_client_dir.join("socket.io.min.js").is_file() {
-        tracing::warn!(
-            dir = %socketio_client_dir.display(),
-            "socket.io.min.js not found: browser guests cannot join (run scripts/setup.sh)"
-        );
-    }
     let config = Config {
         max_payload: args.max_payload,
         room_capacity: args.room_capacity,
@@ -131,6 +125,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         ui_dir: Some(ui_dir),
         socketio_client_dir: Some(socketio_client_dir),
     };
+    // A page that loads and then fails ("io is not defined") is worse than no server.
+    if let Some(problem) = config.guest_page_problem() {
+        anyhow::bail!("not serving: {problem}");
+    }
     let server = Server::start(args.bind, config)
         .await
         .with_context(|| format!("binding {}", args.bind))?;

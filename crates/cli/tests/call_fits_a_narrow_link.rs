@@ -26,13 +26,12 @@ const NARROW_BPS: f64 = 1_000_000.0;
 const SETTLE: Duration = Duration::from_secs(10);
 /// …and is then watched for this long.
 const WATCH: Duration = Duration::from_secs(20);
-/// The transfer must be done this long after the call starts. The issue asks for a minute;
-/// measured 59-74 s, bounded by SCTP rather than by the share congestion control gives data:
-/// with its estimate near the link (880 kb/s) and data paced at 410 kb/s, 2 MB still took
-/// 74 s — webrtc-rs's SCTP (minimum retransmission timeout 1 s, not configurable) moves
-/// ~230-280 kb/s through 3 % loss at 100 ms. Until that is improved the test allows 90 s
-/// (docs/STATUS.md, issue 9's notes).
-const TRANSFER_WITHIN: Duration = Duration::from_secs(90);
+/// The transfer must be done this long after the call starts. The issue asks for a minute:
+/// measured 54-62 s in nine runs once a transfer held its share until the receiver had it
+/// all (`Transfers::sending_any`; 59-83 s before). The rest of the bound is for a slower
+/// machine: SCTP through 3 % loss is what limits it (webrtc-rs's minimum retransmission
+/// timeout is a fixed 1 s), not the share congestion control gives data.
+const TRANSFER_WITHIN: Duration = Duration::from_secs(75);
 /// After the link widens, the sender must be above the narrow link's rate within this.
 const CLIMB_WITHIN: Duration = Duration::from_secs(30);
 const FILE_BYTES: usize = 2 * 1024 * 1024;
@@ -159,7 +158,10 @@ fn on_a_narrow_lossy_link_media_fits_a_file_gets_through_and_the_sender_climbs_b
         .map(|b| (b / 1e3).round() as u64)
         .collect();
     let keyframes_asked = |lines: &[Value]| {
-        let count = |v: Option<&Value>| v.and_then(|v| v["pli_in"].as_u64()).unwrap_or(0);
+        let count = |v: Option<&Value>| {
+            v.and_then(|v| v["keyframe_requests_in"].as_u64())
+                .unwrap_or(0)
+        };
         count(lines.last()) - count(lines.first())
     };
     let plis = keyframes_asked(&sent);

@@ -30,11 +30,6 @@ pub struct Totals {
     pub jitter: f64,
     /// Current round-trip time of the nominated candidate pair, seconds.
     pub rtt: Option<f64>,
-    /// Keyframe requests (PLI) and NACKs the participant sent us, and the bytes we
-    /// retransmitted for them.
-    pub pli_in: u64,
-    pub nacks_in: u64,
-    pub retransmitted_bytes_out: u64,
 }
 
 impl Totals {
@@ -53,9 +48,6 @@ impl Totals {
                 }
                 RTCStatsReportEntry::OutboundRtp(s) => {
                     t.bytes_out += s.sent_rtp_stream_stats.bytes_sent;
-                    t.pli_in += u64::from(s.pli_count);
-                    t.nacks_in += u64::from(s.nack_count);
-                    t.retransmitted_bytes_out += s.retransmitted_bytes_sent;
                 }
                 RTCStatsReportEntry::IceCandidatePair(p)
                     if p.nominated && p.current_round_trip_time > 0.0 =>
@@ -81,12 +73,10 @@ pub struct ParticipantStats {
     /// Frames this side decoded per second.
     pub fps: f64,
     pub frames_decoded: u64,
-    /// Since the call started: keyframe requests (PLI) and NACKs this participant sent us.
-    pub pli_in: u64,
-    pub nacks_in: u64,
-    /// What we retransmitted to this participant in the last second (part of
-    /// `bitrate_out_bps`).
-    pub retransmit_out_bps: f64,
+    /// Keyframe requests (PLI, FIR) this participant has sent us on this link, counted by
+    /// the call: webrtc-rs 0.21's own `pliCount` and `nackCount` stay 0 (its handler never
+    /// feeds inbound RTCP to its statistics).
+    pub keyframe_requests_in: u64,
     /// What congestion control estimates the path to this participant carries (send side,
     /// from its transport-wide feedback); `None` until its first feedback.
     pub available_bps: Option<f64>,
@@ -151,8 +141,6 @@ impl RateMeter {
             rtt_ms: t.rtt.map(|r| r * 1000.0),
             jitter_ms: t.jitter * 1000.0,
             frames_decoded,
-            pli_in: t.pli_in,
-            nacks_in: t.nacks_in,
             ..Default::default()
         };
         if let Some((then, prev, prev_frames)) = self.last {
@@ -160,11 +148,6 @@ impl RateMeter {
             if dt > 0.0 {
                 s.bitrate_in_bps = t.bytes_in.saturating_sub(prev.bytes_in) as f64 * 8.0 / dt;
                 s.bitrate_out_bps = t.bytes_out.saturating_sub(prev.bytes_out) as f64 * 8.0 / dt;
-                s.retransmit_out_bps =
-                    t.retransmitted_bytes_out
-                        .saturating_sub(prev.retransmitted_bytes_out) as f64
-                        * 8.0
-                        / dt;
                 s.fps = frames_decoded.saturating_sub(prev_frames) as f64 / dt;
                 let lost = (t.packets_lost - prev.packets_lost).max(0) as f64;
                 let got = t.packets_in.saturating_sub(prev.packets_in) as f64;

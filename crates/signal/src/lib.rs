@@ -84,6 +84,34 @@ impl Default for Config {
     }
 }
 
+impl Config {
+    /// Why browser guests could not use the page this server would serve, if they could not:
+    /// the UI is served but its Socket.IO client is not there, so the page would load and then
+    /// fail with "io is not defined". Checked before serving, so that such a server refuses
+    /// to start instead of handing guests a broken page.
+    pub fn guest_page_problem(&self) -> Option<String> {
+        self.ui_dir.as_ref()?;
+        let client = self
+            .socketio_client_dir
+            .as_ref()
+            .map(|dir| dir.join(SOCKETIO_CLIENT));
+        match client {
+            Some(file) if file.is_file() => None,
+            Some(file) => Some(format!(
+                "{} not found: browser guests could not join (run scripts/setup.sh, or point \
+                 --socketio-client-dir / CONFAB_SOCKETIO_CLIENT_DIR at socket.io-client's dist)",
+                file.display()
+            )),
+            None => Some(format!(
+                "no directory holding {SOCKETIO_CLIENT} given: browser guests could not join"
+            )),
+        }
+    }
+}
+
+/// The browser client's file name in npm's `socket.io-client/dist`.
+pub const SOCKETIO_CLIENT: &str = "socket.io.min.js";
+
 /// Builds the HTTP application: Socket.IO at `/socket.io/`, `/api/rooms`, `/healthz`,
 /// `/metrics`, and the UI.
 pub fn app(config: Config) -> (Router, SocketIo, Arc<Hub>) {
@@ -135,7 +163,7 @@ pub fn app(config: Config) -> (Router, SocketIo, Arc<Hub>) {
     if let Some(dir) = &config.socketio_client_dir {
         router = router.route_service(
             "/vendor/socket.io.min.js",
-            ServeFile::new(dir.join("socket.io.min.js")),
+            ServeFile::new(dir.join(SOCKETIO_CLIENT)),
         );
     }
     if let Some(dir) = &config.ui_dir {
@@ -200,8 +228,12 @@ pub struct Server {
 }
 
 impl Server {
-    /// Binds `addr` (port 0 picks a free port) and serves in a background task.
+    /// Binds `addr` (port 0 picks a free port) and serves in a background task. Refuses a
+    /// `config` whose guest page could not work ([`Config::guest_page_problem`]).
     pub async fn start(addr: SocketAddr, config: Config) -> std::io::Result<Self> {
+        if let Some(problem) = config.guest_page_problem() {
+            return Err(std::io::Error::new(std::io::ErrorKind::NotFound, problem));
+        }
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -34,6 +34,26 @@ async fn metrics_count_rooms_participants_relays_and_rejections() {
 }
 
 #[tokio::test]
+async fn a_ui_without_its_socketio_client_is_refused_not_served_broken() {
+    let dir = std::env::temp_dir().join(format!("confab-ui-noclient-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let broken = Config {
+        ui_dir: Some(dir.clone()),
+        socketio_client_dir: Some(dir.join("missing")),
+        ..Config::default()
+    };
+    let problem = broken.guest_page_problem().expect("a problem");
+    assert!(problem.contains("socket.io.min.js"), "{problem}");
+    let refused = confab_signal::Server::start("127.0.0.1:0".parse().unwrap(), broken).await;
+    let err = refused.err().expect("refused");
+    assert!(err.to_string().contains("browser guests"), "{err}");
+    // No UI at all (API and Socket.IO only, the app's own calls) needs no client.
+    let api_only = Config::default();
+    assert_eq!(api_only.guest_page_problem(), None);
+    std::fs::remove_dir_all(&dir).expect("cleanup");
+}
+
+#[tokio::test]
 async fn the_ui_and_the_socketio_client_are_served_when_configured() {
     let dir = std::env::temp_dir().join(format!("confab-ui-test-{}", std::process::id()));
     let vendor = dir.join("vendor");

@@ -225,6 +225,9 @@ impl Actor {
             }
             LinkEvent::KeyframeRequest => {
                 tracing::debug!(%id, "keyframe requested");
+                if let Some(p) = self.participants.get_mut(&id) {
+                    p.keyframe_requests_in += 1;
+                }
                 self.media.request_keyframe(Instant::now());
             }
             LinkEvent::DataChannel(channel) => {
@@ -574,6 +577,7 @@ impl Actor {
                 .await;
             let totals = crate::stats::Totals::from_report(&report);
             let mut stats = p.meter.update(Instant::now(), totals, p.frames_decoded);
+            stats.keyframe_requests_in = p.keyframe_requests_in;
             let estimate = &p.link.estimate;
             stats.available_bps = estimate.measured().then(|| estimate.bitrate());
             stats.loss_out = estimate.loss();

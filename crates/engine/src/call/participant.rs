@@ -53,6 +53,8 @@ pub(super) struct Participant {
     /// Frames decoded here, or with [`VideoDelivery::Encoded`] frames received: the fps
     /// the statistics show.
     pub frames_decoded: u64,
+    /// Keyframe requests this participant sent us on this link (the statistics show them).
+    pub keyframe_requests_in: u64,
     /// Wakes this participant's video receiver to ask for a keyframe.
     pub keyframe_request: Arc<Notify>,
     /// No video goes to this participant until a keyframe does.
@@ -195,6 +197,7 @@ impl Participants {
             drained,
             meter: RateMeter::default(),
             frames_decoded: 0,
+            keyframe_requests_in: 0,
             keyframe_request: Arc::new(Notify::new()),
             awaiting_keyframe: true,
             messages: TokenBucket::messages(),
