@@ -205,7 +205,6 @@ mod tests {
             packets_lost: 5,
             jitter: 0.004,
             rtt: Some(0.012),
-            ..Default::default()
         };
         let s = m.update(t0 + Duration::from_secs(1), later, 30);
         assert_eq!(s.bitrate_in_bps, 1_000_000.0);
