@@ -646,7 +646,7 @@ mod tests {
             queue_step(&mut cap, t0, k * 10, Duration::ZERO);
         }
         assert!(cap.cap() < 600_000.0 * QUEUE_NEAR, "{}", cap.cap());
-        // …but a link that stays clear is found again, 10 % a step.
+        // …but a link that stays clear is found again, QUEUE_CAP_CLIMB a step.
         for k in 60..110 {
             queue_step(&mut cap, t0, k * 10, Duration::ZERO);
         }
