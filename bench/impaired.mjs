@@ -11,7 +11,8 @@
 //   under the narrower link.
 //
 // Needs root, ethtool and Chromium; uses the debug `confab` (CONFAB_BIN to change).
-//   node bench/impaired.mjs            (MEASURE_S=30, STEP_S=20, PROFILES=name,name)
+//   node bench/impaired.mjs            (MEASURE_S=30, STEP_S=20, PROFILES=name,name,
+//                                       STACKS=confab,confab-gcc,chromium,mixed)
 
 import { spawn } from "node:child_process";
 import { createInterface } from "node:readline";
@@ -63,7 +64,7 @@ async function until(what, pred, ms = SETUP_MS) {
   throw new Error(`no ${what} within ${ms} ms`);
 }
 
-/** One call of `stack` ("confab" or "chromium") through `p`; returns its figures. */
+/** One call of `stack` ("confab", "confab-gcc", "chromium" or "mixed") through `p`; returns its figures. */
 async function run(stack, p) {
   const lan = new Lan("imp");
   const dir = mkdtempSync(path.join(tmpdir(), "confab-impaired-"));
@@ -75,8 +76,11 @@ async function run(stack, p) {
     const start = Date.now();
     // "confab-gcc": the engine with webrtc-rs's estimator as shipped (`--estimator gcc`).
     const estimator = stack === "confab-gcc" ? ["--estimator", "gcc"] : [];
+    // "mixed": alice is `confab join`, bob (behind the link) a Chromium guest — the interop
+    // case: does a guest's video fit a shaped link when it talks to the engine, and ours to it?
+    const engine = (name) => stack.startsWith("confab") || (stack === "mixed" && name === "alice");
     const join = (host, name) =>
-      stack.startsWith("confab")
+      engine(name)
         ? rustPeer({ server, room: "impaired", name, dir, bind: null, netns: host.ns, args: ["--synthetic-video", "--synthetic-audio", ...estimator] })
         : guest(host.ns, server, name);
     const alice = join(aliceHost, "alice");
@@ -178,7 +182,7 @@ for (const p of PROFILES) {
 const out = path.join(ROOT, "target/bench");
 mkdirSync(out, { recursive: true });
 writeFileSync(path.join(out, `impaired-${new Date().toISOString().replace(/[:.]/g, "")}.json`), JSON.stringify(rows, null, 2));
-console.log("| profile | stack | join → first frame | fps alice→bob / bob→alice | freezes ≥ 500 ms (n, total s) alice→bob / bob→alice | sent kb/s alice→bob (link) | estimate kb/s, sent height | audio concealed (bob) | glass-to-glass p50 / p95 | fits the narrower link after |");
+console.log("| profile | stack | join → first frame | fps alice→bob / bob→alice | freezes ≥ 500 ms (n, total s) alice→bob / bob→alice | sent kb/s alice→bob / bob→alice (link) | estimate kb/s, sent height | audio concealed (bob) | glass-to-glass p50 / p95 | fits the narrower link after |");
 console.log("|---|---|---|---|---|---|---|---|---|---|");
 for (const r of rows) {
   if (r.error) {
@@ -188,5 +192,5 @@ for (const r of rows) {
   const fz = (d) => `${d.freezes}, ${fmt(d.frozenMs / 1000, 1)} s`;
   const settle = r.settle.length ? r.settle.map((s) => (s === null ? `never in ${STEP_S} s` : `${fmt(s / 1000, 1)} s`)).join(", ") : "";
   const concealed = Number.isFinite(r.down.concealed) ? `${fmt(r.down.concealed * 100, 1)} %` : "—";
-  console.log(`| ${r.profile} | ${r.stack} | ${fmt(r.firstFrame / 1000, 2)} s | ${fmt(r.down.fps, 1)} / ${fmt(r.up.fps, 1)} | ${fz(r.down)} / ${fz(r.up)} | ${fmt(r.down.sentBps / 1000)} (${fmt(r.rate / 1000)}) | ${fmt(r.down.availableBps / 1000)}, ${r.down.sentHeight ? `${r.down.sentHeight}p` : "—"} | ${concealed} | ${r.latency} | ${settle} |`);
+  console.log(`| ${r.profile} | ${r.stack} | ${fmt(r.firstFrame / 1000, 2)} s | ${fmt(r.down.fps, 1)} / ${fmt(r.up.fps, 1)} | ${fz(r.down)} / ${fz(r.up)} | ${fmt(r.down.sentBps / 1000)} / ${fmt(r.up.sentBps / 1000)} (${fmt(r.rate / 1000)}) | ${fmt(r.down.availableBps / 1000)}, ${r.down.sentHeight ? `${r.down.sentHeight}p` : "—"} | ${concealed} | ${r.latency} | ${settle} |`);
 }

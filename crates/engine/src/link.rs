@@ -212,17 +212,7 @@ impl Link {
     ) -> Result<(Self, mpsc::Receiver<LinkEvent>), LinkError> {
         let (tx, rx) = mpsc::channel(LINK_EVENT_QUEUE);
         let handler: Arc<dyn PeerConnectionEventHandler> = Arc::new(Forward(tx.clone()));
-        // Resolving a browser's `.local` candidates needs a multicast socket; where none can
-        // be opened (no multicast route, e.g. a loopback-only network namespace) the call
-        // still works with IP candidates, so fall back rather than fail.
-        let (pc, estimate) =
-            match build_pc(config, handler.clone(), MulticastDnsMode::QueryOnly).await {
-                Ok(built) => built,
-                Err(e) => {
-                    tracing::debug!("mDNS unavailable ({e}); gathering without it");
-                    build_pc(config, handler, MulticastDnsMode::Disabled).await?
-                }
-            };
+        let (pc, estimate) = build_pc(config, handler, mdns_mode()).await?;
         let channel = if offering {
             Some(
                 pc.create_data_channel(
@@ -413,6 +403,25 @@ fn interceptors(
                 .build(),
         );
     Ok((configure_rtcp_reports(registry), estimate))
+}
+
+/// Whether this link resolves browsers' `.local` candidates (mDNS), decided before the
+/// peer connection is built, each time one is.
+///
+/// Resolving needs a multicast socket. Where none can be opened (no multicast route: a
+/// loopback-only network namespace, a sandbox, a machine without a default route) the call
+/// still works with IP candidates. Building with mDNS on and falling back when that failed
+/// worked too, but webrtc-rs logs the failure at ERROR level first ("No such device (os
+/// error 19)"), a line at the start of every call that means nothing to a user; so the
+/// socket webrtc-rs would open is tried here first, and dropped.
+fn mdns_mode() -> MulticastDnsMode {
+    match rtc::mdns::MulticastSocket::new().into_std() {
+        Ok(_) => MulticastDnsMode::QueryOnly,
+        Err(e) => {
+            tracing::debug!("mDNS unavailable ({e}); gathering without it");
+            MulticastDnsMode::Disabled
+        }
+    }
 }
 
 async fn build_pc(

@@ -15,6 +15,7 @@ use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
 use tokio::sync::mpsc;
 
 use crate::frame::{AudioFrame, SAMPLE_RATE, SAMPLES_PER_FRAME, now_us};
+use crate::stream_errors::StreamErrors;
 use crate::voice::VoiceProcessor;
 
 /// cpal's period: 10 ms. A fixed size also avoids ALSA's `snd_pcm_avail_delay` errors that the
@@ -172,7 +173,7 @@ impl Capture {
                         });
                     }
                 },
-                |e| tracing::warn!("microphone: {e}"),
+                StreamErrors::callback("microphone"),
                 None,
             )
             .map_err(|e| AudioError::Device(e.to_string()))
@@ -240,7 +241,7 @@ impl Playback {
                         voice.analyze_render(out);
                     }
                 },
-                |e| tracing::warn!("speakers: {e}"),
+                StreamErrors::callback("speakers"),
                 None,
             )
             .map_err(|e| AudioError::Device(e.to_string()))

@@ -10,4 +10,5 @@ pub mod convert;
 pub mod frame;
 pub mod pipeline;
 pub mod source;
+pub mod stream_errors;
 pub mod voice;
