@@ -12,7 +12,7 @@
 import { readFileSync, readdirSync, writeFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { startServer, launchChromium, newPage, pollPage, rustPeer } from "../tests/js/lib/harness.mjs";
+import { startServer, launchChromium, newPage, openPanel, pollPage, rustPeer } from "../tests/js/lib/harness.mjs";
 
 const RUNS = Number(process.env.RUNS || 5);
 const FILE_MB = Number(process.env.FILE_MB || 200);
@@ -245,6 +245,8 @@ async function chromiumFile(server, file) {
     const peer = window.confab.backend.peers.get("bob");
     return peer && peer.dc && peer.dc.readyState === "open";
   }, null, { timeout: 30000 });
+  await openPanel(a.page, "files");
+  await openPanel(b.page, "files");
   await a.page.setInputFiles('[data-testid="file-input"]', file);
   await a.page.click('[data-testid="file-send"]');
   const row = b.page.locator('[data-testid="transfer"][data-direction="received"]');

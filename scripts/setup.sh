@@ -55,6 +55,8 @@ if ! command -v cargo >/dev/null 2>&1; then
 fi
 
 # Third-party JavaScript (socket.io client for browser guests, test and benchmark tools).
-if [ ! -d node_modules/socket.io-client ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+if [ ! -d node_modules/socket.io-client ] || [ ! -d node_modules/lucide-static ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund --loglevel=error
 fi
+# The UI's icons (ui/icons.js, generated from lucide-static; the app embeds ui/ when built).
+node scripts/build-icons.mjs >/dev/null

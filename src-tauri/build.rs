@@ -25,6 +25,13 @@ const COMMANDS: &[&str] = &[
 ];
 
 fn main() {
+    // The window embeds ui/ as it is now; without the generated icons its page would load
+    // without its controls, so say how to make them instead of building a broken app.
+    println!("cargo:rerun-if-changed=../ui/icons.js");
+    assert!(
+        std::path::Path::new("../ui/icons.js").is_file(),
+        "ui/icons.js is missing: run scripts/setup.sh (or `node scripts/build-icons.mjs` after `npm ci`)"
+    );
     tauri_build::try_build(
         tauri_build::Attributes::new()
             .config_path("../tauri.conf.json")

@@ -8,6 +8,10 @@ import { TileVideo, canDecodeH264 } from "./tile-video.js";
 import { SettingsPanel } from "./settings.js";
 import { BitrateGraph } from "./bitrate-graph.js";
 import { assessQuality, QUALITY_LABEL } from "./quality.js";
+import { fillIcons, setButton } from "./icon.js";
+import { SidePanel, PANEL_TITLES } from "./panel.js";
+import { Stage } from "./stage.js";
+import { MicMeter } from "./mic-meter.js";
 
 const $ = (id) => document.getElementById(id);
 const ID_RE = /^[A-Za-z0-9._-]{1,64}$/;
@@ -43,7 +47,33 @@ const ui = {
   server: $("server"),
   localSource: $("local-source"),
   banner: $("signalling-banner"),
+  roomTitle: $("room-title"),
+  previewSlot: $("preview-slot"),
+  people: $("people"),
+  clock: $("call-clock"),
+  invitePaste: $("invite-paste"),
+  linkField: $("link-field"),
+  joinHint: $("join-hint"),
+  settingsToggle: document.querySelector('[data-panel-toggle="settings"]'),
 };
+fillIcons();
+const panel = new SidePanel({
+  onChange: (open) => {
+    // Chat opened from the keyboard: straight to the message box.
+    if (open === "chat" && !ui.chatInput.disabled) ui.chatInput.focus();
+    if (open === "settings" && settings) settings.refreshDevices();
+    requestAnimationFrame(() => stage.relayout());
+  },
+});
+const stage = new Stage({
+  stage: $("stage"),
+  grid: $("video-grid"),
+  localTile: $("local-tile"),
+  showSelf: $("show-self"),
+  hideSelf: $("hide-self"),
+  layoutButton: $("layout-toggle"),
+});
+const meter = new MicMeter($("mic-meter"));
 
 const isTauri = "__TAURI__" in window;
 /** The desktop app's command-line arguments (server, room, name, secret, join). */
@@ -92,6 +122,7 @@ function setLinkState(id, state) {
   }
   const row = ui.statsBody.querySelector(`tr[data-participant="${CSS.escape(id)}"]`);
   if (row) row.children[1].textContent = state;
+  showPeople();
 }
 
 /** The signalling connection changed state (the call itself goes on regardless). */
@@ -193,6 +224,7 @@ function chatMessage({ id, from, text, ts, mine }) {
   body.textContent = text;
   div.append(time, who, body);
   appendMessage(div);
+  if (!mine) panel.notify("chat");
 }
 
 function tileFor(id) {
@@ -207,9 +239,39 @@ function ensureTile(id) {
   const name = names.get(id) || id;
   tile.dataset.initial = name.slice(0, 1).toUpperCase();
   tile.querySelector(".tile-name").textContent = name;
+  tile.setAttribute("aria-label", name);
   ui.grid.append(tile);
   if (linkStates.has(id)) setLinkState(id, linkStates.get(id));
+  stage.relayout();
+  showPeople();
   return tile;
+}
+
+/** The people panel: everyone in the call with what their tile shows (muted, camera off, reconnecting). */
+function showPeople() {
+  const rows = [];
+  const row = (name, tile, you) => {
+    const li = document.createElement("li");
+    li.dataset.testid = "person";
+    li.dataset.participant = tile.dataset.participant || "";
+    const who = el("span", "person-name");
+    who.textContent = you ? `${name} (you)` : name;
+    const flags = el("span", "person-flags");
+    const state = [];
+    if (tile.dataset.state === "reconnecting") state.push("reconnecting");
+    else if (tile.dataset.state === "connecting") state.push("connecting");
+    if (tile.dataset.screen === "true") state.push("sharing screen");
+    if (tile.dataset.audio === "false") state.push("muted");
+    if (tile.dataset.video === "false") state.push("camera off");
+    flags.textContent = state.join(" · ");
+    li.append(who, flags);
+    rows.push(li);
+  };
+  row(ui.name.value.trim() || "You", ui.localTile, true);
+  for (const tile of ui.grid.querySelectorAll(".tile.remote")) row(tile.querySelector(".tile-name").textContent, tile, false);
+  ui.people.replaceChildren(...rows);
+  const toggle = document.querySelector('[data-panel-toggle="people"]');
+  setButton(toggle, "users", `People (${rows.length})`);
 }
 
 function setFlags(tile, { video, audio, screen }) {
@@ -222,6 +284,8 @@ function setFlags(tile, { video, audio, screen }) {
   tile.dataset.video = String(video);
   tile.dataset.audio = String(audio);
   tile.dataset.screen = String(!!screen);
+  if (tile.classList.contains("remote")) stage.setScreen(tile.dataset.participant, !!screen);
+  showPeople();
 }
 
 function fmtRate(bps) {
@@ -287,6 +351,7 @@ function fmtBytes(n) {
 function showTransfer(t) {
   let row = ui.transfers.querySelector(`li[data-transfer-id="${CSS.escape(t.id)}"]`);
   if (!row) {
+    if (t.direction === "received") panel.notify("files");
     row = document.createElement("li");
     row.dataset.testid = "transfer";
     row.dataset.transferId = t.id;
@@ -347,6 +412,8 @@ function onEvent(e) {
     case "joined":
       present.clear();
       setInCall(true);
+      ui.roomTitle.textContent = e.room;
+      document.title = `${e.room} — Confab`;
       systemMessage(`Joined room ${e.room}`);
       showInvite(e.room);
       break;
@@ -385,6 +452,8 @@ function onEvent(e) {
       }
       const row = ui.statsBody.querySelector(`tr[data-participant="${CSS.escape(e.id)}"]`);
       if (row) row.remove();
+      stage.remove(e.id);
+      showPeople();
       systemMessage(`${names.get(e.id) || e.id} left`);
       break;
     }
@@ -427,14 +496,55 @@ function onEvent(e) {
       const speaking = (speakingUntil.get(e.id) || 0) > performance.now();
       tile.classList.toggle("speaking", speaking);
       tile.dataset.speaking = String(speaking);
+      stage.audioLevel(e.id, e.level);
       break;
     }
     default:
   }
 }
 
+/** When the call started (ms, performance.now()), for the control bar's clock. */
+let callStarted = 0;
+let clockTimer = null;
+
+function showClock() {
+  const s = Math.floor((performance.now() - callStarted) / 1000);
+  const hms = [Math.floor(s / 3600), Math.floor(s / 60) % 60, s % 60];
+  ui.clock.textContent = (hms[0] ? hms : hms.slice(1)).map((n, i) => (i === 0 ? String(n) : String(n).padStart(2, "0"))).join(":");
+}
+
+/**
+ * The local tile is the lobby's preview before joining and one of the stage's tiles during
+ * the call: the same element moves, so its video or canvas goes on without a gap.
+ */
+function moveLocalTile(toStage) {
+  if (toStage) ui.grid.prepend(ui.localTile);
+  else {
+    ui.previewSlot.prepend(ui.localTile);
+    for (const prop of ["left", "top", "width", "height"]) ui.localTile.style.removeProperty(prop);
+    ui.localTile.classList.remove("pip", "main", "thumb");
+    ui.localTile.hidden = false;
+  }
+}
+
 function setInCall(on) {
   inCall = on;
+  document.body.dataset.view = on ? "call" : "lobby";
+  moveLocalTile(on);
+  clearInterval(clockTimer);
+  if (on) {
+    callStarted = performance.now();
+    showClock();
+    clockTimer = setInterval(showClock, 1000);
+    meter.stop();
+    // Guests: the lobby's note on the preview is not news in the call.
+    if (!isTauri) ui.localSource.hidden = true;
+  } else {
+    ui.roomTitle.textContent = "";
+    document.title = "Confab — video calls";
+    panel.reset();
+    stage.reset();
+  }
   ui.join.disabled = on;
   ui.leave.disabled = !on;
   for (const el of [ui.room, ui.name, ui.secret, ui.server]) el.disabled = on;
@@ -452,10 +562,19 @@ function setInCall(on) {
     ui.localVideo.srcObject = null;
     ui.invite.hidden = true;
     sharing = false;
-    ui.share.setAttribute("aria-pressed", "false");
-    ui.share.textContent = "Share Screen";
+    showShare();
     showLocalFlags();
+    // Leaving turns the camera and microphone off (their light goes out); the lobby's
+    // preview comes back with the next join, not by itself.
+    meter.stop();
+    if (!isTauri) {
+      ui.localSource.textContent = "You left the call: camera and microphone are off until you join again";
+      ui.localSource.hidden = false;
+    }
+  } else {
+    stage.relayout();
   }
+  showPeople();
 }
 
 if (isTauri) {
@@ -509,7 +628,9 @@ async function join() {
   }
   ui.join.disabled = true;
   setStatus(`Joining ${room}…`);
-  backend = isTauri ? new TauriBackend({ onEvent, server: ui.server.value.trim() || null }) : new BrowserBackend({ onEvent });
+  // Guests join with the lobby's backend: the camera and microphone it opened for the preview.
+  backend = isTauri ? new TauriBackend({ onEvent, server: ui.server.value.trim() || null }) : previewBackend || new BrowserBackend({ onEvent });
+  previewBackend = null;
   window.confab.backend = backend;
   const stream = await backend.startMedia();
   if (stream) ui.localVideo.srcObject = stream;
@@ -533,6 +654,31 @@ async function join() {
   if (isTauri && inCall) showInvite(room);
 }
 
+/** Guests: the backend that holds the lobby's camera and microphone until the join takes it. */
+let previewBackend = null;
+
+/**
+ * The lobby's preview: the camera as it will be sent, and the microphone's level. Guests open
+ * their browser's devices here (the join then reuses them); the desktop app's engine opens
+ * its devices only when joining, so its lobby says so.
+ */
+async function startPreview() {
+  if (isTauri) {
+    ui.localSource.textContent = "Camera and microphone start when you join";
+    ui.localSource.hidden = false;
+    return;
+  }
+  if (!previewBackend) previewBackend = new BrowserBackend({ onEvent });
+  const mine = previewBackend;
+  window.confab.backend = mine;
+  mine.setCamera(videoOn);
+  mine.setMic(audioOn);
+  const stream = await mine.startMedia();
+  if (inCall || previewBackend !== mine) return;
+  ui.localVideo.srcObject = stream;
+  meter.start(stream);
+}
+
 function leave() {
   if (!backend) return;
   backend.leave();
@@ -548,22 +694,35 @@ ui.form.addEventListener("submit", (ev) => {
   });
 });
 ui.leave.addEventListener("click", leave);
-/** Reflects a media toggle's state on its button ("Camera on" / "Camera off"). */
-function showToggle(button, label, on) {
-  button.textContent = `${label} ${on ? "on" : "off"}`;
-  button.setAttribute("aria-pressed", String(on));
-  button.classList.toggle("off", !on);
+/**
+ * The media buttons show the state (a crossed microphone when muted, red) and are labelled
+ * with the action, as in the call apps people know; aria-pressed carries "on".
+ */
+function showMediaButtons() {
+  setButton(ui.audio, audioOn ? "mic" : "mic-off", audioOn ? "Turn off microphone" : "Turn on microphone");
+  ui.audio.setAttribute("aria-pressed", String(audioOn));
+  ui.audio.classList.toggle("off", !audioOn);
+  setButton(ui.video, videoOn ? "video" : "video-off", videoOn ? "Turn off camera" : "Turn on camera");
+  ui.video.setAttribute("aria-pressed", String(videoOn));
+  ui.video.classList.toggle("off", !videoOn);
 }
+
+function showShare() {
+  ui.share.setAttribute("aria-pressed", String(sharing));
+  ui.share.classList.toggle("active", sharing);
+  setButton(ui.share, sharing ? "monitor-x" : "monitor-up", sharing ? "Stop sharing" : "Share screen");
+}
+
 ui.video.addEventListener("click", () => {
   videoOn = !videoOn;
   if (backend) backend.setCamera(videoOn);
-  showToggle(ui.video, "Camera", videoOn);
+  showMediaButtons();
   showLocalFlags();
 });
 ui.audio.addEventListener("click", () => {
   audioOn = !audioOn;
   if (backend) backend.setMic(audioOn);
-  showToggle(ui.audio, "Mic", audioOn);
+  showMediaButtons();
   showLocalFlags();
 });
 ui.share.addEventListener("click", async () => {
@@ -574,8 +733,7 @@ ui.share.addEventListener("click", async () => {
     systemMessage(`Screen share failed: ${err.message}`);
     sharing = false;
   }
-  ui.share.setAttribute("aria-pressed", String(sharing));
-  ui.share.textContent = sharing ? "Stop Sharing" : "Share Screen";
+  showShare();
   showLocalFlags();
 });
 /** The local tile shows the same muted / camera-off / sharing flags the others see. */
@@ -612,9 +770,56 @@ const params = new URLSearchParams(window.location.search);
 if (params.get("room")) ui.room.value = params.get("room");
 if (params.get("name")) ui.name.value = params.get("name");
 if (params.get("secret")) ui.secret.value = params.get("secret");
+moveLocalTile(false);
+showMediaButtons();
+showShare();
+setButton(ui.leave, "phone-off", "Leave call");
+for (const t of document.querySelectorAll("[data-panel-toggle]")) {
+  const icons = { chat: "message-square", people: "users", files: "paperclip", stats: "activity", settings: "settings" };
+  setButton(t, icons[t.dataset.panelToggle], PANEL_TITLES[t.dataset.panelToggle]);
+}
+
+/** What joining will do, under the Join button (the app hosts when no server is given). */
+function showJoinHint() {
+  if (!isTauri) {
+    ui.joinHint.textContent = "";
+    return;
+  }
+  const server = ui.server.value.trim();
+  ui.joinHint.textContent = server
+    ? `Joins the call on ${server}.`
+    : "No server: this computer hosts the call, and others join with its invite link.";
+  ui.join.textContent = server ? "Join" : "Host and join";
+}
+ui.server.addEventListener("input", showJoinHint);
+
+/** The app's "join with a link": an invite link fills server, room and secret. */
+ui.invitePaste.addEventListener("input", () => {
+  const text = ui.invitePaste.value.trim();
+  if (!text) return;
+  let url;
+  try {
+    url = new URL(text);
+  } catch {
+    ui.joinHint.textContent = "That is not a link: an invite looks like http://host:3000/?room=name";
+    return;
+  }
+  const room = url.searchParams.get("room");
+  if (!/^https?:$/.test(url.protocol) || !room || !ID_RE.test(room)) {
+    ui.joinHint.textContent = "That link names no room: an invite looks like http://host:3000/?room=name";
+    return;
+  }
+  ui.server.value = url.origin;
+  ui.room.value = room;
+  ui.secret.value = url.searchParams.get("secret") || "";
+  showJoinHint();
+  (ui.name.value ? ui.join : ui.name).focus();
+});
+
 if (isTauri) {
   ui.fileInput.hidden = true;
   ui.serverField.hidden = false;
+  ui.linkField.hidden = false;
   settings = new SettingsPanel(systemMessage);
   (async () => {
     // The last call's server, room and name, unless the command line (an invite) says otherwise.
@@ -636,29 +841,38 @@ if (isTauri) {
     ui.name.value = args.name || saved.name || "";
     if (args.secret) ui.secret.value = args.secret;
     setStatus(ui.server.value ? `Server: ${ui.server.value}` : "No server configured: joining hosts one here");
+    showJoinHint();
     if (args.join && ui.room.value && ui.name.value) ui.form.requestSubmit();
   })();
-} else if (params.get("autojoin") === "1" && ui.room.value && ui.name.value) {
-  ui.form.requestSubmit();
+  startPreview();
+} else {
+  startPreview().catch((err) => setStatus(`Preview: ${err.message}`, "error"));
+  if (params.get("autojoin") === "1" && ui.room.value && ui.name.value) ui.form.requestSubmit();
 }
 
 // Keyboard shortcuts, documented in the stats panel and the README. Never while typing (in
 // any field), never with a modifier (those belong to the webview and the desktop).
 document.addEventListener("keydown", (ev) => {
   const t = ev.target;
-  if (ev.key === "Escape" && t === ui.chatInput) {
+  if (ev.key === "Escape" && t === ui.chatInput && ui.chatInput.value) {
     ui.chatInput.blur();
+    return;
+  }
+  if (ev.key === "Escape" && panel.current && !document.fullscreenElement) {
+    ev.preventDefault();
+    panel.close();
     return;
   }
   if (ev.ctrlKey || ev.altKey || ev.metaKey || ev.repeat) return;
   if (t instanceof HTMLElement && (t.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(t.tagName))) return;
   const key = ev.key.toLowerCase();
-  const action = { m: ui.audio, v: ui.video, s: ui.share }[key];
-  if (action && inCall) {
+  // Mic and camera work in the lobby too (they set what the call starts with).
+  const action = { m: ui.audio, v: ui.video }[key] || (inCall && { s: ui.share, l: $("layout-toggle") }[key]);
+  if (action) {
     ev.preventDefault();
     action.click();
   } else if (key === "c" && inCall) {
     ev.preventDefault();
-    ui.chatInput.focus();
+    panel.open("chat");
   }
 });

@@ -73,6 +73,12 @@ export class BrowserBackend {
   /** Acquires camera and microphone before joining, so the first offer already carries them. */
   async startMedia() {
     if (this.localStream) return this.localStream;
+    // The lobby's preview and the join may both ask: one request to the browser.
+    if (!this.gettingMedia) this.gettingMedia = this.openDevices().finally(() => (this.gettingMedia = null));
+    return this.gettingMedia;
+  }
+
+  async openDevices() {
     try {
       this.localStream = await navigator.mediaDevices.getUserMedia({
         video: { width: 640, height: 480, frameRate: 30 },
@@ -83,6 +89,9 @@ export class BrowserBackend {
       this.localStream = new MediaStream();
     }
     this.cameraTrack = this.localStream.getVideoTracks()[0] || null;
+    // Toggled in the lobby before the devices opened.
+    for (const t of this.localStream.getVideoTracks()) t.enabled = this.videoOn;
+    for (const t of this.localStream.getAudioTracks()) t.enabled = this.audioOn;
     return this.localStream;
   }
 

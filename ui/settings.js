@@ -45,7 +45,8 @@ export class SettingsPanel {
     this.panel = $("settings");
     this.form = $("settings-form");
     this.status = $("settings-status");
-    this.panel.hidden = false;
+    // The panel itself opens from the control bar (panel.js); only its button is app-only.
+    document.querySelector('[data-panel-toggle="settings"]').hidden = false;
     this.form.addEventListener("submit", (ev) => {
       ev.preventDefault();
       this.save();
@@ -53,9 +54,6 @@ export class SettingsPanel {
     $("set-download-choose").addEventListener("click", async () => {
       const dir = await invoke("choose_download_dir").catch((e) => this.show(String(e), true));
       if (dir) $("set-download").value = dir;
-    });
-    this.panel.addEventListener("toggle", () => {
-      if (this.panel.open) this.refreshDevices();
     });
   }
 

@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { By, until } from "selenium-webdriver";
-import { ROOT, guestDecodes, launchApp, launchChromium, newPage, shotsDir, tempDir } from "./lib/harness.mjs";
+import { ROOT, guestDecodes, launchApp, launchChromium, newPage, openPanel, shotsDir, tempDir } from "./lib/harness.mjs";
 
 const SECRET = "tea & biscuits";
 /** Nothing listens here (port 9, discard): a server saved by an earlier call that is gone. */
@@ -74,6 +74,7 @@ test("a browser guest joins through the link, and each side decodes the other's 
 });
 
 test("chat crosses between the guest and the app", async () => {
+  await openPanel(page, "chat");
   await page.fill('[data-testid="chat-input"]', "hello from the browser");
   await page.press('[data-testid="chat-input"]', "Enter");
   await driver.wait(

@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { readFileSync, writeFileSync } from "node:fs";
 import { createHash, randomBytes } from "node:crypto";
 import path from "node:path";
-import { guestDecodes, pollPage, rustPeer as startRustPeer, startServer, launchChromium, newPage, shotsDir, tempDir } from "./lib/harness.mjs";
+import { guestDecodes, pollPage, rustPeer as startRustPeer, startServer, launchChromium, newPage, openPanel, shotsDir, tempDir } from "./lib/harness.mjs";
 
 const ROOM = "interop";
 let server;
@@ -82,12 +82,14 @@ test("the browser offers to a Rust peer that was there first; media, chat and fi
   const ours = await rust.waitFor((e) => e.event === "stats" && e.id === "guest" && e.available_bps > 450e3, "the Rust peer's estimate toward the guest above 450 kb/s", 20000);
   console.log(`estimates: Chromium → Rust ${Math.round(ramp.available / 1e3)} kb/s (video target ${Math.round(ramp.target / 1e3)}), Rust → Chromium ${Math.round(ours.available_bps / 1e3)} kb/s`);
   await page.waitForFunction(() => [...document.querySelectorAll('[data-testid="chat-entry"] .text')].some((e) => e.textContent === "hello from rust"), null, { timeout: 15000 });
+  await openPanel(page, "chat");
   await page.fill('[data-testid="chat-input"]', "hello from the browser");
   await page.click('[data-testid="chat-send"]');
   await page.screenshot({ path: path.join(shotsDir(), "interop-browser-with-rust-peer.png") });
 
   // Rust → browser: the guest accepts, verifies and saves the file.
   const incoming = page.locator('[data-testid="transfer"][data-direction="received"]');
+  await openPanel(page, "files");
   await incoming.locator('[data-testid="transfer-accept"]').click({ timeout: 30000 });
   await page.waitForFunction(() => document.querySelector('[data-testid="transfer"][data-direction="received"]')?.dataset.status === "done", null, { timeout: 60000 });
   const [download] = await Promise.all([page.waitForEvent("download"), incoming.locator('[data-testid="transfer-download"]').click()]);
@@ -128,6 +130,7 @@ test("a Rust peer that arrives later offers to the browser; media and chat flow 
   const rust = rustPeer("latecomer", "late hello");
   await decodesFrom("latecomer");
   await page.waitForFunction(() => [...document.querySelectorAll('[data-testid="chat-entry"] .text')].some((e) => e.textContent === "late hello"), null, { timeout: 15000 });
+  await openPanel(page, "chat");
   await page.fill('[data-testid="chat-input"]', "welcome late one");
   await page.click('[data-testid="chat-send"]');
   await page.screenshot({ path: path.join(shotsDir(), "interop-rust-latecomer.png") });

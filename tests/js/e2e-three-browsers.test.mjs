@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import { writeFileSync, readFileSync } from "node:fs";
 import path from "node:path";
-import { guestDecodes, startServer, launchChromium, newPage, pollPage, shotsDir, tempDir } from "./lib/harness.mjs";
+import { guestDecodes, startServer, launchChromium, newPage, openPanel, pollPage, shotsDir, tempDir } from "./lib/harness.mjs";
 
 const NAMES = ["alice", "bob", "carol"];
 const ROOM = "e2e-room";
@@ -113,6 +113,7 @@ test("a guest's page shows no desktop-only field, nor anything else marked hidde
 
 test("chat arrives exactly once, in order, and HTML stays text", async () => {
   const hostile = `hi <img src=x onerror="window.__pwned=1"><b>bold</b>`;
+  for (const name of NAMES) await openPanel(pages[name], "chat");
   await pages.alice.fill('[data-testid="chat-input"]', hostile);
   await pages.alice.click('[data-testid="chat-send"]');
   await pages.bob.fill('[data-testid="chat-input"]', "second from bob");
@@ -144,6 +145,7 @@ test("a 20 MB file arrives hash-exact at both receivers", async () => {
   writeFileSync(file, data);
   const expected = createHash("sha256").update(data).digest("hex");
 
+  for (const name of NAMES) await openPanel(pages[name], "files");
   await pages.alice.setInputFiles('[data-testid="file-input"]', file);
   await pages.alice.click('[data-testid="file-send"]');
   for (const name of ["bob", "carol"]) {
@@ -176,6 +178,7 @@ test("a peer flooding the data channel is cut to its rate, told off, and the oth
     }
     for (let i = 0; i < 2000; i++) dc.send(JSON.stringify({ t: "chat", id: `flood-${i}`, text: `flood ${i}` }));
   });
+  await openPanel(pages.carol, "chat");
   await pages.carol.fill('[data-testid="chat-input"]', "during the flood");
   await pages.carol.click('[data-testid="chat-send"]');
   const bob = await pollPage(

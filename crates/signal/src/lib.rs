@@ -90,7 +90,15 @@ impl Config {
     /// fail with "io is not defined". Checked before serving, so that such a server refuses
     /// to start instead of handing guests a broken page.
     pub fn guest_page_problem(&self) -> Option<String> {
-        self.ui_dir.as_ref()?;
+        let ui_dir = self.ui_dir.as_ref()?;
+        let icons = ui_dir.join(UI_ICONS);
+        if !icons.is_file() {
+            return Some(format!(
+                "{} not found: the guests' page would load without its controls (run \
+                 scripts/setup.sh, which builds it from npm's lucide-static)",
+                icons.display()
+            ));
+        }
         let client = self
             .socketio_client_dir
             .as_ref()
@@ -108,6 +116,10 @@ impl Config {
         }
     }
 }
+
+/// The UI's icons, generated into the UI directory by `scripts/build-icons.mjs` (not
+/// committed): the page's module graph fails without it.
+pub const UI_ICONS: &str = "icons.js";
 
 /// The browser client's file name in npm's `socket.io-client/dist`.
 pub const SOCKETIO_CLIENT: &str = "socket.io.min.js";

@@ -88,6 +88,16 @@ export async function newPage(browser, url, label) {
   return page;
 }
 
+/**
+ * Opens the side panel `name` (chat, people, files, stats, settings) from the control bar,
+ * as a user would, unless it is open already: its fields are only visible (and clickable) then.
+ */
+export async function openPanel(page, name) {
+  const toggle = page.locator(`[data-testid="panel-${name}"]`);
+  if ((await toggle.getAttribute("aria-pressed")) !== "true") await toggle.click();
+  await page.locator(`[data-panel="${name}"]`).waitFor({ state: "visible", timeout: 5000 });
+}
+
 export function shotsDir() {
   mkdirSync(SHOTS, { recursive: true });
   return SHOTS;
