@@ -45,7 +45,11 @@ async fn a_ui_without_its_socketio_client_is_refused_not_served_broken() {
     // First the UI's generated icons, then the client.
     let problem = broken.guest_page_problem().expect("a problem");
     assert!(problem.contains("icons.js"), "{problem}");
-    std::fs::write(dir.join(confab_signal::UI_ICONS), "export const ICONS = {};").expect("write");
+    std::fs::write(
+        dir.join(confab_signal::UI_ICONS),
+        "export const ICONS = {};",
+    )
+    .expect("write");
     let problem = broken.guest_page_problem().expect("a problem");
     assert!(problem.contains("socket.io.min.js"), "{problem}");
     let refused = confab_signal::Server::start("127.0.0.1:0".parse().unwrap(), broken).await;
@@ -68,7 +72,11 @@ async fn the_ui_and_the_socketio_client_are_served_when_configured() {
     )
     .expect("write");
     std::fs::write(vendor.join("socket.io.min.js"), "/* client */").expect("write");
-    std::fs::write(dir.join(confab_signal::UI_ICONS), "export const ICONS = {};").expect("write");
+    std::fs::write(
+        dir.join(confab_signal::UI_ICONS),
+        "export const ICONS = {};",
+    )
+    .expect("write");
     let srv = server_with(Config {
         ui_dir: Some(dir.clone()),
         socketio_client_dir: Some(vendor.clone()),
