@@ -528,18 +528,21 @@ function moveLocalTile(toStage) {
 }
 
 function setInCall(on) {
+  // "joined" comes again when the signalling connection rejoins: the call did not restart.
+  const starting = on && !inCall;
   inCall = on;
   document.body.dataset.view = on ? "call" : "lobby";
   moveLocalTile(on);
-  clearInterval(clockTimer);
-  if (on) {
+  if (starting) {
     callStarted = performance.now();
     showClock();
+    clearInterval(clockTimer);
     clockTimer = setInterval(showClock, 1000);
     meter.stop();
     // Guests: the lobby's note on the preview is not news in the call.
     if (!isTauri) ui.localSource.hidden = true;
-  } else {
+  } else if (!on) {
+    clearInterval(clockTimer);
     ui.roomTitle.textContent = "";
     document.title = "Confab — video calls";
     panel.reset();
@@ -601,8 +604,8 @@ function showInvite(room) {
     // The engine's server (or the one the app hosts) is where guests join, not this page.
     if (!backend || !backend.invite) return;
     ui.inviteLink.href = backend.invite;
-    ui.inviteLink.textContent = backend.invite;
-    ui.inviteLink.title = "Copy the link";
+    setButton(ui.inviteLink, "link", "Copy invite link", { visible: true });
+    ui.inviteLink.title = `Copy ${backend.invite}`;
     // README: `--embedded-bind 0.0.0.0:3000` hosts for the network.
     ui.inviteStatus.textContent = backend.inviteLocalOnly ? "(this computer only)" : "";
     ui.invite.hidden = false;
@@ -615,7 +618,8 @@ function showInvite(room) {
   // As the app's links: the secret is what a guest needs to get in.
   if (ui.secret.value) url.searchParams.set("secret", ui.secret.value);
   ui.inviteLink.href = url.toString();
-  ui.inviteLink.textContent = url.toString();
+  setButton(ui.inviteLink, "link", "Invite link", { visible: true });
+  ui.inviteLink.title = url.toString();
   ui.invite.hidden = false;
 }
 

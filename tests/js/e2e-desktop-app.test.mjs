@@ -293,7 +293,7 @@ test("settings persist, bad ones are refused, and an accepted file goes to the c
 
 test("the invite link is copied to the clipboard, and no page replaces the app", async () => {
   const link = await driver.findElement(By.css('[data-testid="invite-link"]'));
-  const invite = await link.getText();
+  const invite = await link.getAttribute("href");
   assert.equal(invite, `${server.url}/?room=${ROOM}`);
   const status = await driver.findElement(By.css('[data-testid="invite-status"]'));
   assert.equal(await status.getText(), "(this computer only)", "the server is on loopback");
@@ -322,7 +322,10 @@ test("leaving removes the tile and the peer sees the app leave", async () => {
     10000,
   );
   assert.equal(await driver.executeScript("return document.querySelectorAll('canvas.tile-canvas').length"), 0);
-  await shot("left");
+  // Back in the lobby, ready to join again. No screenshot here: WebKitWebDriver's snapshot
+  // never answers once the engine has left a call (docs/STATUS.md; the window itself draws).
+  assert.equal(await driver.executeScript("return document.body.dataset.view"), "lobby");
+  assert.equal(await driver.findElement(By.css('[data-testid="join"]')).isDisplayed(), true);
 });
 
 test("joining again after leaving brings the call back, video moving", async () => {

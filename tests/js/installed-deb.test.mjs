@@ -88,8 +88,8 @@ test("the installed app starts from its desktop entry, hosts a room and serves g
   const { driver } = app;
   assert.equal(await driver.getTitle(), "Confab — video calls");
   const link = await driver.wait(until.elementLocated(By.css('[data-testid="invite-link"]')), 30000);
-  await driver.wait(async () => /^http:\/\/127\.0\.0\.1:\d+\//.test(await link.getText()), 30000, "the invite link");
-  const invite = await link.getText();
+  await driver.wait(async () => /^http:\/\/127\.0\.0\.1:\d+\//.test(await link.getAttribute("href")), 30000, "the invite link");
+  const invite = await link.getAttribute("href");
   const page = await fetch(invite);
   assert.equal(page.status, 200);
   assert.match(await page.text(), /<title>Confab — video calls<\/title>/);

@@ -1,0 +1,66 @@
+// A browser guest's call at 800×600, 1280×720 and 1920×1080 with 1, 2, 4 and 6 participants
+// (the others `confab join` peers with the test pattern): every tile inside the stage, none
+// overlapping another, nothing scrolling, every tile's video playing. Screenshots of each are
+// kept in target/e2e (stage-guest-N-WxH.png) and looked at; the 1280×720 one with four people
+// is the README's picture.
+
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { copyFileSync } from "node:fs";
+import path from "node:path";
+import { ROOT, startServer, launchChromium, newPage, rustPeer, shotsDir, tempDir } from "./lib/harness.mjs";
+import { STAGE_GEOMETRY, stageProblems, SIZES, COUNTS } from "./lib/stage-check.mjs";
+
+const ROOM = "sizes";
+/** How long each layout may take to settle with its pictures (new peers connect, decode). */
+const SETTLE_MS = 30000;
+let server;
+let browser;
+let page;
+const peers = [];
+const dir = tempDir("confab-sizes-");
+
+before(async () => {
+  server = await startServer();
+  browser = await launchChromium();
+  page = await newPage(browser, server.url, "guest");
+  // Tiles glide to new places over 0.2 s; with reduced motion (as a user may ask) they jump,
+  // so a measure or screenshot is never taken mid-way. The README's picture is dark.
+  await page.emulateMedia({ reducedMotion: "reduce", colorScheme: "dark" });
+  await page.goto(`${server.url}/?room=${ROOM}&name=guest&autojoin=1`);
+});
+
+after(async () => {
+  for (const p of peers) await p.stop();
+  if (browser) await browser.close();
+  if (server) await server.stop();
+});
+
+/** Measures until the stage is right (pictures take a moment), then returns the last measure. */
+async function settled(participants) {
+  const deadline = Date.now() + SETTLE_MS;
+  let g;
+  while (Date.now() < deadline) {
+    g = await page.evaluate(new Function(STAGE_GEOMETRY));
+    if (stageProblems(g, participants).length === 0) return g;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return g;
+}
+
+for (const count of COUNTS) {
+  test(`${count} participant(s): every tile fits, nothing scrolls, every video plays, at each size`, async () => {
+    while (peers.length < count - 1) {
+      peers.push(rustPeer({ server, room: ROOM, name: `peer${peers.length + 1}`, dir, args: ["--synthetic-video", "--synthetic-audio"] }));
+    }
+    await page.waitForFunction((n) => document.querySelectorAll(".tile.remote").length === n, count - 1, { timeout: SETTLE_MS });
+    for (const [width, height] of SIZES) {
+      await page.setViewportSize({ width, height });
+      const g = await settled(count);
+      const shot = path.join(shotsDir(), `stage-guest-${count}-${width}x${height}.png`);
+      await page.screenshot({ path: shot });
+      assert.deepEqual(stageProblems(g, count), [], `${count} at ${width}×${height}: ${JSON.stringify(g)}`);
+      if (count === 4 && width === 1280) copyFileSync(shot, path.join(ROOT, "target/e2e/readme-call.png"));
+    }
+  });
+}
