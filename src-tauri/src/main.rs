@@ -99,6 +99,9 @@ struct Joined {
     notices: Vec<String>,
 }
 
+/// The window's title outside a call (tauri.conf.json's); in a call it names the room.
+const WINDOW_TITLE: &str = "Confab";
+
 fn valid_id(s: &str) -> bool {
     (1..=64).contains(&s.len())
         && s.chars()
@@ -115,6 +118,7 @@ fn startup_args(args: State<'_, Args>) -> Args {
 /// call's events to the page. A call that ended on its own (not left) does not block this.
 #[tauri::command]
 async fn join(
+    window: tauri::Window,
     app: State<'_, AppState>,
     args: State<'_, Args>,
     request: JoinRequest,
@@ -162,6 +166,8 @@ async fn join(
         &request.room,
         request.secret.as_deref(),
     );
+    // The window (and the taskbar) names the room, as the call apps people know do.
+    let _ = window.set_title(&format!("{} — Confab", request.room));
     *session = Some(Session {
         engine: Engine::Call(call.handle),
         me: request.name.clone(),
@@ -219,10 +225,11 @@ async fn command(app: &State<'_, AppState>, c: Command) -> Result<(), String> {
 }
 
 #[tauri::command]
-async fn leave(app: State<'_, AppState>) -> Result<(), String> {
+async fn leave(window: tauri::Window, app: State<'_, AppState>) -> Result<(), String> {
     if let Some(s) = app.session.lock().await.take() {
         s.send(Command::Leave);
     }
+    let _ = window.set_title(WINDOW_TITLE);
     Ok(())
 }
 

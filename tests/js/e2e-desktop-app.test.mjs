@@ -84,6 +84,9 @@ test("the app joins from its arguments and shows the peer's tile", async () => {
   await bob.waitFor((e) => e.event === "participant-joined" && e.id === "alice", "alice in bob's room");
   const name = await driver.findElement(By.css('.tile.remote[data-participant="bob"] .tile-name')).getAttribute("textContent");
   assert.equal(name, "bob");
+  // The native window's title names the room (what the taskbar shows), read from the X server.
+  const windows = execFileSync("xwininfo", ["-root", "-tree"], { encoding: "utf8", timeout: 10000 });
+  assert.match(windows, new RegExp(`"${ROOM} — Confab"`), "the window's title");
 });
 
 test("the peer's tile shows moving video (two element screenshots a second apart differ)", async () => {
