@@ -4,6 +4,7 @@
 //! times, and every failure was a log line (245 lines for six switches, measured; issue 10).
 //! Needs the null sinks of scripts/pulse-setup.sh; run by scripts/test.sh.
 
+use std::io::BufRead;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -48,14 +49,28 @@ fn switching_the_default_output_mid_call_logs_once_and_the_audio_goes_on() {
     let default_sink = pactl(&["get-default-sink"]).trim().to_owned();
     let port = free_port();
     let url = format!("http://127.0.0.1:{port}");
-    let _server = Server(
+    let mut server = Server(
         Command::new(BIN)
             .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .expect("confab serve"),
     );
+    // The joins start once the server listens (it says so on stdout), not before.
+    let stdout = server.0.stdout.take().expect("piped stdout");
+    let (listening, ready) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { return };
+            if line.contains("listening on") {
+                let _ = listening.send(());
+            }
+        }
+    });
+    ready
+        .recv_timeout(Duration::from_secs(20))
+        .expect("confab serve listening within 20 s");
     let dir = std::env::temp_dir().join(format!("confab-switch-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("scratch dir");
     let report = dir.join("listener.json");
