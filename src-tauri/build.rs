@@ -22,6 +22,8 @@ const COMMANDS: &[&str] = &[
     "list_devices",
     "choose_download_dir",
     "copy_invite",
+    "start_preview",
+    "stop_preview",
 ];
 
 fn main() {

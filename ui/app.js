@@ -632,6 +632,7 @@ async function join() {
   }
   ui.join.disabled = true;
   setStatus(`Joining ${room}…`);
+  if (isTauri) endPreview();
   // Guests join with the lobby's backend: the camera and microphone it opened for the preview.
   backend = isTauri ? new TauriBackend({ onEvent, server: ui.server.value.trim() || null }) : previewBackend || new BrowserBackend({ onEvent });
   previewBackend = null;
@@ -660,6 +661,16 @@ async function join() {
 
 /** Guests: the backend that holds the lobby's camera and microphone until the join takes it. */
 let previewBackend = null;
+/** The app: the engine's preview runs (its pictures go to the lobby's tile). */
+let previewing = false;
+
+/** The app's preview ends when joining (the engine stops it too): its tile's decoder goes. */
+function endPreview() {
+  previewing = false;
+  closeTileVideo("");
+  for (const c of ui.localTile.querySelectorAll("canvas.tile-canvas")) c.remove();
+  ui.localTile.classList.remove("canvas-video");
+}
 
 /**
  * The lobby's preview: the camera as it will be sent, and the microphone's level. Guests open
@@ -668,7 +679,16 @@ let previewBackend = null;
  */
 async function startPreview() {
   if (isTauri) {
-    ui.localSource.textContent = "Camera and microphone start when you join";
+    // The engine opens the devices and sends small pictures for the lobby's tile (id "").
+    previewing = true;
+    const shows = await TauriBackend.startPreview({
+      onPicture: (width, height, planes, sentMs) => {
+        if (previewing && !inCall) tileVideoFor("").pushPicture(width, height, planes, sentMs);
+      },
+      onLevel: (level) => previewing && meter.level(level),
+      onProblem: (text) => systemMessage(text),
+    });
+    ui.localSource.textContent = `Preview: ${shows}`;
     ui.localSource.hidden = false;
     return;
   }
@@ -813,11 +833,11 @@ ui.invitePaste.addEventListener("input", () => {
     ui.joinHint.textContent = "That link names no room: an invite looks like http://host:3000/?room=name";
     return;
   }
+  // Filled as the link is typed or pasted; the focus stays in the field (typing goes on).
   ui.server.value = url.origin;
   ui.room.value = room;
   ui.secret.value = url.searchParams.get("secret") || "";
   showJoinHint();
-  (ui.name.value ? ui.join : ui.name).focus();
 });
 
 if (isTauri) {
@@ -846,9 +866,11 @@ if (isTauri) {
     if (args.secret) ui.secret.value = args.secret;
     setStatus(ui.server.value ? `Server: ${ui.server.value}` : "No server configured: joining hosts one here");
     showJoinHint();
+    // Joining at once (an invite on the command line) skips the preview.
     if (args.join && ui.room.value && ui.name.value) ui.form.requestSubmit();
+    else startPreview().catch((err) => systemMessage(`Preview: ${err}`));
   })();
-  startPreview();
+  window.addEventListener("beforeunload", () => TauriBackend.stopPreview());
 } else {
   startPreview().catch((err) => setStatus(`Preview: ${err.message}`, "error"));
   if (params.get("autojoin") === "1" && ui.room.value && ui.name.value) ui.form.requestSubmit();

@@ -65,6 +65,31 @@ export class TauriBackend {
     return res;
   }
 
+  /**
+   * The lobby's preview (src-tauri/src/preview.rs): the camera and microphone a join would
+   * use, before joining. Pictures come as the video channel's picture messages; levels as
+   * numbers 0..1; a device that cannot be opened as a message. Resolves with what it shows.
+   */
+  static startPreview({ onPicture, onLevel, onProblem }) {
+    const video = new (tauri().Channel)();
+    video.onmessage = (buf) => {
+      const bytes = new Uint8Array(buf);
+      if (bytes[0] !== 1) return;
+      const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      const body = 10 + bytes[1];
+      onPicture(view.getUint16(body, true), view.getUint16(body + 2, true), bytes.subarray(body + 4), view.getFloat64(2 + bytes[1], true));
+    };
+    const level = new (tauri().Channel)();
+    level.onmessage = onLevel;
+    const problem = new (tauri().Channel)();
+    problem.onmessage = onProblem;
+    return tauri().invoke("start_preview", { onVideo: video, onLevel: level, onProblem: problem });
+  }
+
+  static stopPreview() {
+    return tauri().invoke("stop_preview").catch(() => {});
+  }
+
   /** Puts the invite link on the system clipboard (the app does it); resolves with it. */
   copyInvite() {
     return tauri().invoke("copy_invite");

@@ -10,7 +10,9 @@ mod bridge;
 mod call_config;
 mod hosting;
 mod invite;
+mod preview;
 mod settings;
+mod window_place;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -60,6 +62,10 @@ struct AppState {
     /// The command line's choices that win over the settings, until the settings panel
     /// changes that field.
     this_run: Mutex<RunOverrides>,
+    /// The lobby's camera and microphone preview, while it runs.
+    preview: Mutex<Option<preview::Preview>>,
+    /// The window's moves and resizes, written to the settings once they settle.
+    window_place: std::sync::Mutex<window_place::Debounce>,
 }
 
 /// What the join form holds; `server` empty or absent: host one here.
@@ -132,6 +138,8 @@ async fn join(
     if session.as_ref().is_some_and(Session::is_running) {
         return Err("already in a call".into());
     }
+    // The call opens the camera the preview holds.
+    stop_preview_now(&app).await;
     if args.bench_tiles > 0 {
         let (new, joined) = bench::join(&args, &request.name, on_event, on_video).await?;
         *session = Some(new);
@@ -231,6 +239,54 @@ async fn leave(window: tauri::Window, app: State<'_, AppState>) -> Result<(), St
     }
     let _ = window.set_title(WINDOW_TITLE);
     Ok(())
+}
+
+/// Starts the lobby's preview of the camera and microphone a join would use (restarting it
+/// when it runs: the settings may have changed them); says which they are.
+#[tauri::command]
+async fn start_preview(
+    app: State<'_, AppState>,
+    on_video: Channel<InvokeResponseBody>,
+    on_level: Channel<f64>,
+    on_problem: Channel<String>,
+) -> Result<String, String> {
+    if app
+        .session
+        .lock()
+        .await
+        .as_ref()
+        .is_some_and(Session::is_running)
+    {
+        return Err("in a call: the call shows the camera".into());
+    }
+    stop_preview_now(&app).await;
+    let settings = app.settings.lock().await.clone();
+    let this_run = app.this_run.lock().await.clone();
+    let (camera, camera_label) = camera_source(this_run.camera(&settings)).await;
+    let mic = mic_device(this_run.microphone(&settings));
+    let mic_label = mic
+        .clone()
+        .map_or("Synthetic tone".to_owned(), |m| format!("Microphone: {m}"));
+    *app.preview.lock().await = Some(preview::Preview::start(
+        preview::Sources { camera, mic },
+        on_video,
+        on_level,
+        on_problem,
+    ));
+    Ok(format!("{camera_label} · {mic_label}"))
+}
+
+#[tauri::command]
+async fn stop_preview(app: State<'_, AppState>) -> Result<(), String> {
+    stop_preview_now(&app).await;
+    Ok(())
+}
+
+/// Stops the preview, if one runs, and waits for its devices to close (within a frame).
+async fn stop_preview_now(app: &State<'_, AppState>) {
+    if let Some(running) = app.preview.lock().await.take() {
+        let _ = tauri::async_runtime::spawn_blocking(move || running.stop()).await;
+    }
 }
 
 /// The page could not decode `id`'s video: its decoder waits for a keyframe, which this asks
@@ -343,6 +399,7 @@ async fn save_settings(
         server: saved.server.clone(),
         room: saved.room.clone(),
         name: saved.name.clone(),
+        window: saved.window,
         ..settings
     };
     let camera_changed = saved.camera != settings.camera;
@@ -469,12 +526,84 @@ async fn choose_download_dir(window: tauri::Window) -> Result<Option<PathBuf>, S
     Ok(picked.and_then(|p| p.into_path().ok()))
 }
 
+/// The window's smallest size (tauri.conf.json's minWidth/minHeight), physical pixels at
+/// scale 1: a saved size is never restored below it.
+const MIN_WINDOW: (u32, u32) = (720, 480);
+
+/// Opens the window where it was last time, when that is still on a monitor.
+fn restore_window_place(window: &tauri::WebviewWindow, saved: Option<window_place::WindowPlace>) {
+    let Some(saved) = saved else { return };
+    let monitors: Vec<window_place::Area> = window
+        .available_monitors()
+        .unwrap_or_default()
+        .iter()
+        .map(|m| window_place::Area {
+            x: m.position().x,
+            y: m.position().y,
+            width: m.size().width,
+            height: m.size().height,
+        })
+        .collect();
+    let (width, height, position) = window_place::restore(saved, &monitors, MIN_WINDOW);
+    let _ = window.set_size(tauri::PhysicalSize::new(width, height));
+    if let Some((x, y)) = position {
+        let _ = window.set_position(tauri::PhysicalPosition::new(x, y));
+    }
+}
+
+/// The window moved or was resized: remembered, written once it settles.
+fn window_changed(window: &tauri::Window) {
+    let (Ok(position), Ok(size)) = (window.outer_position(), window.inner_size()) else {
+        return;
+    };
+    let place = window_place::WindowPlace {
+        x: position.x,
+        y: position.y,
+        width: size.width,
+        height: size.height,
+    };
+    let state = window.app_handle().state::<AppState>();
+    state
+        .window_place
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .changed(place, std::time::Instant::now());
+}
+
+/// Writes the window's place into the settings when a move or resize has settled. Looks
+/// every quarter second (window_place::SETTLE is half a second); runs as long as the app.
+async fn write_window_place(handle: tauri::AppHandle) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_millis(250));
+    loop {
+        tick.tick().await;
+        let state = handle.state::<AppState>();
+        let due = state
+            .window_place
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .due(std::time::Instant::now());
+        // A settings file that could not be read is not overwritten until the user saves
+        // (settings.rs); the window's place waits too.
+        if let Some(place) = due.filter(|_| state.settings_problem.is_none()) {
+            let mut settings = state.settings.lock().await;
+            settings.window = Some(place);
+            if let Err(e) = settings.save(&state.settings_path) {
+                tracing::warn!("remembering the window's place: {e}");
+            }
+        }
+    }
+}
+
 fn main() {
     let args = Args::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("CONFAB_LOG")
-                .unwrap_or_else(|_| "info,webrtc=warn,rtc=warn".into()),
+                // As `confab`'s (crates/cli/src/main.rs DEFAULT_LOG): webrtc-rs's SRTP replay
+                // drops are normal in a call through loss, not warnings for a user.
+                .unwrap_or_else(|_| {
+                    "info,webrtc=warn,rtc=warn,rtc::peer_connection::handler=error".into()
+                }),
         )
         .init();
     tauri::Builder::default()
@@ -498,6 +627,7 @@ fn main() {
                     (Settings::default(), Some(e.to_string()))
                 }
             };
+            let saved_place = settings.window;
             let downloads = app
                 .path()
                 .download_dir()
@@ -515,7 +645,13 @@ fn main() {
                     speakers: args.speakers.clone(),
                     download_dir: args.download_dir.clone(),
                 }),
+                preview: Mutex::new(None),
+                window_place: std::sync::Mutex::new(window_place::Debounce::default()),
             });
+            if let Some(window) = app.get_webview_window("main") {
+                restore_window_place(&window, saved_place);
+            }
+            tauri::async_runtime::spawn(write_window_place(app.handle().clone()));
             #[cfg(target_os = "linux")]
             if let Some(webview) = app.get_webview_window("main") {
                 webview.with_webview(|w| {
@@ -548,8 +684,16 @@ fn main() {
             list_devices,
             choose_download_dir,
             copy_invite,
+            start_preview,
+            stop_preview,
         ])
         .on_window_event(|window, event| {
+            if matches!(
+                event,
+                tauri::WindowEvent::Resized(_) | tauri::WindowEvent::Moved(_)
+            ) {
+                window_changed(window);
+            }
             if let tauri::WindowEvent::Destroyed = event {
                 let state = window.app_handle().state::<AppState>();
                 if let Ok(mut s) = state.session.try_lock() {

@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::window_place::WindowPlace;
+
 /// Bounds for the bitrate cap: below 100 kb/s video is unwatchable, above 20 Mb/s pointless
 /// for a call.
 const BITRATE_KBPS: std::ops::RangeInclusive<u32> = 100..=20_000;
@@ -57,6 +59,8 @@ pub struct Settings {
     pub server: Option<String>,
     pub room: Option<String>,
     pub name: Option<String>,
+    /// Where the window was, and its size (window_place.rs).
+    pub window: Option<WindowPlace>,
 }
 
 impl Settings {
