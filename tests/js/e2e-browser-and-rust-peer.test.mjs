@@ -18,12 +18,17 @@ let browser;
 let page;
 const dir = tempDir("confab-interop-");
 
+/** Every peer this file started: one a failed test did not stop is stopped at the end. */
+const started = [];
+
 /** A `confab join` peer in this test's room, sending the pattern and a tone, chatting `chat`. */
 function rustPeer(name, chat, extra = []) {
-  return startRustPeer({
+  const peer = startRustPeer({
     server, room: ROOM, name, dir,
     args: ["--synthetic-video", "--synthetic-audio", "--chat", chat, ...extra],
   });
+  started.push(peer);
+  return peer;
 }
 
 /** Waits until the page decodes video and audio from `id`. */
@@ -42,6 +47,8 @@ before(async () => {
 });
 
 after(async () => {
+  // A test that failed halfway left its peer running (and this file's process waiting on it).
+  for (const p of started) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill("SIGKILL");
   if (browser) await browser.close();
   if (server) await server.stop();
 });

@@ -138,6 +138,18 @@ test("chat arrives exactly once, in order, and HTML stays text", async () => {
   }
 });
 
+/** Each page's links (connection and channel states) and its last system messages, for a failure's message. */
+async function links() {
+  const out = {};
+  for (const n of NAMES) {
+    out[n] = await pages[n].evaluate(() => ({
+      peers: [...window.confab.backend.peers].map(([id, p]) => `${id}: ${p.pc.connectionState}/${p.pc.iceConnectionState} dc ${p.dc ? p.dc.readyState : "none"}`),
+      said: [...document.querySelectorAll(".message.system")].slice(-6).map((m) => m.textContent),
+    }));
+  }
+  return out;
+}
+
 test("a 20 MB file arrives hash-exact at both receivers", async () => {
   const dir = tempDir("confab-e2e-");
   const file = path.join(dir, "payload.bin");
@@ -150,12 +162,26 @@ test("a 20 MB file arrives hash-exact at both receivers", async () => {
   await pages.alice.click('[data-testid="file-send"]');
   for (const name of ["bob", "carol"]) {
     const row = pages[name].locator('[data-testid="transfer"][data-direction="received"]');
-    await row.locator('[data-testid="transfer-accept"]').click({ timeout: 30000 });
+    await row.locator('[data-testid="transfer-accept"]').click({ timeout: 30000 }).catch(async (err) => {
+      throw new Error(`${err.message.split("\n")[0]}; links: ${JSON.stringify(await links())}`);
+    });
   }
   for (const name of ["bob", "carol"]) {
     const page = pages[name];
     const row = page.locator('[data-testid="transfer"][data-direction="received"]');
-    await page.waitForFunction(() => document.querySelector('[data-testid="transfer"][data-direction="received"]')?.dataset.status === "done", null, { timeout: 120000 });
+    // Polled, so a timeout says where the transfer stood (status and progress of each row,
+    // on both receivers and the sender) instead of only that it did not finish.
+    await pollPage(page, () => document.querySelector('[data-testid="transfer"][data-direction="received"]')?.dataset.status === "done", null, {
+      timeout: 120000,
+      interval: 500,
+      what: `${name}'s copy done`,
+    }).catch(async (err) => {
+      const rows = {};
+      for (const n of NAMES) {
+        rows[n] = await pages[n].evaluate(() => [...document.querySelectorAll('[data-testid="transfer"]')].map((r) => `${r.dataset.direction} ${r.dataset.status} ${r.querySelector(".transfer-status")?.textContent}`));
+      }
+      throw new Error(`${err.message}; transfers: ${JSON.stringify(rows)}`);
+    });
     assert.equal(await row.getAttribute("data-sha256"), expected);
     const [download] = await Promise.all([page.waitForEvent("download"), row.locator('[data-testid="transfer-download"]').click()]);
     assert.equal(download.suggestedFilename(), "payload.bin");
