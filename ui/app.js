@@ -12,6 +12,7 @@ import { fillIcons, setButton } from "./icon.js";
 import { SidePanel, PANEL_TITLES } from "./panel.js";
 import { Stage } from "./stage.js";
 import { MicMeter } from "./mic-meter.js";
+import { GuestDevices } from "./guest-devices.js";
 
 const $ = (id) => document.getElementById(id);
 const ID_RE = /^[A-Za-z0-9._-]{1,64}$/;
@@ -62,6 +63,7 @@ const panel = new SidePanel({
     // Chat opened from the keyboard: straight to the message box.
     if (open === "chat" && !ui.chatInput.disabled) ui.chatInput.focus();
     if (open === "settings" && settings) settings.refreshDevices();
+    if (open === "settings" && devices) devices.refresh().catch((err) => systemMessage(`Devices: ${err.message}`));
     requestAnimationFrame(() => stage.relayout());
   },
 });
@@ -240,6 +242,7 @@ function ensureTile(id) {
   tile.dataset.initial = name.slice(0, 1).toUpperCase();
   tile.querySelector(".tile-name").textContent = name;
   tile.setAttribute("aria-label", name);
+  if (speakersSink) tile.querySelector("video").setSinkId?.(speakersSink).catch(() => {});
   ui.grid.append(tile);
   if (linkStates.has(id)) setLinkState(id, linkStates.get(id));
   stage.relayout();
@@ -431,6 +434,8 @@ function onEvent(e) {
       break;
     case "local-stream":
       ui.localVideo.srcObject = e.stream;
+      // A microphone switched in the lobby: the meter follows the new one.
+      if (!inCall) meter.start(e.stream);
       break;
     case "participant-joined":
       present.add(e.id);
@@ -659,6 +664,20 @@ async function join() {
   if (isTauri && inCall) showInvite(room);
 }
 
+/** Guests: the speakers chosen in the settings ("" is the system's default). */
+let speakersSink = "";
+/** Guests: their devices' pickers (the app's are the engine's, in settings.js). */
+const devices = isTauri
+  ? null
+  : new GuestDevices({
+      backend: () => backend || previewBackend,
+      onSpeakers: (sinkId) => {
+        speakersSink = sinkId;
+        for (const v of ui.grid.querySelectorAll(".tile.remote video")) v.setSinkId?.(sinkId).catch((err) => systemMessage(`Speakers: ${err.message}`));
+      },
+      notify: systemMessage,
+    });
+
 /** Guests: the backend that holds the lobby's camera and microphone until the join takes it. */
 let previewBackend = null;
 /** The app: the engine's preview runs (its pictures go to the lobby's tile). */
@@ -840,6 +859,7 @@ ui.invitePaste.addEventListener("input", () => {
   showJoinHint();
 });
 
+document.body.classList.toggle("app", isTauri);
 if (isTauri) {
   ui.fileInput.hidden = true;
   ui.serverField.hidden = false;

@@ -4,7 +4,9 @@
 // and press Enter — every focused control showing a visible focus ring. axe-core: no
 // violation of serious or critical impact (WCAG 2 A/AA rules: labels, contrast, roles) in the
 // lobby, the call with its chat open, in the dark and the light theme. Also: the preview
-// moves and the microphone meter moves with Chromium's fake microphone (a beep).
+// moves and the microphone meter moves with Chromium's fake microphone (a beep); another
+// microphone picked in the lobby replaces the track and the meter follows it; the speakers
+// play a test sound.
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -91,6 +93,27 @@ test("the lobby has no serious accessibility violation, dark or light", async ()
     await page.emulateMedia({ colorScheme });
     assert.deepEqual(await seriousViolations(), [], `lobby, ${colorScheme}`);
   }
+});
+
+test("a guest picks another microphone in the lobby: the preview's meter follows it, and the speakers play a test sound", async () => {
+  await page.click('[data-testid="panel-settings"]');
+  await page.waitForFunction(() => document.getElementById("set-mic").options.length >= 2, null, { timeout: 10000 });
+  const [mics, cameras] = await page.evaluate(() => [
+    [...document.getElementById("set-mic").options].map((o) => [o.value, o.text]),
+    document.getElementById("set-camera").options.length,
+  ]);
+  assert.ok(cameras >= 1, "a camera listed");
+  const before = await page.evaluate(() => window.confab.backend.localStream.getAudioTracks()[0].getSettings().deviceId);
+  const other = mics.find(([id]) => id !== before);
+  await page.selectOption('[data-testid="mic-select"]', other[0]);
+  await page.waitForFunction((id) => window.confab.backend.localStream.getAudioTracks()[0]?.getSettings().deviceId === id, other[0], { timeout: 10000 });
+  assert.equal(await page.evaluate(() => window.confab.backend.localStream.getAudioTracks().length), 1, "one microphone track, the new one");
+  await page.waitForFunction(() => Number(document.querySelector('[data-testid="mic-meter"]').getAttribute("aria-valuenow")) >= 40, null, { timeout: 10000 });
+  await page.click('[data-testid="test-speakers"]');
+  await page.waitForFunction(() => /test sound/.test(document.getElementById("devices-status").textContent), null, { timeout: 5000 });
+  assert.doesNotMatch(await page.textContent('[data-testid="devices-status"]'), /No test sound|Could not/);
+  await page.screenshot({ path: path.join(shotsDir(), "lobby-guest-devices.png") });
+  await page.click('[data-testid="panel-settings"]');
 });
 
 test("join, mute, share and leave from the keyboard alone", async () => {
