@@ -51,7 +51,7 @@ step "socket.io-client v4 compatibility, and the engine through the reference de
 
 step "end to end: headless Chromium, and the desktop app under Xvfb through WebKitWebDriver (loopback-only network namespace)"
 # The three-browser file runs in a runner of its own: after every other file in one runner
-# its 20 MB transfer lost a link (the server reported a receiver gone mid-transfer) in 4 of 4
+# its 20 MB transfer lost a link (the sender dropped a receiver as gone mid-transfer) in 4 of 4
 # runs here, while it passes alone and after any subset tried (docs/STATUS.md: not understood).
 "${NS[@]}" sh -c 'ip link set lo up && xvfb-run -a -s "-screen 0 1280x800x24" node --test --test-concurrency=1 $(ls tests/js/e2e-*.test.mjs | grep -v e2e-three-browsers)'
 "${NS[@]}" sh -c 'ip link set lo up && node --test tests/js/e2e-three-browsers.test.mjs'
