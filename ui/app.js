@@ -13,6 +13,10 @@ import { SidePanel, PANEL_TITLES } from "./panel.js";
 import { Stage } from "./stage.js";
 import { MicMeter } from "./mic-meter.js";
 import { GuestDevices } from "./guest-devices.js";
+import { renderTransfer } from "./transfer-list.js";
+import { renderPeople } from "./people.js";
+import { renderStatsRow } from "./stats-table.js";
+import { appendChat, appendSystem } from "./chat-log.js";
 
 const $ = (id) => document.getElementById(id);
 const ID_RE = /^[A-Za-z0-9._-]{1,64}$/;
@@ -193,40 +197,13 @@ function setStatus(text, level = "info") {
   ui.status.className = `status ${level === "ok" ? "connected" : level === "error" ? "error" : ""}`;
 }
 
-/** Messages the chat panel keeps; older ones are removed (a long call, or a chatty peer at its rate, must not grow the page without bound). */
-const MAX_CHAT_ENTRIES = 2000;
-
-function appendMessage(div) {
-  ui.messages.append(div);
-  while (ui.messages.childElementCount > MAX_CHAT_ENTRIES) ui.messages.firstElementChild.remove();
-  ui.messages.scrollTop = ui.messages.scrollHeight;
-}
-
 function systemMessage(text) {
-  const div = document.createElement("div");
-  div.className = "message system";
-  div.textContent = text;
-  appendMessage(div);
+  appendSystem(ui.messages, text);
 }
 
-function chatMessage({ id, from, text, ts, mine }) {
-  const div = document.createElement("div");
-  div.className = `message${mine ? " mine" : ""}`;
-  div.dataset.testid = "chat-entry";
-  div.dataset.messageId = id;
-  div.dataset.from = from;
-  const time = document.createElement("span");
-  time.className = "time";
-  time.textContent = new Date(ts).toLocaleTimeString();
-  const who = document.createElement("span");
-  who.className = "from";
-  who.textContent = mine ? "You" : names.get(from) || from;
-  const body = document.createElement("span");
-  body.className = "text";
-  body.textContent = text;
-  div.append(time, who, body);
-  appendMessage(div);
-  if (!mine) panel.notify("chat");
+function chatMessage(m) {
+  appendChat(ui.messages, m, names.get(m.from) || m.from);
+  if (!m.mine) panel.notify("chat");
 }
 
 function tileFor(id) {
@@ -250,31 +227,10 @@ function ensureTile(id) {
   return tile;
 }
 
-/** The people panel: everyone in the call with what their tile shows (muted, camera off, reconnecting). */
+/** The people panel, and the count on its button. */
 function showPeople() {
-  const rows = [];
-  const row = (name, tile, you) => {
-    const li = document.createElement("li");
-    li.dataset.testid = "person";
-    li.dataset.participant = tile.dataset.participant || "";
-    const who = el("span", "person-name");
-    who.textContent = you ? `${name} (you)` : name;
-    const flags = el("span", "person-flags");
-    const state = [];
-    if (tile.dataset.state === "reconnecting") state.push("reconnecting");
-    else if (tile.dataset.state === "connecting") state.push("connecting");
-    if (tile.dataset.screen === "true") state.push("sharing screen");
-    if (tile.dataset.audio === "false") state.push("muted");
-    if (tile.dataset.video === "false") state.push("camera off");
-    flags.textContent = state.join(" · ");
-    li.append(who, flags);
-    rows.push(li);
-  };
-  row(ui.name.value.trim() || "You", ui.localTile, true);
-  for (const tile of ui.grid.querySelectorAll(".tile.remote")) row(tile.querySelector(".tile-name").textContent, tile, false);
-  ui.people.replaceChildren(...rows);
-  const toggle = document.querySelector('[data-panel-toggle="people"]');
-  setButton(toggle, "users", `People (${rows.length})`);
+  const count = renderPeople(ui.people, ui.name.value.trim() || "You", ui.localTile, ui.grid.querySelectorAll(".tile.remote"));
+  setButton(document.querySelector('[data-panel-toggle="people"]'), "users", `People (${count})`);
 }
 
 function setFlags(tile, { video, audio, screen }) {
@@ -291,40 +247,11 @@ function setFlags(tile, { video, audio, screen }) {
   showPeople();
 }
 
-function fmtRate(bps) {
-  if (!bps) return "0 kb/s";
-  return bps >= 1e6 ? `${(bps / 1e6).toFixed(2)} Mb/s` : `${(bps / 1e3).toFixed(0)} kb/s`;
-}
-
-/** Statistics table columns (index.html's header). */
-const STATS_COLUMNS = 9;
-
+/** A participant's row in the statistics panel, and their tile's connection indicator. */
 function showStats(s) {
-  let row = ui.statsBody.querySelector(`tr[data-participant="${CSS.escape(s.id)}"]`);
-  if (!row) {
-    row = document.createElement("tr");
-    row.dataset.participant = s.id;
-    for (let i = 0; i < STATS_COLUMNS; i++) row.append(document.createElement("td"));
-    ui.statsBody.append(row);
-  }
   // The desktop app decodes in the page: the size is the tile's last picture.
   const size = s.width ? { width: s.width, height: s.height } : tileVideos.get(s.id)?.frameSize;
-  const video = size ? `${size.width}×${size.height} @ ${s.fps ?? 0} fps` : "—";
-  const sent = s.sentHeight ? `${s.sentWidth}×${s.sentHeight} @ ${Math.round(s.sentFps ?? 0)} fps` : "—";
-  const cells = [
-    names.get(s.id) || s.id,
-    linkStates.get(s.id) || s.state,
-    fmtRate(s.bitrateIn),
-    fmtRate(s.bitrateOut),
-    s.available == null ? "—" : fmtRate(s.available),
-    s.rtt == null ? "—" : `${(s.rtt * 1000).toFixed(0)} ms`,
-    `${(Math.max(s.loss || 0, s.lossOut || 0) * 100).toFixed(1)} %`,
-    video,
-    sent,
-  ];
-  cells.forEach((text, i) => (row.children[i].textContent = text));
-  row.dataset.framesDecoded = String(s.framesDecoded);
-  if (s.available != null) row.dataset.available = String(Math.round(s.available));
+  renderStatsRow(ui.statsBody, s, { name: names.get(s.id) || s.id, state: linkStates.get(s.id) || s.state, size });
   showQuality(s.id, s.quality || assessQuality(s));
 }
 
@@ -339,68 +266,15 @@ function showQuality(id, quality) {
   badge.hidden = false;
 }
 
-function el(tag, className = "") {
-  const e = document.createElement(tag);
-  if (className) e.className = className;
-  return e;
-}
-
-function fmtBytes(n) {
-  if (n >= 1 << 20) return `${(n / (1 << 20)).toFixed(1)} MB`;
-  if (n >= 1 << 10) return `${(n / (1 << 10)).toFixed(0)} KB`;
-  return `${n} B`;
-}
-
+/** A transfer's row in the files panel; a new offer is counted on the panel's button. */
 function showTransfer(t) {
-  let row = ui.transfers.querySelector(`li[data-transfer-id="${CSS.escape(t.id)}"]`);
-  if (!row) {
-    if (t.direction === "received") panel.notify("files");
-    row = document.createElement("li");
-    row.dataset.testid = "transfer";
-    row.dataset.transferId = t.id;
-    const head = el("div", "transfer-head");
-    head.append(el("span", "transfer-name"), el("span", "transfer-status"));
-    const bar = el("progress");
-    bar.max = 1;
-    bar.value = 0;
-    row.append(head, bar, el("div", "transfer-actions"));
-    ui.transfers.prepend(row);
-  }
-  row.className = `transfer ${t.status}`;
-  row.dataset.status = t.status;
-  row.dataset.direction = t.direction;
-  row.dataset.sha256 = t.sha256;
-  const arrow = t.direction === "sent" ? `→ ${names.get(t.peer) || t.peer}` : `← ${names.get(t.peer) || t.peer}`;
-  row.querySelector(".transfer-name").textContent = `${arrow}: ${t.name}`;
-  row.querySelector(".transfer-name").title = t.name;
-  const label = t.status === "failed" ? `failed: ${t.reason}` : t.status;
-  row.querySelector(".transfer-status").textContent = `${label} · ${fmtBytes(t.bytes)} / ${fmtBytes(t.size)}`;
-  row.querySelector("progress").value = t.size ? t.bytes / t.size : t.status === "done" ? 1 : 0;
-  const actions = row.querySelector(".transfer-actions");
-  actions.replaceChildren();
-  const button = (text, testid, onClick, cls = "") => {
-    const b = document.createElement("button");
-    b.type = "button";
-    b.textContent = text;
-    b.dataset.testid = testid;
-    if (cls) b.className = cls;
-    b.addEventListener("click", onClick);
-    actions.append(b);
-  };
-  if (t.direction === "received" && t.status === "offered") {
-    button("Accept", "transfer-accept", () => backend.acceptTransfer(t.id));
-    button("Decline", "transfer-decline", () => backend.declineTransfer(t.id), "danger");
-  } else if (["offered", "sending", "receiving"].includes(t.status)) {
-    button("Cancel", "transfer-cancel", () => backend.cancelTransfer(t.id), "danger");
-  }
-  if (t.status === "done" && t.url) {
-    const a = document.createElement("a");
-    a.href = t.url;
-    a.download = t.name;
-    a.textContent = "Save file";
-    a.dataset.testid = "transfer-download";
-    actions.append(a);
-  }
+  const fresh = renderTransfer(ui.transfers, t, {
+    nameOf: (id) => names.get(id) || id,
+    accept: (id) => backend.acceptTransfer(id),
+    decline: (id) => backend.declineTransfer(id),
+    cancel: (id) => backend.cancelTransfer(id),
+  });
+  if (fresh && t.direction === "received") panel.notify("files");
 }
 
 function onEvent(e) {

@@ -295,37 +295,6 @@ export class BrowserBackend {
     this.emit({ type: "local-stream", stream: this.localStream });
   }
 
-  /**
-   * Switches to another camera (`kind` "video") or microphone ("audio"): a new track from
-   * `deviceId` replaces the old one in the local stream and in every call, without
-   * renegotiating; the old one stops (its light goes out).
-   */
-  async useDevice(kind, deviceId) {
-    const constraints = kind === "video"
-      ? { video: { deviceId: { exact: deviceId }, width: 640, height: 480, frameRate: 30 } }
-      : { audio: { deviceId: { exact: deviceId }, echoCancellation: true, noiseSuppression: true, autoGainControl: true } };
-    const track = (await navigator.mediaDevices.getUserMedia(constraints)).getTracks()[0];
-    track.enabled = kind === "video" ? this.videoOn : this.audioOn;
-    if (!this.localStream) this.localStream = new MediaStream();
-    if (kind === "video") {
-      const old = this.cameraTrack;
-      this.cameraTrack = track;
-      // While a screen is shared the camera waits; it comes back when sharing stops.
-      if (!this.screenTrack) await this.replaceVideo(track);
-      if (old) old.stop();
-      return;
-    }
-    const old = this.localStream.getAudioTracks()[0];
-    if (old) this.localStream.removeTrack(old);
-    this.localStream.addTrack(track);
-    for (const peer of this.peers.values()) {
-      const sender = peer.pc.getSenders().find((s) => s.track && s.track.kind === "audio");
-      if (sender) await sender.replaceTrack(track);
-    }
-    if (old) old.stop();
-    this.emit({ type: "local-stream", stream: this.localStream });
-  }
-
   /** Sends `text` to everyone; returns the message as shown locally. */
   sendChat(text) {
     const msg = { t: "chat", id: crypto.randomUUID(), text, ts: Date.now() };

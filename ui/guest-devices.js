@@ -61,7 +61,7 @@ export class GuestDevices {
     const backend = this.backend();
     if (!backend) return;
     try {
-      await backend.useDevice(kind, deviceId);
+      await switchDevice(backend, kind, deviceId);
       this.say(kind === "video" ? "Camera switched" : "Microphone switched");
     } catch (err) {
       this.say(`Could not switch: ${err.message}`, true);
@@ -91,4 +91,35 @@ export class GuestDevices {
     this.status.textContent = text;
     this.status.classList.toggle("error", error);
   }
+}
+
+/**
+ * Switches `backend` (a BrowserBackend) to another camera (`kind` "video") or microphone
+ * ("audio"): a new track from `deviceId` replaces the old one in the local stream and in
+ * every call, without renegotiating; the old one stops (its light goes out).
+ */
+export async function switchDevice(backend, kind, deviceId) {
+  const constraints = kind === "video"
+    ? { video: { deviceId: { exact: deviceId }, width: 640, height: 480, frameRate: 30 } }
+    : { audio: { deviceId: { exact: deviceId }, echoCancellation: true, noiseSuppression: true, autoGainControl: true } };
+  const track = (await navigator.mediaDevices.getUserMedia(constraints)).getTracks()[0];
+  track.enabled = kind === "video" ? backend.videoOn : backend.audioOn;
+  if (!backend.localStream) backend.localStream = new MediaStream();
+  if (kind === "video") {
+    const old = backend.cameraTrack;
+    backend.cameraTrack = track;
+    // While a screen is shared the camera waits; it comes back when sharing stops.
+    if (!backend.screenTrack) await backend.replaceVideo(track);
+    if (old) old.stop();
+    return;
+  }
+  const old = backend.localStream.getAudioTracks()[0];
+  if (old) backend.localStream.removeTrack(old);
+  backend.localStream.addTrack(track);
+  for (const peer of backend.peers.values()) {
+    const sender = peer.pc.getSenders().find((s) => s.track && s.track.kind === "audio");
+    if (sender) await sender.replaceTrack(track);
+  }
+  if (old) old.stop();
+  backend.emit({ type: "local-stream", stream: backend.localStream });
 }
