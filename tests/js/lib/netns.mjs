@@ -49,6 +49,9 @@ export class Lan {
   host(role) {
     const n = this.next++;
     const ns = this.namespace(`cf${role}-${this.tag}`);
+    // IPv4 only: an IPv6 link-local address appears a second or two after the link comes up,
+    // and Chromium aborts the loads in flight on that change (ERR_NETWORK_CHANGED).
+    for (const key of ["all", "default"]) run("ip", ["netns", "exec", ns, "sysctl", "-q", "-w", `net.ipv6.conf.${key}.disable_ipv6=1`]);
     this.plug(ns, n);
     return this.address(ns, n);
   }
@@ -62,6 +65,7 @@ export class Lan {
   async hostBehindLink(role, up, down) {
     const n = this.next++;
     const ns = this.namespace(`cf${role}-${this.tag}`);
+    for (const key of ["all", "default"]) run("ip", ["netns", "exec", ns, "sysctl", "-q", "-w", `net.ipv6.conf.${key}.disable_ipv6=1`]);
     const middle = this.namespace(`cfl${role}-${this.tag}`);
     run("ip", ["netns", "exec", middle, "sysctl", "-q", "-w", "net.ipv6.conf.all.disable_ipv6=1"]);
     // host eth0 <-> middle "inner"; middle "outer" <-> the switch.

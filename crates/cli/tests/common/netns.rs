@@ -214,7 +214,13 @@ impl Lan {
     fn new_host_ns(&mut self, role: &str) -> (u8, Netns) {
         let n = self.next;
         self.next += 1;
-        (n, Netns::new(format!("cf{role}-{}", self.tag)))
+        let ns = Netns::new(format!("cf{role}-{}", self.tag));
+        // IPv4 only: an IPv6 link-local address appears a second or two after the link comes
+        // up, and Chromium aborts the loads in flight on that change (ERR_NETWORK_CHANGED):
+        // a guest page then lacks a module and never joins.
+        ns.sysctl("net.ipv6.conf.all.disable_ipv6=1");
+        ns.sysctl("net.ipv6.conf.default.disable_ipv6=1");
+        (n, ns)
     }
 
     /// A veth pair: one end moved into `ns` as `name` (offloads off), the other (returned)
