@@ -59,7 +59,6 @@ const ui = {
   invitePaste: $("invite-paste"),
   linkField: $("link-field"),
   joinHint: $("join-hint"),
-  settingsToggle: document.querySelector('[data-panel-toggle="settings"]'),
 };
 fillIcons();
 const panel = new SidePanel({

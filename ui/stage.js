@@ -6,10 +6,9 @@ import { placeTiles, GAP, TILE_ASPECT } from "./layout.js";
 import { ActiveSpeaker } from "./speaker.js";
 import { setButton } from "./icon.js";
 
-/** The self-view's width when it floats over the stage: a fifth of the stage, within these. */
+/** The self-view's width when it floats over the stage: a fifth of the stage, within these (its height from the tiles' shape). */
 const PIP_MIN_WIDTH = 120;
 const PIP_MAX_WIDTH = 260;
-const PIP_ASPECT = 16 / 9;
 
 export class Stage {
   /** @param {{stage: HTMLElement, grid: HTMLElement, localTile: HTMLElement, showSelf: HTMLElement, hideSelf: HTMLElement, layoutButton: HTMLElement}} els */
@@ -137,7 +136,7 @@ export class Stage {
 
   placeSelfView(width, height) {
     const w = Math.round(Math.min(PIP_MAX_WIDTH, Math.max(PIP_MIN_WIDTH, width / 5)));
-    const h = Math.round(w / (this.aspect || PIP_ASPECT));
+    const h = Math.round(w / this.aspect);
     const at = this.pipAt || { x: 1, y: 1 };
     const x = Math.round(GAP + at.x * Math.max(0, width - w - 2 * GAP));
     const y = Math.round(GAP + at.y * Math.max(0, height - h - 2 * GAP));
