@@ -67,6 +67,21 @@ pub enum LinkError {
     NoSender(&'static str),
 }
 
+impl LinkError {
+    /// The peer connection is dead: its driver task has stopped, so nothing done with it can
+    /// work again and the link must be replaced.
+    ///
+    /// When: webrtc-rs 0.21 stops a connection's driver for good on an error inside it — a
+    /// DTLS handshake whose eight ClientHellos went unanswered is one — and offers no way to
+    /// ask whether it still runs. Every later `set_local_description` then fails to wake the
+    /// driver and reports the channel's `SendError` as `Error::Other("SendError(…)")`; this
+    /// recognises that text (checked against a handshake that really fails in
+    /// `tests/link_whose_dtls_handshake_fails.rs`).
+    pub fn connection_gone(&self) -> bool {
+        matches!(self, LinkError::WebRtc(rtc::shared::error::Error::Other(s)) if s.starts_with("SendError("))
+    }
+}
+
 /// Where and how a link gathers candidates.
 #[derive(Debug, Clone)]
 pub struct LinkConfig {

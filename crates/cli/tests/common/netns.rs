@@ -23,7 +23,8 @@ pub fn ip(args: &[&str]) {
     run("ip", args, None);
 }
 
-fn run(program: &str, args: &[&str], stdin: Option<&str>) {
+/// Runs `program ARGS` (with `stdin` fed to it), panicking with its stderr when it fails.
+pub fn run(program: &str, args: &[&str], stdin: Option<&str>) {
     let mut child = Command::new(program)
         .args(args)
         .stdin(Stdio::piped())

@@ -361,6 +361,35 @@ impl Actor {
                     tracing::info!(%id, "unreachable for too long: removed");
                     self.drop_participant(id).await;
                 }
+                Action::Rebuild => self.rebuild_link(id).await,
+            }
+        }
+    }
+
+    /// Replaces `id`'s link with a new peer connection and offers it: the new DTLS
+    /// certificate tells the other side it is a new session, and it replaces its own link
+    /// (`OfferVerdict::NewSession`; the browser guest's page does the same). Transfers on the
+    /// old link fail; the participant stays in the call.
+    async fn rebuild_link(&mut self, id: &str) {
+        tracing::info!(%id, "starting the link over with a new peer connection");
+        self.transfers.peer_gone(id, &self.participants);
+        self.participants.remove(id).await;
+        self.connect_to(id).await;
+    }
+
+    /// `id`'s peer connection was found dead (an offer or answer on it failed for that
+    /// reason): it is replaced shortly, by the recovery timer.
+    pub(super) fn link_gone(&mut self, id: &str) {
+        let Some(p) = self.participants.get_mut(id) else {
+            return;
+        };
+        tracing::info!(%id, "the link's peer connection has stopped: replacing it");
+        for action in p.recovery.on_connection_gone(Instant::now()) {
+            if let Action::State(state) = action {
+                self.events.emit(CallEvent::ParticipantState {
+                    id: id.to_owned(),
+                    state,
+                });
             }
         }
     }

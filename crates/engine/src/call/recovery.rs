@@ -25,8 +25,17 @@
 //!  Lost ──connected──▶ Connected        Lost ──(PARTICIPANT_TIMEOUT)──▶ Removed
 //! ```
 //!
-//! A link that never connected is not handled here: its failure is reported as an error
-//! (there is nothing to restore), and the server's `user-left` removes its participant.
+//! A link that never connects is **started over**: a new peer connection (a new DTLS
+//! certificate, so the other side sees a new session and replaces its own) offered afresh,
+//! by the side that made the first offer after [`LINK_SETUP_TIMEOUT`], by the other after
+//! [`LINK_SETUP_TIMEOUT_ANSWERING`] (only when the first side's new offer never came). The
+//! same happens at once to a link whose peer connection is found dead
+//! ([`Recovery::on_connection_gone`]). Why: webrtc-rs's DTLS client gives up after eight
+//! unanswered ClientHellos a second apart, and its peer connection's driver then stops for
+//! good; every later offer or answer on it fails, and ICE restarts cannot revive it. Seen in
+//! CI on a loaded two-core machine: a link lost mid-call never came back, the other side's
+//! restarts failing every 3 s until the test gave up. A participant that left is removed by
+//! the server's `user-left`, not here.
 
 use std::time::{Duration, Instant};
 
@@ -42,6 +51,17 @@ pub const ICE_RESTART_BASE: Duration = Duration::from_secs(1);
 pub const ICE_RESTART_CAP: Duration = Duration::from_secs(3);
 /// A participant unreachable this long is removed from everyone's view.
 pub const PARTICIPANT_TIMEOUT: Duration = Duration::from_secs(15);
+/// A link the offering side made that has not connected this long is started over. ICE
+/// and DTLS take well under 3 s even through a 150 kb/s link with 3 % loss or a TURN relay;
+/// webrtc-rs's DTLS client gives up after 8 s.
+pub const LINK_SETUP_TIMEOUT: Duration = Duration::from_secs(10);
+/// The answering side's wait before it starts a link over itself: long enough that the
+/// offering side's new offer (at [`LINK_SETUP_TIMEOUT`]) arrives first when that side is
+/// alive, so the two never replace each other's new links in turn.
+pub const LINK_SETUP_TIMEOUT_ANSWERING: Duration = Duration::from_secs(16);
+/// After a peer connection is found dead, the pause before its replacement is offered (a
+/// replacement failing as well is retried this far apart, never in a tight loop).
+pub const REBUILD_PAUSE: Duration = Duration::from_millis(500);
 
 /// What the peer connection says about the path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,11 +82,17 @@ pub enum Action {
     RestartIce,
     /// Remove the participant from the call.
     Remove,
+    /// Replace the link with a new peer connection and offer it (the link never connected,
+    /// or its peer connection died).
+    Rebuild,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
-    Connecting,
+    /// Not connected yet; started over at `rebuild_at`.
+    Connecting {
+        rebuild_at: Instant,
+    },
     Connected,
     Lost {
         since: Instant,
@@ -89,12 +115,40 @@ pub struct Recovery {
 }
 
 impl Recovery {
-    pub fn new(restarts_ice: bool) -> Self {
+    /// A link made at `now`; `restarts_ice`: this side made its first offer.
+    pub fn new(restarts_ice: bool, now: Instant) -> Self {
+        let setup = match restarts_ice {
+            true => LINK_SETUP_TIMEOUT,
+            false => LINK_SETUP_TIMEOUT_ANSWERING,
+        };
         Self {
             restarts_ice,
             signalling_up: true,
             restart_at_once: false,
-            phase: Phase::Connecting,
+            phase: Phase::Connecting {
+                rebuild_at: now + setup,
+            },
+        }
+    }
+
+    /// The link's peer connection was found dead at `now` (an offer or answer on it failed
+    /// because its driver had stopped): it is replaced after [`REBUILD_PAUSE`], whichever
+    /// side made the first offer — only this side knows.
+    pub fn on_connection_gone(&mut self, now: Instant) -> Vec<Action> {
+        let was_connected = match self.phase {
+            Phase::Removed => return Vec::new(),
+            Phase::Connecting { rebuild_at } if rebuild_at <= now + REBUILD_PAUSE => {
+                return Vec::new(); // already due
+            }
+            Phase::Connecting { .. } => false,
+            Phase::Connected | Phase::Lost { .. } => true,
+        };
+        self.phase = Phase::Connecting {
+            rebuild_at: now + REBUILD_PAUSE,
+        };
+        match was_connected {
+            true => vec![Action::State(ParticipantState::Reconnecting)],
+            false => Vec::new(),
         }
     }
 
@@ -160,7 +214,7 @@ impl Recovery {
     /// The state the application shows.
     pub fn state(&self) -> ParticipantState {
         match self.phase {
-            Phase::Connecting => ParticipantState::Connecting,
+            Phase::Connecting { .. } => ParticipantState::Connecting,
             Phase::Connected => ParticipantState::Connected,
             Phase::Lost { .. } => ParticipantState::Reconnecting,
             Phase::Removed => ParticipantState::Left,
@@ -177,7 +231,7 @@ impl Recovery {
                 self.restart_at_once = false;
                 vec![Action::State(ParticipantState::Connected)]
             }
-            (Phase::Connecting, _) => Vec::new(),
+            (Phase::Connecting { .. }, _) => Vec::new(),
             (Phase::Connected, lost) => {
                 let first = match lost {
                     LinkHealth::Failed => now,
@@ -215,6 +269,9 @@ impl Recovery {
     /// When [`Self::handle_timeout`] has something to do.
     pub fn poll_timeout(&self) -> Option<Instant> {
         match self.phase {
+            // A new offer needs signalling: none is due while it is down (the rejoin starts
+            // never-connected links over anyway).
+            Phase::Connecting { rebuild_at } => Some(rebuild_at).filter(|_| self.signalling_up),
             Phase::Lost {
                 since,
                 next_restart,
@@ -229,8 +286,19 @@ impl Recovery {
         }
     }
 
-    /// Time passed: restart ICE or remove the participant when due.
+    /// Time passed: start the link over, restart ICE or remove the participant when due.
     pub fn handle_timeout(&mut self, now: Instant) -> Vec<Action> {
+        if let Phase::Connecting { rebuild_at } = self.phase {
+            if now < rebuild_at || !self.signalling_up {
+                return Vec::new();
+            }
+            // The actor replaces this link (and this state with it); should it not, the
+            // next attempt is a whole setup time away.
+            self.phase = Phase::Connecting {
+                rebuild_at: now + LINK_SETUP_TIMEOUT,
+            };
+            return vec![Action::Rebuild];
+        }
         let Phase::Lost {
             since,
             next_restart,
@@ -270,7 +338,7 @@ mod tests {
     use super::*;
 
     fn connected(restarts_ice: bool, t0: Instant) -> Recovery {
-        let mut r = Recovery::new(restarts_ice);
+        let mut r = Recovery::new(restarts_ice, t0);
         assert_eq!(
             r.on_link(t0, LinkHealth::Connected),
             [Action::State(ParticipantState::Connected)]
@@ -436,11 +504,81 @@ mod tests {
     }
 
     #[test]
-    fn a_link_that_never_connected_is_left_to_ice_and_the_server() {
+    fn a_link_that_never_connects_is_started_over_first_by_the_side_that_offered() {
         let t0 = Instant::now();
-        let mut r = Recovery::new(true);
-        assert!(r.on_link(t0, LinkHealth::Failed).is_empty());
-        assert_eq!(r.state(), ParticipantState::Connecting);
+        let mut offering = Recovery::new(true, t0);
+        let mut answering = Recovery::new(false, t0);
+        // ICE's own failure is not acted on: the setup time decides.
+        assert!(offering.on_link(t0, LinkHealth::Failed).is_empty());
+        assert_eq!(offering.state(), ParticipantState::Connecting);
+        let end = t0 + LINK_SETUP_TIMEOUT_ANSWERING + Duration::from_secs(1);
+        assert_eq!(
+            run(&mut offering, t0, end),
+            [(LINK_SETUP_TIMEOUT, Action::Rebuild)]
+        );
+        assert_eq!(
+            run(&mut answering, t0, end),
+            [(LINK_SETUP_TIMEOUT_ANSWERING, Action::Rebuild)]
+        );
+        assert!(LINK_SETUP_TIMEOUT_ANSWERING >= LINK_SETUP_TIMEOUT + Duration::from_secs(5));
+    }
+
+    #[test]
+    fn a_link_that_connects_in_time_is_never_started_over() {
+        let t0 = Instant::now();
+        let mut r = Recovery::new(true, t0);
+        let t1 = t0 + LINK_SETUP_TIMEOUT - Duration::from_millis(100);
+        assert_eq!(
+            r.on_link(t1, LinkHealth::Connected),
+            [Action::State(ParticipantState::Connected)]
+        );
         assert_eq!(r.poll_timeout(), None);
+        assert!(run(&mut r, t1, t1 + Duration::from_secs(60)).is_empty());
+    }
+
+    #[test]
+    fn no_new_link_is_offered_while_signalling_is_down() {
+        let t0 = Instant::now();
+        let mut r = Recovery::new(true, t0);
+        r.on_signalling(t0, false);
+        assert_eq!(r.poll_timeout(), None);
+        assert!(r.handle_timeout(t0 + LINK_SETUP_TIMEOUT * 2).is_empty());
+        r.on_signalling(t0 + LINK_SETUP_TIMEOUT * 2, true);
+        assert_eq!(
+            r.handle_timeout(t0 + LINK_SETUP_TIMEOUT * 2),
+            [Action::Rebuild]
+        );
+    }
+
+    #[test]
+    fn a_dead_peer_connection_is_replaced_soon_on_either_side() {
+        let t0 = Instant::now();
+        for restarts_ice in [true, false] {
+            let mut r = connected(restarts_ice, t0);
+            assert_eq!(
+                r.on_connection_gone(t0),
+                [Action::State(ParticipantState::Reconnecting)]
+            );
+            assert_eq!(
+                run(&mut r, t0, t0 + Duration::from_secs(3)),
+                [(REBUILD_PAUSE, Action::Rebuild)]
+            );
+            // One that never connected is replaced too, without a state change to show.
+            let mut fresh = Recovery::new(restarts_ice, t0);
+            assert!(fresh.on_connection_gone(t0).is_empty());
+            assert_eq!(
+                run(&mut fresh, t0, t0 + Duration::from_secs(3)),
+                [(REBUILD_PAUSE, Action::Rebuild)]
+            );
+            // Found dead again while its replacement is already due: that one stays.
+            let mut twice = Recovery::new(restarts_ice, t0);
+            twice.on_connection_gone(t0);
+            assert!(
+                twice
+                    .on_connection_gone(t0 + Duration::from_millis(100))
+                    .is_empty()
+            );
+            assert_eq!(twice.poll_timeout(), Some(t0 + REBUILD_PAUSE));
+        }
     }
 }

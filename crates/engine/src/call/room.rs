@@ -20,16 +20,16 @@ impl Actor {
             SignalIn::RoomState { users, rejoin, .. } => self.on_room_state(users, rejoin).await,
             SignalIn::UserJoined { id, data } => self.on_user_joined(&id, &data).await,
             SignalIn::UserLeft { id } => self.drop_participant(&id).await,
-            SignalIn::Offer { from, sdp } => {
-                if let Err(e) = self.on_offer(&from, sdp).await {
-                    self.events.error(format!("offer from {from}: {e}"));
-                }
-            }
-            SignalIn::Answer { from, sdp } => {
-                if let Err(e) = self.on_answer(&from, sdp).await {
-                    self.events.error(format!("answer from {from}: {e}"));
-                }
-            }
+            SignalIn::Offer { from, sdp } => match self.on_offer(&from, sdp).await {
+                Err(e) if e.connection_gone() => self.link_gone(&from),
+                Err(e) => self.events.error(format!("offer from {from}: {e}")),
+                Ok(()) => {}
+            },
+            SignalIn::Answer { from, sdp } => match self.on_answer(&from, sdp).await {
+                Err(e) if e.connection_gone() => self.link_gone(&from),
+                Err(e) => self.events.error(format!("answer from {from}: {e}")),
+                Ok(()) => {}
+            },
             SignalIn::Candidate { from, candidate } => self.on_candidate(&from, candidate).await,
             SignalIn::Message { from, message } => {
                 // The signalling fallback carries chat (and media state) only.
@@ -207,6 +207,9 @@ impl Actor {
             Ok(offer) => offer,
             Err(e) => {
                 p.negotiation.offer_failed();
+                if e.connection_gone() {
+                    return self.link_gone(id);
+                }
                 return self.events.error(format!("offer to {id}: {e}"));
             }
         };
