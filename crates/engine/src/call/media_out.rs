@@ -161,11 +161,13 @@ impl MediaOut {
         Some((size, self.allocation.map_or(self.max_fps, |a| a.fps)))
     }
 
-    /// What the data channel's `media-state` says about us.
+    /// What the data channel's `media-state` says about us. A call without a video (or
+    /// audio) source says so: the others show its tile as camera (or microphone) off, not an
+    /// empty black picture.
     pub fn state(&self) -> MediaState {
         MediaState {
-            video: self.camera_on || self.sharing_screen,
-            audio: self.mic_on,
+            video: self.video.is_some() && (self.camera_on || self.sharing_screen),
+            audio: self.audio.is_some() && self.mic_on,
             screen: self.sharing_screen,
         }
     }
