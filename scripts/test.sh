@@ -29,6 +29,8 @@ step "audio devices through PulseAudio null sinks (capture, playback, echo cance
 ./scripts/pulse-setup.sh
 PULSE_SINK=confab_out PULSE_SOURCE=confab_mic.monitor \
   cargo test --workspace --locked --test pulse_audio_round_trip --test call_audio_through_pulseaudio --test speakers_survive_a_device_switch_quietly -- --ignored --test-threads=1
+# The app's "Play a test sound" (the settings' speakers), heard on the null sink.
+PULSE_SINK=confab_out cargo test -p confab-app --locked --bin confab-app test_sound -- --ignored
 # Echo cancellation: the microphone is the speakers' own monitor, so all that plays is echo.
 PULSE_SINK=confab_out PULSE_SOURCE=confab_out.monitor \
   cargo test --workspace --locked --test echo_cancellation -- --ignored

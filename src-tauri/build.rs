@@ -24,6 +24,7 @@ const COMMANDS: &[&str] = &[
     "copy_invite",
     "start_preview",
     "stop_preview",
+    "play_test_sound",
 ];
 
 fn main() {

@@ -737,7 +737,12 @@ if (isTauri) {
   ui.fileInput.hidden = true;
   ui.serverField.hidden = false;
   ui.linkField.hidden = false;
-  settings = new SettingsPanel(systemMessage);
+  settings = new SettingsPanel(systemMessage, (now, before) => {
+    // In the lobby, the preview shows what the join will use: another camera or microphone
+    // chosen in the settings restarts it (the call itself switches devices in place).
+    const changed = !before || now.camera !== before.camera || now.microphone !== before.microphone;
+    if (previewing && !inCall && changed) startPreview().catch((err) => systemMessage(`Preview: ${err}`));
+  });
   (async () => {
     // The last call's server, room and name, unless the command line (an invite) says otherwise.
     const saved = await settings.load().catch((err) => {

@@ -38,9 +38,14 @@ function fill(select, options, chosen) {
 }
 
 export class SettingsPanel {
-  /** @param {(text: string) => void} notify writes to the chat log */
-  constructor(notify) {
+  /**
+   * @param {(text: string) => void} notify writes to the chat log
+   * @param {(now: object, before: object) => void} onSaved told after each save (the lobby's
+   *   preview follows a camera or microphone chosen here)
+   */
+  constructor(notify, onSaved = () => {}) {
     this.notify = notify;
+    this.onSaved = onSaved;
     this.saved = null;
     this.panel = $("settings");
     this.form = $("settings-form");
@@ -50,6 +55,18 @@ export class SettingsPanel {
     this.form.addEventListener("submit", (ev) => {
       ev.preventDefault();
       this.save();
+    });
+    // The tone plays through the engine's playback, on the speakers chosen above (saved or
+    // not: trying them before saving is the point).
+    $("test-speakers").hidden = false;
+    $("test-speakers").addEventListener("click", async () => {
+      this.show("Playing a test sound");
+      try {
+        await invoke("play_test_sound", { speakers: $("set-speakers").value });
+        this.show("Test sound played");
+      } catch (e) {
+        this.show(`No test sound: ${e}`, true);
+      }
     });
     $("set-download-choose").addEventListener("click", async () => {
       const dir = await invoke("choose_download_dir").catch((e) => this.show(String(e), true));
@@ -156,9 +173,11 @@ export class SettingsPanel {
     try {
       // A device or folder changed here has replaced the command line's for this run.
       this.thisRun = await invoke("save_settings", { settings });
+      const before = this.saved;
       this.saved = settings;
       this.noteOverrides();
       this.show("Saved");
+      this.onSaved(settings, before);
     } catch (e) {
       this.show(String(e), true);
     }

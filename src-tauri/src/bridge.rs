@@ -104,11 +104,13 @@ pub fn own_chat(me: &str, seq: u64, text: &str) -> UiEvent {
 /// Carries a call's events to the page until the call or the page ends: video as raw bytes on
 /// `video` (never JSON: it is the one stream that would swamp the IPC), audio levels
 /// throttled, everything else through [`ui_event`] on `events`.
+/// `notify` sees every other event first (desktop notifications: `notify.rs`).
 pub async fn forward(
     me: String,
     mut call: CallEvents,
     events: tauri::ipc::Channel<UiEvent>,
     video: tauri::ipc::Channel<tauri::ipc::InvokeResponseBody>,
+    mut notify: impl FnMut(&CallEvent) + Send,
 ) {
     let mut levels = AudioLevels::default();
     while let Some(event) = call.recv().await {
@@ -123,6 +125,7 @@ pub async fn forward(
             let _ = video.send(tauri::ipc::InvokeResponseBody::Raw(message));
             continue;
         }
+        notify(&event);
         let level = match &event {
             CallEvent::AudioFrame { id, peak, .. } => levels.push(id, *peak, Instant::now()),
             CallEvent::LocalAudio { peak } => levels.push(&me, *peak, Instant::now()),

@@ -10,8 +10,10 @@ mod bridge;
 mod call_config;
 mod hosting;
 mod invite;
+mod notify;
 mod preview;
 mod settings;
+mod test_sound;
 mod window_place;
 
 use std::path::PathBuf;
@@ -168,6 +170,7 @@ async fn join(
         call.events,
         on_event.clone(),
         on_video,
+        notify::desktop(&window),
     ));
     let invite = invite::invite_link(
         &signalling.invite_base,
@@ -274,6 +277,20 @@ async fn start_preview(
         on_problem,
     ));
     Ok(format!("{camera_label} · {mic_label}"))
+}
+
+/// Plays a short tone on `speakers`, a choice from the settings' list ("" is the system's
+/// default output), so the person hears whether they chose the right ones.
+#[tauri::command]
+async fn play_test_sound(speakers: String) -> Result<(), String> {
+    let device = match speakers.as_str() {
+        "none" => return Err("No speakers chosen (None): nothing to play on".into()),
+        "" => None,
+        name => Some(name.to_owned()),
+    };
+    tauri::async_runtime::spawn_blocking(move || test_sound::play(device.as_deref()))
+        .await
+        .map_err(|e| e.to_string())?
 }
 
 #[tauri::command]
@@ -609,6 +626,7 @@ fn main() {
     tauri::Builder::default()
         .plugin(tauri_plugin_dialog::init())
         .plugin(tauri_plugin_clipboard_manager::init())
+        .plugin(tauri_plugin_notification::init())
         .plugin(stays_in_the_app())
         .setup(|app| {
             // WebKitGTK composites with GL, which without a GPU is llvmpipe: one canvas
@@ -686,6 +704,7 @@ fn main() {
             copy_invite,
             start_preview,
             stop_preview,
+            play_test_sound,
         ])
         .on_window_event(|window, event| {
             if matches!(

@@ -1,6 +1,6 @@
 // The desktop app's lobby and its stage at every size. Before joining: the engine's preview
 // of the (synthetic) camera moves in the lobby's tile and the microphone meter follows the
-// (synthetic) tone; "join with a link" fills server, room and secret from an invite. Then
+// (synthetic) tone, and follows another microphone chosen in the settings; "join with a link" fills server, room and secret from an invite. Then
 // the app hosts a call and 1, 3 and 5 `confab join` peers join through its invite link: at
 // 800×600, 1280×720 and 1920×1080 every tile is inside the stage, none overlaps another,
 // nothing scrolls and every tile's video draws (tests/js/lib/stage-check.mjs, as for guests).
@@ -47,6 +47,38 @@ test("the lobby's preview moves and its meter follows the synthetic tone", async
   const source = await driver.findElement(By.css('[data-testid="local-source"]'));
   assert.match(await source.getText(), /Synthetic camera · Synthetic tone/);
   await shot("lobby");
+});
+
+test("another microphone chosen in the lobby's settings restarts the preview with it, and the speakers play a test sound", async () => {
+  const source = await driver.findElement(By.css('[data-testid="local-source"]'));
+  const toggle = await driver.findElement(By.css('[data-testid="panel-settings"]'));
+  await toggle.click();
+  await driver.wait(until.elementIsVisible(await driver.findElement(By.css('[data-panel="settings"]'))), 5000, "the settings panel");
+  const status = await driver.findElement(By.css('[data-testid="settings-status"]'));
+  // A device of the system's list by name (ALSA's here: "null", "pulse", …): another choice
+  // than this run's --mic synthetic, and than what is saved (nothing).
+  const device = await driver.executeScript(
+    "return [...document.getElementById('set-mic').options].map((o) => o.value).find((v) => v && v !== 'synthetic')");
+  assert.ok(device, "a microphone in the list");
+  for (const [mic, shows] of [[device, new RegExp(`Microphone: ${device}`)], ["synthetic", /Synthetic camera · Synthetic tone/]]) {
+    await driver.executeScript(
+      "const s = document.getElementById('set-mic'); s.value = arguments[0]; s.dispatchEvent(new Event('change'))", mic);
+    await driver.findElement(By.css('[data-testid="settings-save"]')).click();
+    await driver.wait(async () => (await status.getText()) === "Saved", 10000, "saved");
+    await driver.wait(async () => shows.test(await source.getAttribute("textContent")), 10000, `the preview showing ${shows}`);
+  }
+  // The tone is measured again: the restarted preview runs.
+  const meter = await driver.findElement(By.css('[data-testid="mic-meter"]'));
+  await driver.wait(async () => Number(await meter.getAttribute("aria-valuenow")) >= 50, 10000, "the meter shows the tone again");
+  // The speakers chosen (the system's default here, PulseAudio) play the test sound (that it
+  // is heard: src-tauri/src/test_sound.rs's test, recorded from a null sink).
+  await driver.executeScript(
+    "const s = document.getElementById('set-speakers'); s.value = ''; s.dispatchEvent(new Event('change'))");
+  await driver.findElement(By.css('[data-testid="test-speakers"]')).click();
+  await driver.wait(async () => /^(Test sound played|No test sound)/.test(await status.getText()), 10000, "the test sound's end");
+  assert.equal(await status.getText(), "Test sound played");
+  await shot("lobby-settings");
+  await toggle.click();
 });
 
 test("join with a link fills server, room and secret from an invite", async () => {
