@@ -35,9 +35,9 @@ use webrtc::media_stream::track_remote::TrackRemote;
 use webrtc::peer_connection::RTCSessionDescription;
 use webrtc::peer_connection::{
     PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCBundlePolicy,
-    RTCConfigurationBuilder, RTCIceCandidateInit, RTCIceGatheringState, RTCIceServer,
-    RTCIceTransportPolicy, RTCPeerConnectionIceEvent, RTCPeerConnectionState, RTCRtcpMuxPolicy,
-    Registry, SettingEngineBuilder,
+    RTCConfigurationBuilder, RTCIceCandidateInit, RTCIceConnectionState, RTCIceGatheringState,
+    RTCIceServer, RTCIceTransportPolicy, RTCPeerConnectionIceEvent, RTCPeerConnectionState,
+    RTCRtcpMuxPolicy, Registry, SettingEngineBuilder,
 };
 use webrtc::rtp_transceiver::RtpSender;
 
@@ -113,6 +113,8 @@ pub enum LinkEvent {
     GatheringComplete,
     NegotiationNeeded,
     State(RTCPeerConnectionState),
+    /// ICE found a working pair (again): the DTLS and SCTP handshakes come next.
+    IceConnected,
     /// A remote track started; its RTP is read with [`crate::receive`].
     Track(Arc<dyn TrackRemote>),
     /// The remote side opened a data channel (the answering side's pair channel).
@@ -128,6 +130,7 @@ impl std::fmt::Debug for LinkEvent {
             LinkEvent::GatheringComplete => f.write_str("GatheringComplete"),
             LinkEvent::NegotiationNeeded => f.write_str("NegotiationNeeded"),
             LinkEvent::State(s) => write!(f, "State({s})"),
+            LinkEvent::IceConnected => f.write_str("IceConnected"),
             LinkEvent::Track(_) => f.write_str("Track"),
             LinkEvent::DataChannel(_) => f.write_str("DataChannel"),
             LinkEvent::KeyframeRequest => f.write_str("KeyframeRequest"),
@@ -158,6 +161,11 @@ impl PeerConnectionEventHandler for Forward {
     async fn on_ice_gathering_state_change(&self, state: RTCIceGatheringState) {
         if state == RTCIceGatheringState::Complete {
             let _ = self.0.send(LinkEvent::GatheringComplete).await;
+        }
+    }
+    async fn on_ice_connection_state_change(&self, state: RTCIceConnectionState) {
+        if state == RTCIceConnectionState::Connected {
+            let _ = self.0.send(LinkEvent::IceConnected).await;
         }
     }
     async fn on_connection_state_change(&self, state: RTCPeerConnectionState) {

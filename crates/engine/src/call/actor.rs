@@ -251,6 +251,11 @@ impl Actor {
             }
             LinkEvent::NegotiationNeeded => self.make_offer(&id, OfferKind::Renegotiation).await,
             LinkEvent::GatheringComplete => {}
+            LinkEvent::IceConnected => {
+                if let Some(p) = self.participants.get_mut(&id) {
+                    p.recovery.on_ice_connected(Instant::now());
+                }
+            }
         }
     }
 

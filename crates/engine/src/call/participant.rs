@@ -189,7 +189,7 @@ impl Participants {
             link,
             // The browser UI's rule: the greater id yields in glare.
             negotiation: Negotiation::new(me > id),
-            recovery: Recovery::new(offering, Instant::now()),
+            recovery: Recovery::new(offering),
             connected: false,
             ever_connected: false,
             tracks_added: false,

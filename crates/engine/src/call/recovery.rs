@@ -25,17 +25,22 @@
 //!  Lost ──connected──▶ Connected        Lost ──(PARTICIPANT_TIMEOUT)──▶ Removed
 //! ```
 //!
-//! A link that never connects is **started over**: a new peer connection (a new DTLS
-//! certificate, so the other side sees a new session and replaces its own) offered afresh,
-//! by the side that made the first offer after [`LINK_SETUP_TIMEOUT`], by the other after
-//! [`LINK_SETUP_TIMEOUT_ANSWERING`] (only when the first side's new offer never came). The
+//! A link whose ICE connected but which does not come up (its DTLS handshake never ends) is
+//! **started over**: a new peer connection (a new DTLS certificate, so the other side sees a
+//! new session and replaces its own) offered afresh, by the side that made the first offer
+//! [`HANDSHAKE_TIMEOUT`] after ICE connected, by the other after
+//! [`HANDSHAKE_TIMEOUT_ANSWERING`] (only when the first side's new offer never came). The
 //! same happens at once to a link whose peer connection is found dead
 //! ([`Recovery::on_connection_gone`]). Why: webrtc-rs's DTLS client gives up after eight
 //! unanswered ClientHellos a second apart, and its peer connection's driver then stops for
 //! good; every later offer or answer on it fails, and ICE restarts cannot revive it. Seen in
 //! CI on a loaded two-core machine: a link lost mid-call never came back, the other side's
-//! restarts failing every 3 s until the test gave up. A participant that left is removed by
-//! the server's `user-left`, not here.
+//! restarts failing every 3 s until the test gave up.
+//!
+//! A link whose ICE never connects is left to ICE: it fails after webrtc-rs's ICE failed
+//! timeout, the failure is reported as an error (a relay refusing our login, a network that
+//! lets nothing through: starting over would not help, and would hide it), and the server's
+//! `user-left` removes a participant that left.
 
 use std::time::{Duration, Instant};
 
@@ -51,14 +56,15 @@ pub const ICE_RESTART_BASE: Duration = Duration::from_secs(1);
 pub const ICE_RESTART_CAP: Duration = Duration::from_secs(3);
 /// A participant unreachable this long is removed from everyone's view.
 pub const PARTICIPANT_TIMEOUT: Duration = Duration::from_secs(15);
-/// A link the offering side made that has not connected this long is started over. ICE
-/// and DTLS take well under 3 s even through a 150 kb/s link with 3 % loss or a TURN relay;
+/// A link whose ICE connected this long ago and that is still not up is started over by the
+/// side that made the first offer. The handshakes after ICE (DTLS, then the data channel's
+/// SCTP) take well under 2 s even through a 150 kb/s link with 3 % loss or a TURN relay;
 /// webrtc-rs's DTLS client gives up after 8 s.
-pub const LINK_SETUP_TIMEOUT: Duration = Duration::from_secs(10);
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// The answering side's wait before it starts a link over itself: long enough that the
-/// offering side's new offer (at [`LINK_SETUP_TIMEOUT`]) arrives first when that side is
+/// offering side's new offer (at [`HANDSHAKE_TIMEOUT`]) arrives first when that side is
 /// alive, so the two never replace each other's new links in turn.
-pub const LINK_SETUP_TIMEOUT_ANSWERING: Duration = Duration::from_secs(16);
+pub const HANDSHAKE_TIMEOUT_ANSWERING: Duration = Duration::from_secs(16);
 /// After a peer connection is found dead, the pause before its replacement is offered (a
 /// replacement failing as well is retried this far apart, never in a tight loop).
 pub const REBUILD_PAUSE: Duration = Duration::from_millis(500);
@@ -89,9 +95,10 @@ pub enum Action {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
-    /// Not connected yet; started over at `rebuild_at`.
+    /// Not connected yet; started over at `rebuild_at` (set once ICE connected, or when the
+    /// peer connection is found dead).
     Connecting {
-        rebuild_at: Instant,
+        rebuild_at: Option<Instant>,
     },
     Connected,
     Lost {
@@ -115,19 +122,27 @@ pub struct Recovery {
 }
 
 impl Recovery {
-    /// A link made at `now`; `restarts_ice`: this side made its first offer.
-    pub fn new(restarts_ice: bool, now: Instant) -> Self {
-        let setup = match restarts_ice {
-            true => LINK_SETUP_TIMEOUT,
-            false => LINK_SETUP_TIMEOUT_ANSWERING,
-        };
+    /// A new link; `restarts_ice`: this side made its first offer.
+    pub fn new(restarts_ice: bool) -> Self {
         Self {
             restarts_ice,
             signalling_up: true,
             restart_at_once: false,
-            phase: Phase::Connecting {
-                rebuild_at: now + setup,
-            },
+            phase: Phase::Connecting { rebuild_at: None },
+        }
+    }
+
+    /// ICE found a working pair at `now`: the handshakes after it have
+    /// [`HANDSHAKE_TIMEOUT`] to bring a link that never connected up.
+    pub fn on_ice_connected(&mut self, now: Instant) {
+        if let Phase::Connecting { rebuild_at: None } = self.phase {
+            let wait = match self.restarts_ice {
+                true => HANDSHAKE_TIMEOUT,
+                false => HANDSHAKE_TIMEOUT_ANSWERING,
+            };
+            self.phase = Phase::Connecting {
+                rebuild_at: Some(now + wait),
+            };
         }
     }
 
@@ -137,14 +152,16 @@ impl Recovery {
     pub fn on_connection_gone(&mut self, now: Instant) -> Vec<Action> {
         let was_connected = match self.phase {
             Phase::Removed => return Vec::new(),
-            Phase::Connecting { rebuild_at } if rebuild_at <= now + REBUILD_PAUSE => {
+            Phase::Connecting {
+                rebuild_at: Some(at),
+            } if at <= now + REBUILD_PAUSE => {
                 return Vec::new(); // already due
             }
             Phase::Connecting { .. } => false,
             Phase::Connected | Phase::Lost { .. } => true,
         };
         self.phase = Phase::Connecting {
-            rebuild_at: now + REBUILD_PAUSE,
+            rebuild_at: Some(now + REBUILD_PAUSE),
         };
         match was_connected {
             true => vec![Action::State(ParticipantState::Reconnecting)],
@@ -271,7 +288,7 @@ impl Recovery {
         match self.phase {
             // A new offer needs signalling: none is due while it is down (the rejoin starts
             // never-connected links over anyway).
-            Phase::Connecting { rebuild_at } => Some(rebuild_at).filter(|_| self.signalling_up),
+            Phase::Connecting { rebuild_at } => rebuild_at.filter(|_| self.signalling_up),
             Phase::Lost {
                 since,
                 next_restart,
@@ -289,13 +306,13 @@ impl Recovery {
     /// Time passed: start the link over, restart ICE or remove the participant when due.
     pub fn handle_timeout(&mut self, now: Instant) -> Vec<Action> {
         if let Phase::Connecting { rebuild_at } = self.phase {
-            if now < rebuild_at || !self.signalling_up {
+            if rebuild_at.is_none_or(|at| now < at) || !self.signalling_up {
                 return Vec::new();
             }
             // The actor replaces this link (and this state with it); should it not, the
-            // next attempt is a whole setup time away.
+            // next attempt is a whole handshake time away.
             self.phase = Phase::Connecting {
-                rebuild_at: now + LINK_SETUP_TIMEOUT,
+                rebuild_at: Some(now + HANDSHAKE_TIMEOUT),
             };
             return vec![Action::Rebuild];
         }
@@ -338,7 +355,7 @@ mod tests {
     use super::*;
 
     fn connected(restarts_ice: bool, t0: Instant) -> Recovery {
-        let mut r = Recovery::new(restarts_ice, t0);
+        let mut r = Recovery::new(restarts_ice);
         assert_eq!(
             r.on_link(t0, LinkHealth::Connected),
             [Action::State(ParticipantState::Connected)]
@@ -504,48 +521,67 @@ mod tests {
     }
 
     #[test]
-    fn a_link_that_never_connects_is_started_over_first_by_the_side_that_offered() {
+    fn a_link_whose_handshake_never_ends_is_started_over_first_by_the_side_that_offered() {
         let t0 = Instant::now();
-        let mut offering = Recovery::new(true, t0);
-        let mut answering = Recovery::new(false, t0);
-        // ICE's own failure is not acted on: the setup time decides.
-        assert!(offering.on_link(t0, LinkHealth::Failed).is_empty());
+        let mut offering = Recovery::new(true);
+        let mut answering = Recovery::new(false);
+        // Nothing happens before ICE connects…
+        let t1 = t0 + Duration::from_secs(30);
+        assert!(run(&mut offering, t0, t1).is_empty());
+        // …then the handshakes have their time.
+        offering.on_ice_connected(t1);
+        answering.on_ice_connected(t1);
+        // ICE's own failure afterwards changes nothing: the handshake time decides.
+        assert!(offering.on_link(t1, LinkHealth::Failed).is_empty());
         assert_eq!(offering.state(), ParticipantState::Connecting);
-        let end = t0 + LINK_SETUP_TIMEOUT_ANSWERING + Duration::from_secs(1);
+        let end = t1 + HANDSHAKE_TIMEOUT_ANSWERING + Duration::from_secs(1);
         assert_eq!(
-            run(&mut offering, t0, end),
-            [(LINK_SETUP_TIMEOUT, Action::Rebuild)]
+            run(&mut offering, t1, end),
+            [(HANDSHAKE_TIMEOUT, Action::Rebuild)]
         );
         assert_eq!(
-            run(&mut answering, t0, end),
-            [(LINK_SETUP_TIMEOUT_ANSWERING, Action::Rebuild)]
+            run(&mut answering, t1, end),
+            [(HANDSHAKE_TIMEOUT_ANSWERING, Action::Rebuild)]
         );
-        assert!(LINK_SETUP_TIMEOUT_ANSWERING >= LINK_SETUP_TIMEOUT + Duration::from_secs(5));
+        assert!(HANDSHAKE_TIMEOUT_ANSWERING >= HANDSHAKE_TIMEOUT + Duration::from_secs(5));
+    }
+
+    #[test]
+    fn a_link_whose_ice_never_connects_is_left_to_ice_and_the_server() {
+        let t0 = Instant::now();
+        let mut r = Recovery::new(true);
+        assert!(r.on_link(t0, LinkHealth::Failed).is_empty());
+        assert_eq!(r.state(), ParticipantState::Connecting);
+        assert_eq!(r.poll_timeout(), None);
     }
 
     #[test]
     fn a_link_that_connects_in_time_is_never_started_over() {
         let t0 = Instant::now();
-        let mut r = Recovery::new(true, t0);
-        let t1 = t0 + LINK_SETUP_TIMEOUT - Duration::from_millis(100);
+        let mut r = Recovery::new(true);
+        r.on_ice_connected(t0);
+        let t1 = t0 + HANDSHAKE_TIMEOUT - Duration::from_millis(100);
         assert_eq!(
             r.on_link(t1, LinkHealth::Connected),
             [Action::State(ParticipantState::Connected)]
         );
         assert_eq!(r.poll_timeout(), None);
+        // ICE connecting again later (after a restart) starts no clock.
+        r.on_ice_connected(t1);
         assert!(run(&mut r, t1, t1 + Duration::from_secs(60)).is_empty());
     }
 
     #[test]
     fn no_new_link_is_offered_while_signalling_is_down() {
         let t0 = Instant::now();
-        let mut r = Recovery::new(true, t0);
+        let mut r = Recovery::new(true);
+        r.on_ice_connected(t0);
         r.on_signalling(t0, false);
         assert_eq!(r.poll_timeout(), None);
-        assert!(r.handle_timeout(t0 + LINK_SETUP_TIMEOUT * 2).is_empty());
-        r.on_signalling(t0 + LINK_SETUP_TIMEOUT * 2, true);
+        assert!(r.handle_timeout(t0 + HANDSHAKE_TIMEOUT * 2).is_empty());
+        r.on_signalling(t0 + HANDSHAKE_TIMEOUT * 2, true);
         assert_eq!(
-            r.handle_timeout(t0 + LINK_SETUP_TIMEOUT * 2),
+            r.handle_timeout(t0 + HANDSHAKE_TIMEOUT * 2),
             [Action::Rebuild]
         );
     }
@@ -564,14 +600,14 @@ mod tests {
                 [(REBUILD_PAUSE, Action::Rebuild)]
             );
             // One that never connected is replaced too, without a state change to show.
-            let mut fresh = Recovery::new(restarts_ice, t0);
+            let mut fresh = Recovery::new(restarts_ice);
             assert!(fresh.on_connection_gone(t0).is_empty());
             assert_eq!(
                 run(&mut fresh, t0, t0 + Duration::from_secs(3)),
                 [(REBUILD_PAUSE, Action::Rebuild)]
             );
             // Found dead again while its replacement is already due: that one stays.
-            let mut twice = Recovery::new(restarts_ice, t0);
+            let mut twice = Recovery::new(restarts_ice);
             twice.on_connection_gone(t0);
             assert!(
                 twice
