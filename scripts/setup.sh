@@ -21,7 +21,8 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 # The desktop app's tests: webkit2gtk-driver (WebDriver), gstreamer1.0-libav (H.264 for
 # WebCodecs), xclip (reads the X clipboard the invite link is copied to), dunst and
 # dbus-daemon (a real notification server on the test's own session bus), xdotool (moves the
-# X focus to another window, so the app notifies). The .deb: dpkg-dev
+# X focus to another window, so the app notifies). Recordings: ffmpeg (ffprobe reads them,
+# ffmpeg decodes every frame). The .deb: dpkg-dev
 # (dpkg-shlibdeps finds its library dependencies), desktop-file-utils (its test validates the desktop entry).
 APT_PACKAGES=(
   build-essential pkg-config curl ca-certificates git
@@ -31,7 +32,7 @@ APT_PACKAGES=(
   chromium iproute2 util-linux
   libasound2-dev pulseaudio pulseaudio-utils libasound2-plugins libwebrtc-audio-processing-dev
   xvfb x11-utils xauth webkit2gtk-driver imagemagick gstreamer1.0-libav xclip
-  dunst dbus-daemon xdotool
+  dunst dbus-daemon xdotool ffmpeg
   dpkg-dev desktop-file-utils coturn nftables ethtool
 )
 command -v node >/dev/null 2>&1 || APT_PACKAGES+=(nodejs npm)

@@ -1,0 +1,7 @@
+//! Call recording (issue 11): what is recorded goes into one MP4 that plays everywhere and
+//! survives a crash of the recorder. This crate has no I/O of its own beyond a `Write`.
+
+pub mod fmp4;
+pub mod layout;
+
+pub use fmp4::{Fmp4Writer, RecordError};
