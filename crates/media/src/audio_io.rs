@@ -22,7 +22,7 @@ use crate::voice::VoiceProcessor;
 /// default size produced here (FINDINGS.md).
 const PERIOD_FRAMES: u32 = 480;
 /// Most audio a participant may have queued for playback before the oldest is dropped: 200 ms.
-const MAX_QUEUED_SAMPLES: usize = SAMPLE_RATE as usize / 5;
+pub const MAX_QUEUED_SAMPLES: usize = SAMPLE_RATE as usize / 5;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AudioError {
@@ -182,33 +182,52 @@ impl Capture {
     }
 }
 
+/// Sums the audio of several sources (participants) into one stream: a queue per source,
+/// bounded, read a sample at a time. The speakers' output uses it, and so does a recording's
+/// audio track (confab-record), so both hear the call alike.
 #[derive(Default)]
-struct Mixer {
+pub struct Mixer {
     queues: HashMap<String, VecDeque<i16>>,
 }
 
 impl Mixer {
-    fn push(&mut self, source: &str, samples: &[i16]) {
+    /// Queues `samples` (mono, 48 kHz) from `source`; beyond [`MAX_QUEUED_SAMPLES`] the
+    /// oldest are dropped (a source that got ahead must not add delay without bound).
+    pub fn push(&mut self, source: &str, samples: &[i16]) {
         let q = self.queues.entry(source.to_owned()).or_default();
         q.extend(samples.iter().copied());
         let excess = q.len().saturating_sub(MAX_QUEUED_SAMPLES);
         q.drain(..excess);
     }
 
-    /// Fills `out` with the sum of every source, silence where a source has nothing queued.
-    fn fill(&mut self, out: &mut [f32]) {
-        for o in out.iter_mut() {
-            let mut sum = 0i32;
-            for q in self.queues.values_mut() {
-                if let Some(s) = q.pop_front() {
-                    sum += i32::from(s);
-                }
+    /// The next sample of the mix: the sum of every source's next one (silence where a source
+    /// has nothing queued), clamped.
+    fn next(&mut self) -> i16 {
+        let mut sum = 0i32;
+        for q in self.queues.values_mut() {
+            if let Some(s) = q.pop_front() {
+                sum += i32::from(s);
             }
-            *o = (sum.clamp(i32::from(i16::MIN), i32::from(i16::MAX)) as f32) / 32768.0;
+        }
+        sum.clamp(i32::from(i16::MIN), i32::from(i16::MAX)) as i16
+    }
+
+    /// Fills `out` with the mix, as the output device takes it.
+    pub fn fill(&mut self, out: &mut [f32]) {
+        for o in out.iter_mut() {
+            *o = f32::from(self.next()) / 32768.0;
         }
     }
 
-    fn remove(&mut self, source: &str) {
+    /// Fills `out` with the mix as 16-bit samples (an encoder's input).
+    pub fn mix(&mut self, out: &mut [i16]) {
+        for o in out.iter_mut() {
+            *o = self.next();
+        }
+    }
+
+    /// Forgets `source` (a participant that left) and what it had queued.
+    pub fn remove(&mut self, source: &str) {
         self.queues.remove(source);
     }
 }

@@ -175,6 +175,25 @@ impl I420Scaler {
         Ok(out)
     }
 
+    /// `frame` scaled to exactly `size` (even; up or down), keeping nothing of its aspect:
+    /// the caller chose `size` (a recording's tile, which keeps the picture's aspect itself).
+    pub fn scale_to(
+        &mut self,
+        frame: &VideoFrame,
+        (w, h): (usize, usize),
+    ) -> Result<VideoFrame, ConvertError> {
+        if w < 2 || h < 2 || !w.is_multiple_of(2) || !h.is_multiple_of(2) {
+            return Err(ConvertError::Size(frame.width, frame.height, w, h));
+        }
+        let mut out = VideoFrame::black(w, h);
+        out.capture_us = frame.capture_us;
+        let (cw, ch) = (frame.chroma_width(), frame.height.div_ceil(2));
+        self.plane(&frame.y, (frame.width, frame.height), &mut out.y, (w, h))?;
+        self.plane(&frame.u, (cw, ch), &mut out.u, (w / 2, h / 2))?;
+        self.plane(&frame.v, (cw, ch), &mut out.v, (w / 2, h / 2))?;
+        Ok(out)
+    }
+
     fn plane(
         &mut self,
         src: &[u8],

@@ -1,0 +1,346 @@
+//! A running recording: a thread of its own that takes the call's decoded pictures and audio
+//! ([`Input`]), composes the grid ([`crate::compose`]) and mixes the audio (confab-media's
+//! `Mixer`, the speakers' own) on one clock, encodes them (openh264, Opus) and writes the
+//! file ([`crate::fmp4`]).
+//!
+//! The call never waits for it: inputs go through a bounded queue and are dropped, counted,
+//! when it is full. A busy machine makes the recording's frame rate drop (a frame whose time
+//! has passed is skipped, the previous one lasts longer) rather than the call stutter. A
+//! write that fails (the disk is full) ends the recording with that error and a file that
+//! plays up to it; the call goes on.
+
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use confab_media::audio_io::Mixer;
+use confab_media::codec::h264::{H264Encoder, H264Settings};
+use confab_media::codec::opus::OpusEncoder;
+use confab_media::frame::{AudioFrame, SAMPLES_PER_FRAME, VideoFrame};
+
+use crate::compose::{Compositor, Tile};
+use crate::fmp4::{Fmp4Writer, RecordError};
+
+/// The recording's picture: 720p, the grid the app shows at that size.
+pub const SIZE: (usize, usize) = (1280, 720);
+/// Frames a second composed and encoded: enough for a meeting, and half the call's own
+/// encoding work at the same size (a recorder must not take the call's CPU).
+pub const FPS: u32 = 15;
+/// The recording's video bitrate: a 720p grid of talking heads at 15 fps.
+pub const VIDEO_BPS: u32 = 1_500_000;
+/// The mixed audio's bitrate (mono speech and music of a call).
+pub const AUDIO_BPS: i32 = 48_000;
+/// A keyframe this often: seeking in the file lands near where asked.
+pub const KEYFRAME_EVERY: Duration = Duration::from_secs(2);
+/// Inputs waiting for the recorder's thread; more are dropped (and counted).
+pub const INPUT_QUEUE: usize = 512;
+/// One audio packet: 20 ms.
+const PACKET: Duration = Duration::from_millis(20);
+
+/// What the recording hears of the call.
+#[derive(Debug)]
+pub enum Input {
+    /// Someone is in the call (oneself included, first), shown under `name`.
+    Joined {
+        id: String,
+        name: String,
+    },
+    Left {
+        id: String,
+    },
+    /// `id`'s camera (or shared screen) is on or off, and whether it is a screen.
+    Media {
+        id: String,
+        video: bool,
+        screen: bool,
+    },
+    /// `id`'s latest decoded picture.
+    Picture {
+        id: String,
+        frame: Arc<VideoFrame>,
+    },
+    /// `id`'s next decoded (or captured) 20 ms of audio, mono 48 kHz.
+    Audio {
+        id: String,
+        frame: AudioFrame,
+    },
+}
+
+/// How a recording ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Summary {
+    pub path: PathBuf,
+    pub duration: Duration,
+    pub bytes: u64,
+    pub video_frames: u64,
+    /// Inputs dropped because the recorder could not keep up.
+    pub dropped_inputs: u64,
+    /// Why it stopped before it was asked to (a write failed), if it did.
+    pub error: Option<String>,
+}
+
+/// A recording in progress. Dropping it without [`Recording::stop`] stops it too.
+pub struct Recording {
+    inputs: Option<SyncSender<Input>>,
+    thread: Option<JoinHandle<Summary>>,
+    dropped: u64,
+}
+
+impl Recording {
+    /// Starts recording to `path` (created; an existing file is never overwritten).
+    pub fn start(path: &Path) -> Result<Self, RecordError> {
+        let file = File::options().write(true).create_new(true).open(path)?;
+        let (tx, rx) = sync_channel(INPUT_QUEUE);
+        let path = path.to_owned();
+        let thread = std::thread::Builder::new()
+            .name("recorder".into())
+            .spawn(move || run(rx, BufWriter::new(file), path))?;
+        Ok(Self {
+            inputs: Some(tx),
+            thread: Some(thread),
+            dropped: 0,
+        })
+    }
+
+    /// Hands `input` to the recorder without waiting; false when it was dropped (the queue
+    /// is full, or the recording has ended).
+    pub fn feed(&mut self, input: Input) -> bool {
+        let Some(tx) = &self.inputs else {
+            return false;
+        };
+        match tx.try_send(input) {
+            Ok(()) => true,
+            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
+                self.dropped += 1;
+                false
+            }
+        }
+    }
+
+    /// Whether the recorder stopped by itself (a write failed).
+    pub fn has_ended(&self) -> bool {
+        self.thread.as_ref().is_none_or(JoinHandle::is_finished)
+    }
+
+    /// Stops, writes the end of the file, and says how it went.
+    pub fn stop(mut self) -> Summary {
+        self.finish()
+    }
+
+    fn finish(&mut self) -> Summary {
+        self.inputs = None; // the thread sees the queue closed
+        let mut summary = match self.thread.take().map(JoinHandle::join) {
+            Some(Ok(summary)) => summary,
+            Some(Err(_)) | None => Summary {
+                path: PathBuf::new(),
+                duration: Duration::ZERO,
+                bytes: 0,
+                video_frames: 0,
+                dropped_inputs: 0,
+                error: Some("the recorder stopped unexpectedly".into()),
+            },
+        };
+        summary.dropped_inputs += self.dropped;
+        summary
+    }
+}
+
+impl Drop for Recording {
+    fn drop(&mut self) {
+        if self.thread.is_some() {
+            self.finish();
+        }
+    }
+}
+
+/// One participant as the recorder knows it.
+struct Participant {
+    name: String,
+    video: bool,
+    screen: bool,
+    picture: Option<Arc<VideoFrame>>,
+}
+
+/// The recorder's thread: until the queue closes or a write fails.
+fn run(inputs: Receiver<Input>, out: BufWriter<File>, path: PathBuf) -> Summary {
+    let mut summary = Summary {
+        path,
+        duration: Duration::ZERO,
+        bytes: 0,
+        video_frames: 0,
+        dropped_inputs: 0,
+        error: None,
+    };
+    let mut state = match Pipeline::new(out) {
+        Ok(state) => state,
+        Err(e) => {
+            summary.error = Some(e.to_string());
+            return summary;
+        }
+    };
+    let start = Instant::now();
+    let frame_interval = Duration::from_secs(1) / FPS;
+    let mut packets: u32 = 0;
+    let mut next_frame = start;
+    let outcome = loop {
+        let next_packet = start + PACKET * (packets + 1);
+        let due = next_packet.min(next_frame);
+        match inputs.recv_timeout(due.saturating_duration_since(Instant::now())) {
+            Ok(input) => {
+                state.apply(input);
+                continue;
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => break Ok(()),
+        }
+        let now = Instant::now();
+        // Every 20 ms of audio whose end has passed (several after a stall: the audio track
+        // stays continuous, the mix holds silence where nothing came).
+        let mut result = Ok(());
+        while result.is_ok() && start + PACKET * (packets + 1) <= now {
+            result = state.audio_packet();
+            packets += 1;
+        }
+        if result.is_ok() && now >= next_frame {
+            result = state.video_frame(now - start);
+            summary.video_frames += 1;
+            next_frame += frame_interval;
+            if next_frame <= now {
+                // Behind (a busy machine): skip the frames whose time has passed.
+                next_frame = now + frame_interval;
+            }
+        }
+        if let Err(e) = result {
+            break Err(e);
+        }
+    };
+    summary.duration = PACKET * packets;
+    summary.bytes = state.writer.bytes_written();
+    if let Err(e) = outcome {
+        summary.error = Some(e.to_string());
+    }
+    match state.writer.finish() {
+        Ok(_) => {}
+        Err(e) if summary.error.is_none() => summary.error = Some(e.to_string()),
+        Err(_) => {}
+    }
+    summary
+}
+
+/// The mixer, compositor, encoders and writer of one recording.
+struct Pipeline {
+    writer: Fmp4Writer<BufWriter<File>>,
+    participants: Vec<(String, Participant)>,
+    mixer: Mixer,
+    compositor: Compositor,
+    video: H264Encoder,
+    audio: OpusEncoder,
+    samples: Vec<i16>,
+}
+
+impl Pipeline {
+    fn new(out: BufWriter<File>) -> Result<Self, RecordError> {
+        let codec = |e: confab_media::codec::CodecError| RecordError::Mux(e.to_string());
+        Ok(Self {
+            writer: Fmp4Writer::new(out),
+            participants: Vec::new(),
+            mixer: Mixer::default(),
+            compositor: Compositor::new(SIZE.0, SIZE.1),
+            video: H264Encoder::new(H264Settings {
+                bitrate_bps: VIDEO_BPS,
+                max_fps: FPS as f32,
+                keyframe_interval: FPS * KEYFRAME_EVERY.as_secs() as u32,
+                screen: false,
+            })
+            .map_err(codec)?,
+            audio: OpusEncoder::new(AUDIO_BPS).map_err(codec)?,
+            samples: vec![0; SAMPLES_PER_FRAME],
+        })
+    }
+
+    fn participant(&mut self, id: &str) -> Option<&mut Participant> {
+        self.participants
+            .iter_mut()
+            .find(|(known, _)| known == id)
+            .map(|(_, p)| p)
+    }
+
+    fn apply(&mut self, input: Input) {
+        match input {
+            Input::Joined { id, name } => match self.participant(&id) {
+                Some(p) => p.name = name,
+                None => self.participants.push((
+                    id,
+                    Participant {
+                        name,
+                        video: true,
+                        screen: false,
+                        picture: None,
+                    },
+                )),
+            },
+            Input::Left { id } => {
+                self.participants.retain(|(known, _)| *known != id);
+                self.mixer.remove(&id);
+            }
+            Input::Media { id, video, screen } => {
+                if let Some(p) = self.participant(&id) {
+                    p.video = video;
+                    p.screen = screen;
+                }
+            }
+            Input::Picture { id, frame } => {
+                if let Some(p) = self.participant(&id) {
+                    p.picture = Some(frame);
+                }
+            }
+            Input::Audio { id, frame } => {
+                if frame.channels == 1 && self.participant(&id).is_some() {
+                    self.mixer.push(&id, &frame.samples);
+                }
+            }
+        }
+    }
+
+    fn audio_packet(&mut self) -> Result<(), RecordError> {
+        self.mixer.mix(&mut self.samples);
+        let frame = AudioFrame {
+            samples: self.samples.clone(),
+            channels: 1,
+            capture_us: 0,
+        };
+        let packet = self
+            .audio
+            .encode(&frame)
+            .map_err(|e| RecordError::Mux(e.to_string()))?;
+        self.writer.push_audio(&packet)
+    }
+
+    fn video_frame(&mut self, at: Duration) -> Result<(), RecordError> {
+        let tiles: Vec<Tile> = self
+            .participants
+            .iter()
+            .map(|(_, p)| Tile {
+                name: &p.name,
+                picture: p.picture.as_deref().filter(|_| p.video),
+                screen: p.screen && p.video,
+            })
+            .collect();
+        let frame = self
+            .compositor
+            .compose(&tiles)
+            .map_err(|e| RecordError::Mux(e.to_string()))?;
+        match self
+            .video
+            .encode(&frame)
+            .map_err(|e| RecordError::Mux(e.to_string()))?
+        {
+            Some(au) => self.writer.push_video(&au.data, au.keyframe, at),
+            None => Ok(()), // the encoder's rate control skipped it
+        }
+    }
+}
