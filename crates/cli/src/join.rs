@@ -65,6 +65,11 @@ pub struct JoinArgs {
     /// Where accepted files go.
     #[arg(long, default_value = ".")]
     download_dir: PathBuf,
+    /// Record the call from the start into this MP4 (a new file: an existing one is never
+    /// overwritten): everyone's video in the app's grid, everyone's audio mixed. The file
+    /// plays while it is written; leaving finishes it.
+    #[arg(long)]
+    record: Option<PathBuf>,
     /// STUN/TURN server, e.g. stun:host:3478 or turn:user:pass@host:3478 (repeatable).
     #[arg(long = "ice-server")]
     ice_servers: Vec<String>,
@@ -237,6 +242,9 @@ pub async fn run(args: JoinArgs) -> anyhow::Result<()> {
     let (handle, mut events) = call::join(config).await.context("joining the call")?;
     if args.screen.is_some() {
         handle.send(Command::ShareScreen(true));
+    }
+    if let Some(path) = &args.record {
+        handle.send(Command::StartRecording(path.clone()));
     }
 
     let deadline = async {
@@ -490,6 +498,18 @@ fn progress(
         } => serde_json::json!({"event": "media-state", "id": id, "video": video,
             "audio": audio, "screen": screen}),
         CallEvent::Error { message } => serde_json::json!({"event": "error", "message": message}),
+        CallEvent::RecordingStarted { path } => {
+            serde_json::json!({"event": "recording", "state": "started", "path": path})
+        }
+        CallEvent::RecordingStopped {
+            path,
+            duration,
+            bytes,
+            dropped_inputs,
+            error,
+        } => serde_json::json!({"event": "recording", "state": "stopped", "path": path,
+            "seconds": duration.as_secs_f64(), "bytes": bytes, "dropped": dropped_inputs,
+            "error": error}),
         CallEvent::Stats { id, stats } => {
             let mut line = serde_json::json!(stats);
             line["event"] = "stats".into();

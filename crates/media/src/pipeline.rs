@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 use crate::codec::h264::{AccessUnit, H264Encoder, H264Settings};
+use crate::frame::VideoFrame;
 use crate::source::{VideoSource, VideoSourceSpec};
 
 /// Encoded frames waiting for the sender; one more means the sender has fallen behind.
@@ -33,7 +34,12 @@ pub enum VideoOut {
     },
 }
 
+/// Sees each captured picture before it is scaled and encoded (a call's recording shows
+/// this side's own video with it). Called on the capture thread: it must not block.
+pub type FrameTap = Box<dyn FnMut(&VideoFrame) + Send>;
+
 enum Control {
+    Tap(Option<FrameTap>),
     Keyframe,
     Rate(u32, f32),
     MaxSize(Option<(usize, usize)>),
@@ -109,6 +115,11 @@ impl VideoPipeline {
         let _ = self.control.send(Control::Source(spec));
     }
 
+    /// `tap` sees every captured picture from now on (`None`: no longer).
+    pub fn set_tap(&self, tap: Option<FrameTap>) {
+        let _ = self.control.send(Control::Tap(tap));
+    }
+
     /// Off closes the source (a camera's light goes off) and sends nothing.
     pub fn set_enabled(&self, on: bool) {
         let _ = self.control.send(Control::Enabled(on));
@@ -137,6 +148,7 @@ struct Worker {
     encoded_size: Arc<AtomicU64>,
     max_size: Option<(usize, usize)>,
     scaler: crate::convert::I420Scaler,
+    tap: Option<FrameTap>,
 }
 
 impl Worker {
@@ -159,6 +171,7 @@ impl Worker {
             encoded_size: Arc::new(AtomicU64::new(0)),
             max_size: None,
             scaler: crate::convert::I420Scaler::default(),
+            tap: None,
         }
     }
 
@@ -192,6 +205,7 @@ impl Worker {
 
     fn apply(&mut self, control: Control) {
         match control {
+            Control::Tap(tap) => self.tap = tap,
             Control::Keyframe => self.encoder.request_keyframe(),
             Control::Rate(bps, fps) => {
                 if let Err(e) = self.encoder.set_rate(bps, fps) {
@@ -275,6 +289,9 @@ impl Worker {
                     .is_ok();
             }
         };
+        if let Some(tap) = self.tap.as_mut() {
+            tap(&frame);
+        }
         let frame = match self.max_size {
             Some(max) => match self.scaler.fit(frame, max) {
                 Ok(scaled) => scaled,

@@ -141,7 +141,8 @@ impl Compositor {
             width: (mask.width as i64 + 2 * pad).min(rect.width - 2 * pad),
             height: mask.height as i64 + 2 * pad,
         };
-        fill_luma(out, clip(label, rect), LABEL_BOX_Y);
+        // Neutral chroma too: the picture's colour under the box would tint the text.
+        fill(out, clip(label, rect), (LABEL_BOX_Y, 128, 128));
         draw_mask(
             out,
             &mask,

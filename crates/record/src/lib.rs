@@ -7,4 +7,4 @@ pub mod layout;
 pub mod recorder;
 
 pub use fmp4::{Fmp4Writer, RecordError};
-pub use recorder::{Input, Recording, Summary};
+pub use recorder::{Feeder, Input, Recording, Summary};

@@ -13,6 +13,7 @@ use std::fs::File;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -85,9 +86,31 @@ pub struct Summary {
 
 /// A recording in progress. Dropping it without [`Recording::stop`] stops it too.
 pub struct Recording {
-    inputs: Option<SyncSender<Input>>,
+    inputs: Option<Feeder>,
     thread: Option<JoinHandle<Summary>>,
-    dropped: u64,
+    stop: Arc<AtomicBool>,
+}
+
+/// Hands inputs to a recording from any thread (the call's actor, the capture thread), never
+/// waiting: cloned freely; the recording ends when it is stopped, whatever feeders remain.
+#[derive(Clone)]
+pub struct Feeder {
+    tx: SyncSender<Input>,
+    dropped: Arc<AtomicU64>,
+}
+
+impl Feeder {
+    /// Gives `input` to the recorder; false when it was dropped (the queue is full, or the
+    /// recording has ended).
+    pub fn feed(&self, input: Input) -> bool {
+        match self.tx.try_send(input) {
+            Ok(()) => true,
+            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+                false
+            }
+        }
+    }
 }
 
 impl Recording {
@@ -96,29 +119,29 @@ impl Recording {
         let file = File::options().write(true).create_new(true).open(path)?;
         let (tx, rx) = sync_channel(INPUT_QUEUE);
         let path = path.to_owned();
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = stop.clone();
         let thread = std::thread::Builder::new()
             .name("recorder".into())
-            .spawn(move || run(rx, BufWriter::new(file), path))?;
+            .spawn(move || run(rx, BufWriter::new(file), path, &stopped))?;
         Ok(Self {
-            inputs: Some(tx),
+            inputs: Some(Feeder {
+                tx,
+                dropped: Arc::new(AtomicU64::new(0)),
+            }),
             thread: Some(thread),
-            dropped: 0,
+            stop,
         })
     }
 
-    /// Hands `input` to the recorder without waiting; false when it was dropped (the queue
-    /// is full, or the recording has ended).
-    pub fn feed(&mut self, input: Input) -> bool {
-        let Some(tx) = &self.inputs else {
-            return false;
-        };
-        match tx.try_send(input) {
-            Ok(()) => true,
-            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
-                self.dropped += 1;
-                false
-            }
-        }
+    /// Hands `input` to the recorder without waiting; false when it was dropped.
+    pub fn feed(&self, input: Input) -> bool {
+        self.inputs.as_ref().is_some_and(|f| f.feed(input))
+    }
+
+    /// A feeder for another thread.
+    pub fn feeder(&self) -> Option<Feeder> {
+        self.inputs.clone()
     }
 
     /// Whether the recorder stopped by itself (a write failed).
@@ -132,7 +155,13 @@ impl Recording {
     }
 
     fn finish(&mut self) -> Summary {
-        self.inputs = None; // the thread sees the queue closed
+        let dropped = self
+            .inputs
+            .take()
+            .map_or(0, |f| f.dropped.load(Ordering::Relaxed));
+        // Told by a flag, not by the queue closing: feeders held elsewhere (a capture thread)
+        // keep the queue open. The thread looks at it every 20 ms at most.
+        self.stop.store(true, Ordering::Relaxed);
         let mut summary = match self.thread.take().map(JoinHandle::join) {
             Some(Ok(summary)) => summary,
             Some(Err(_)) | None => Summary {
@@ -144,7 +173,7 @@ impl Recording {
                 error: Some("the recorder stopped unexpectedly".into()),
             },
         };
-        summary.dropped_inputs += self.dropped;
+        summary.dropped_inputs += dropped;
         summary
     }
 }
@@ -166,7 +195,7 @@ struct Participant {
 }
 
 /// The recorder's thread: until the queue closes or a write fails.
-fn run(inputs: Receiver<Input>, out: BufWriter<File>, path: PathBuf) -> Summary {
+fn run(inputs: Receiver<Input>, out: BufWriter<File>, path: PathBuf, stop: &AtomicBool) -> Summary {
     let mut summary = Summary {
         path,
         duration: Duration::ZERO,
@@ -187,12 +216,17 @@ fn run(inputs: Receiver<Input>, out: BufWriter<File>, path: PathBuf) -> Summary 
     let mut packets: u32 = 0;
     let mut next_frame = start;
     let outcome = loop {
+        if stop.load(Ordering::Relaxed) {
+            break Ok(());
+        }
         let next_packet = start + PACKET * (packets + 1);
         let due = next_packet.min(next_frame);
         match inputs.recv_timeout(due.saturating_duration_since(Instant::now())) {
             Ok(input) => {
                 state.apply(input);
-                continue;
+                if Instant::now() < due {
+                    continue;
+                }
             }
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => break Ok(()),

@@ -34,7 +34,7 @@ fn a_recording_of_a_fed_call_plays_moves_and_sounds() {
     let dir = std::env::temp_dir().join(format!("confab-recorder-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("dir");
     let path = dir.join("call.mp4");
-    let mut rec = Recording::start(&path).expect("start");
+    let rec = Recording::start(&path).expect("start");
     for (id, name) in [("me", "Me"), ("bob", "Bob")] {
         assert!(rec.feed(Input::Joined {
             id: id.into(),

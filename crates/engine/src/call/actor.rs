@@ -12,6 +12,7 @@ use confab_media::frame::{AudioFrame, now_us};
 use confab_media::pipeline::VideoOut;
 use confab_media::source::synthetic::read_stamp;
 use confab_protocol::{AppMessage, IceCandidateInit};
+use confab_record::Input;
 use tokio::sync::mpsc;
 use webrtc::data_channel::DataChannelEvent;
 use webrtc::peer_connection::{RTCPeerConnectionState, StatsSelector};
@@ -90,6 +91,8 @@ pub(super) struct Actor {
     pub network: NetworkWatch,
     /// Our signalling connection is up (in the room).
     pub signalling_up: bool,
+    /// The call being recorded, when it is.
+    pub recording: Option<super::recording::ActiveRecording>,
 }
 
 impl Actor {
@@ -143,7 +146,10 @@ impl Actor {
                         }
                     }
                 }
-                _ = stats_tick.tick() => self.report_stats().await,
+                _ = stats_tick.tick() => {
+                    self.report_stats().await;
+                    self.check_recording();
+                }
                 _ = allocation_tick.tick() => self.allocate().await,
                 _ = network_tick.tick() => {
                     let addresses = tokio::task::spawn_blocking(local_addresses)
@@ -159,6 +165,7 @@ impl Actor {
                 inputs.mic = next;
             }
         }
+        self.stop_recording();
         self.signal.leave();
         self.participants.close_all().await;
         self.events.emit(CallEvent::Left);
@@ -467,12 +474,19 @@ impl Actor {
                     });
                 }
             }
-            AppMessage::MediaState(state) => self.events.emit(CallEvent::MediaState {
-                id: from.to_owned(),
-                video: state.video,
-                audio: state.audio,
-                screen: state.screen,
-            }),
+            AppMessage::MediaState(state) => {
+                self.record(Input::Media {
+                    id: from.to_owned(),
+                    video: state.video,
+                    screen: state.screen,
+                });
+                self.events.emit(CallEvent::MediaState {
+                    id: from.to_owned(),
+                    video: state.video,
+                    audio: state.audio,
+                    screen: state.screen,
+                })
+            }
             AppMessage::Unknown => {}
             transfer => {
                 self.transfers
@@ -498,11 +512,15 @@ impl Actor {
                     frame_number: stamp.map(|s| s.frame_number),
                     latency_ms: stamp.map(|s| s.age_ms(now_us())),
                 });
-                if self.config.video_delivery == VideoDelivery::Pictures {
-                    self.events.emit(CallEvent::Picture {
-                        id,
-                        frame: Arc::new(frame),
+                let frame = Arc::new(frame);
+                if self.recording.is_some() {
+                    self.record(Input::Picture {
+                        id: id.clone(),
+                        frame: frame.clone(),
                     });
+                }
+                if self.config.video_delivery == VideoDelivery::Pictures {
+                    self.events.emit(CallEvent::Picture { id, frame });
                 }
             }
             Received::Encoded { data, keyframe } => {
@@ -516,6 +534,12 @@ impl Actor {
             }
             Received::Audio(frame) => {
                 self.audio.play(&id, &frame);
+                if self.recording.is_some() {
+                    self.record(Input::Audio {
+                        id: id.clone(),
+                        frame: frame.clone(),
+                    });
+                }
                 self.events.emit(CallEvent::AudioFrame {
                     id,
                     samples: frame.samples.len(),
@@ -545,7 +569,13 @@ impl Actor {
     }
 
     async fn broadcast_media_state(&self) {
-        let state = AppMessage::MediaState(self.media.state());
+        let own = self.media.state();
+        self.record(Input::Media {
+            id: self.config.name.clone(),
+            video: own.video,
+            screen: own.screen,
+        });
+        let state = AppMessage::MediaState(own);
         for p in self.participants.map.values().filter(|p| p.channel_open) {
             let _ = p.send(&state).await;
         }
@@ -663,6 +693,8 @@ impl Actor {
                 self.media.set_mic(on);
                 self.broadcast_media_state().await;
             }
+            Command::StartRecording(path) => self.start_recording(path),
+            Command::StopRecording => self.stop_recording(),
             Command::Leave => {}
         }
     }

@@ -165,6 +165,20 @@ pub enum CallEvent {
     },
     /// A file transfer changed state or made progress (progress at most every 100 ms).
     Transfer(TransferInfo),
+    /// This side started recording the call into `path` ([`Command::StartRecording`]).
+    RecordingStarted {
+        path: PathBuf,
+    },
+    /// The recording ended: asked to, when leaving, or by itself (`error`: a write failed,
+    /// the disk is full); the file plays up to where it ended.
+    RecordingStopped {
+        path: PathBuf,
+        duration: std::time::Duration,
+        bytes: u64,
+        /// Pictures and audio the recorder could not take in time.
+        dropped_inputs: u64,
+        error: Option<String>,
+    },
     /// Something went wrong that did not end the call.
     Error {
         message: String,
@@ -276,6 +290,11 @@ pub enum Command {
         mic: Option<String>,
         speakers: Option<String>,
     },
+    /// Records the call (this side's view: everyone's video in the grid, everyone's audio)
+    /// into a new MP4 at this path; [`CallEvent::RecordingStarted`] or an error says how.
+    StartRecording(PathBuf),
+    /// Ends the recording ([`CallEvent::RecordingStopped`]). Leaving ends it too.
+    StopRecording,
     Leave,
 }
 

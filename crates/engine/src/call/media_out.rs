@@ -59,6 +59,8 @@ pub(super) struct MediaOut {
     allocator: Allocator,
     /// What the encoders were last told (congestion control).
     pub allocation: Option<Allocation>,
+    /// The call's recording, when it runs: it hears this side's microphone (or tone).
+    pub recording: Option<confab_record::Feeder>,
 }
 
 impl MediaOut {
@@ -87,6 +89,7 @@ impl MediaOut {
             keyframe_pending: false,
             allocator: Allocator::default(),
             allocation: None,
+            recording: None,
         }
     }
 
@@ -299,7 +302,8 @@ impl MediaOut {
                 peak: peak(&frame.samples),
             });
         }
-        if participants.connected().next().is_none() {
+        let nobody = participants.connected().next().is_none();
+        if nobody && self.recording.is_none() {
             return;
         }
         let Some(audio) = &self.audio else { return };
@@ -311,6 +315,15 @@ impl MediaOut {
             };
             if !self.mic_on {
                 frame.samples.fill(0);
+            }
+            if let Some(recording) = &self.recording {
+                recording.feed(confab_record::Input::Audio {
+                    id: self.me.clone(),
+                    frame: frame.clone(),
+                });
+            }
+            if nobody {
+                return;
             }
             encoder.encode(&frame)
         };

@@ -38,6 +38,7 @@ pub mod negotiation;
 pub mod network;
 mod participant;
 pub mod reconnect;
+mod recording;
 pub mod recovery;
 mod room;
 mod signalling;
@@ -121,6 +122,7 @@ pub async fn join(config: CallConfig) -> Result<(CallHandle, CallEvents), CallEr
         expecting_offer: HashMap::new(),
         network: network::NetworkWatch::default(),
         signalling_up: true,
+        recording: None,
     };
     let inputs = actor::Inputs {
         signal: signal_rx,

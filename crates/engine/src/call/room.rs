@@ -146,6 +146,10 @@ impl Actor {
         }
         let name = data.name.clone().unwrap_or_else(|| id.to_owned());
         self.names.insert(id.to_owned(), name.clone());
+        self.record(confab_record::Input::Joined {
+            id: id.to_owned(),
+            name: name.clone(),
+        });
         self.events.emit(CallEvent::ParticipantJoined {
             id: id.to_owned(),
             name,
@@ -328,6 +332,7 @@ impl Actor {
     pub(super) async fn drop_participant(&mut self, id: &str) {
         tracing::debug!(me = %self.config.name, %id, "dropping participant");
         self.names.remove(id);
+        self.record(confab_record::Input::Left { id: id.to_owned() });
         self.expecting_offer.remove(id);
         self.audio.forget(id);
         self.chat.forget(id);
