@@ -366,6 +366,26 @@ function onEvent(e) {
       showStats(e);
       graph.update(e);
       break;
+    case "recording": {
+      // Everyone is told who records the call: on their tile and in the chat.
+      const mine = e.id === ui.localTile.dataset.participant;
+      const tile = mine ? ui.localTile : present.has(e.id) ? ensureTile(e.id) : null;
+      if (!tile) break;
+      const was = tile.dataset.recording === "true";
+      tile.dataset.recording = String(e.on);
+      tile.classList.toggle("recording", e.on);
+      if (!mine) {
+        const name = names.get(e.id) || e.id;
+        tile.setAttribute("aria-label", e.on ? `${name}, recording the call` : name);
+      }
+      if (was !== e.on) {
+        const who = mine ? "You" : names.get(e.id) || e.id;
+        systemMessage(`${who} ${e.on ? "started" : "stopped"} recording the call`);
+      }
+      if (e.error) systemMessage(`Recording stopped: ${e.error}`);
+      showPeople();
+      break;
+    }
     case "audio-level": {
       // Speaking: loud enough recently. Events come ~5 times a second while sound arrives.
       const tile = e.id === ui.localTile.dataset.participant ? ui.localTile : tileFor(e.id);

@@ -40,7 +40,7 @@ function fingerprintOf(sdp) {
  * Events (`onEvent(e)`): `status` {text, level}, `joined` {room, user}, `left`,
  * `participant-joined` {id, name}, `participant-left` {id}, `track` {id, stream},
  * `media-state` {id, video, audio, screen}, `chat` {id, from, text, ts, mine},
- * `transfer` {transfer}, `stats` {id, ...}, `error` {message},
+ * `transfer` {transfer}, `stats` {id, ...}, `error` {message}, `recording` {id, on},
  * `signalling` {state: "connected" | "reconnecting" | "rejoined", attempt?},
  * `participant-state` {id, state: "connecting" | "connected" | "reconnecting" | "left"}.
  */
@@ -657,6 +657,8 @@ export class BrowserBackend {
         return this.onChat(peer.id, msg);
       case "media-state":
         return this.emit({ type: "media-state", id: peer.id, video: msg.video !== false, audio: msg.audio !== false, screen: msg.screen === true });
+      case "recording":
+        return this.emit({ type: "recording", id: peer.id, on: msg.on === true });
       case "file-offer": {
         if (typeof msg.id !== "string" || this.transfers.has(msg.id)) return;
         const waiting = [...this.transfers.values()].filter((t) => t.peer === peer.id && t.direction === "received" && t.status === "offered").length;

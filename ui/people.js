@@ -1,9 +1,10 @@
 // The people panel: everyone in the call, ourselves first, with what each tile shows
-// (reconnecting, sharing the screen, muted, camera off). Names are text, never HTML.
+// (recording, reconnecting, sharing the screen, muted, camera off). Names are text, never HTML.
 
 /** The state words of a tile, from the data attributes app.js keeps on it. */
 export function personState(tile) {
   const state = [];
+  if (tile.dataset.recording === "true") state.push("recording");
   if (tile.dataset.state === "reconnecting") state.push("reconnecting");
   else if (tile.dataset.state === "connecting") state.push("connecting");
   if (tile.dataset.screen === "true") state.push("sharing screen");

@@ -86,6 +86,19 @@ pub fn ui_event(me: &str, event: &CallEvent) -> Option<UiEvent> {
             "quality": stats.quality,
         }),
         CallEvent::Error { message } => json!({"type": "error", "message": message}),
+        CallEvent::ParticipantRecording { id, on } => {
+            json!({"type": "recording", "id": id, "on": on})
+        }
+        CallEvent::RecordingStarted { path } => {
+            json!({"type": "recording", "id": me, "on": true, "path": path})
+        }
+        CallEvent::RecordingStopped {
+            path,
+            duration,
+            error,
+            ..
+        } => json!({"type": "recording", "id": me, "on": false, "path": path,
+            "seconds": duration.as_secs_f64(), "error": error}),
         CallEvent::Left => json!({"type": "left"}),
         // Connected, ChannelOpen, VideoFrame, AudioFrame, and whatever the engine adds.
         _ => return None,

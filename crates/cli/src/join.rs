@@ -70,6 +70,10 @@ pub struct JoinArgs {
     /// plays while it is written; leaving finishes it.
     #[arg(long)]
     record: Option<PathBuf>,
+    /// Stop recording after this many seconds and stay in the call (default: record until
+    /// leaving).
+    #[arg(long, requires = "record")]
+    record_for: Option<f64>,
     /// STUN/TURN server, e.g. stun:host:3478 or turn:user:pass@host:3478 (repeatable).
     #[arg(long = "ice-server")]
     ice_servers: Vec<String>,
@@ -254,6 +258,14 @@ pub async fn run(args: JoinArgs) -> anyhow::Result<()> {
         }
     };
     tokio::pin!(deadline);
+    let record_end = async {
+        match args.record_for {
+            Some(secs) => tokio::time::sleep(Duration::from_secs_f64(secs)).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(record_end);
+    let mut recording_ended = false;
     let mut report = Report::default();
     let mut present = BTreeSet::new();
     let mut open = BTreeSet::new();
@@ -274,6 +286,11 @@ pub async fn run(args: JoinArgs) -> anyhow::Result<()> {
             _ = &mut deadline, if !leaving => {
                 leaving = true;
                 handle.send(Command::Leave);
+                continue;
+            }
+            _ = &mut record_end, if !recording_ended => {
+                recording_ended = true;
+                handle.send(Command::StopRecording);
                 continue;
             }
             _ = interrupt.recv(), if !leaving => {
@@ -498,6 +515,9 @@ fn progress(
         } => serde_json::json!({"event": "media-state", "id": id, "video": video,
             "audio": audio, "screen": screen}),
         CallEvent::Error { message } => serde_json::json!({"event": "error", "message": message}),
+        CallEvent::ParticipantRecording { id, on } => {
+            serde_json::json!({"event": "participant-recording", "id": id, "on": on})
+        }
         CallEvent::RecordingStarted { path } => {
             serde_json::json!({"event": "recording", "state": "started", "path": path})
         }

@@ -308,13 +308,17 @@ pub struct DataChannelMessage {
 }
 
 /// A JSON text message on a pair's data channel (or, for chat, in a [`DataChannelMessage`]).
-/// Tagged by `t`, in the browser UI's shapes. File chunks are binary frames, not messages:
+/// Tagged by `t`, in the browser UI's shapes; documented for both in docs/data-channel.md. File chunks are binary frames, not messages:
 /// `[id length: u8][id: ASCII][payload]` (confab-engine's `transfer` module).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "t", rename_all = "kebab-case")]
 pub enum AppMessage {
     Chat(Chat),
     MediaState(MediaState),
+    /// The sender records the call (`on`), or stopped: everyone shows it on the sender's
+    /// tile and in the chat. Sent to every open channel when it changes, and to a channel
+    /// that opens while a recording runs.
+    Recording(RecordingState),
     /// The sender offers a file; the receiver answers `file-accept` or `file-decline`.
     FileOffer(FileOffer),
     FileAccept(TransferRef),
@@ -362,6 +366,12 @@ pub struct MediaState {
 
 fn yes() -> bool {
     true
+}
+
+/// Whether the sender is recording the call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordingState {
+    pub on: bool,
 }
 
 /// A file offer as the sender describes it; the receiver validates every field before it
@@ -429,6 +439,17 @@ mod tests {
                 screen: false
             })
         );
+        let recording: AppMessage = serde_json::from_value(json!({"t": "recording", "on": true}))
+            .expect("a recording announcement");
+        assert_eq!(
+            recording,
+            AppMessage::Recording(RecordingState { on: true })
+        );
+        assert_eq!(
+            AppMessage::Recording(RecordingState { on: false }).to_text(),
+            r#"{"t":"recording","on":false}"#
+        );
+        assert!(serde_json::from_value::<AppMessage>(json!({"t": "recording"})).is_err());
         let newer: AppMessage = serde_json::from_value(json!({"t": "hologram", "x": 1}))
             .expect("an unknown type is not an error");
         assert_eq!(newer, AppMessage::Unknown);

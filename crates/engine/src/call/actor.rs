@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use confab_media::frame::{AudioFrame, now_us};
 use confab_media::pipeline::VideoOut;
 use confab_media::source::synthetic::read_stamp;
-use confab_protocol::{AppMessage, IceCandidateInit};
+use confab_protocol::{AppMessage, IceCandidateInit, RecordingState};
 use confab_record::Input;
 use tokio::sync::mpsc;
 use webrtc::data_channel::DataChannelEvent;
@@ -148,7 +148,9 @@ impl Actor {
                 }
                 _ = stats_tick.tick() => {
                     self.report_stats().await;
-                    self.check_recording();
+                    if self.check_recording() {
+                        self.announce_recording().await;
+                    }
                 }
                 _ = allocation_tick.tick() => self.allocate().await,
                 _ = network_tick.tick() => {
@@ -418,6 +420,12 @@ impl Actor {
                 }
                 p.channel_open = true;
                 let _ = p.send(&state).await;
+                if self.recording.is_some() {
+                    // Whoever joins while the call is recorded is told at once.
+                    let _ = p
+                        .send(&AppMessage::Recording(RecordingState { on: true }))
+                        .await;
+                }
                 self.events.emit(CallEvent::ChannelOpen { id });
             }
             DataChannelEvent::OnClose => {
@@ -487,6 +495,10 @@ impl Actor {
                     screen: state.screen,
                 })
             }
+            AppMessage::Recording(state) => self.events.emit(CallEvent::ParticipantRecording {
+                id: from.to_owned(),
+                on: state.on,
+            }),
             AppMessage::Unknown => {}
             transfer => {
                 self.transfers
@@ -693,8 +705,14 @@ impl Actor {
                 self.media.set_mic(on);
                 self.broadcast_media_state().await;
             }
-            Command::StartRecording(path) => self.start_recording(path),
-            Command::StopRecording => self.stop_recording(),
+            Command::StartRecording(path) => {
+                self.start_recording(path);
+                self.announce_recording().await;
+            }
+            Command::StopRecording => {
+                self.stop_recording();
+                self.announce_recording().await;
+            }
             Command::Leave => {}
         }
     }

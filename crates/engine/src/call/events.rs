@@ -165,6 +165,11 @@ pub enum CallEvent {
     },
     /// A file transfer changed state or made progress (progress at most every 100 ms).
     Transfer(TransferInfo),
+    /// `id` started (`on`) or stopped recording the call (its `recording` message).
+    ParticipantRecording {
+        id: String,
+        on: bool,
+    },
     /// This side started recording the call into `path` ([`Command::StartRecording`]).
     RecordingStarted {
         path: PathBuf,

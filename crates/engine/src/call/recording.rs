@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 use confab_record::recorder::FPS;
 use confab_record::{Feeder, Input, Recording};
 
+use confab_protocol::{AppMessage, RecordingState};
+
 use super::actor::Actor;
 use super::events::CallEvent;
 
@@ -88,6 +90,16 @@ impl Actor {
         });
     }
 
+    /// Tells every participant whose channel is open whether this side records.
+    pub(super) async fn announce_recording(&self) {
+        let message = AppMessage::Recording(RecordingState {
+            on: self.recording.is_some(),
+        });
+        for p in self.participants.map.values().filter(|p| p.channel_open) {
+            let _ = p.send(&message).await;
+        }
+    }
+
     /// Stops the recording (if one runs), finishes its file and says how it went.
     pub(super) fn stop_recording(&mut self) {
         let Some(active) = self.recording.take() else {
@@ -115,14 +127,15 @@ impl Actor {
     }
 
     /// A recording that stopped by itself (a write failed: the disk is full) is ended and
-    /// reported; the call goes on.
-    pub(super) fn check_recording(&mut self) {
-        if self
+    /// reported; the call goes on. True when it did.
+    pub(super) fn check_recording(&mut self) -> bool {
+        let ended = self
             .recording
             .as_ref()
-            .is_some_and(|a| a.recording.has_ended())
-        {
+            .is_some_and(|a| a.recording.has_ended());
+        if ended {
             self.stop_recording();
         }
+        ended
     }
 }
