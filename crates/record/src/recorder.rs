@@ -19,7 +19,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use confab_media::audio_io::Mixer;
-use confab_media::codec::h264::{H264Encoder, H264Settings};
+use confab_media::codec::h264::{H264Decoder, H264Encoder, H264Settings};
 use confab_media::codec::opus::OpusEncoder;
 use confab_media::frame::{AudioFrame, SAMPLES_PER_FRAME, VideoFrame};
 
@@ -63,6 +63,13 @@ pub enum Input {
     Picture {
         id: String,
         frame: Arc<VideoFrame>,
+    },
+    /// `id`'s next H.264 access unit (Annex B), when the call does not decode video itself
+    /// (the desktop app's webview does): the recorder decodes it, every one in order (each
+    /// depends on the one before), and shows the latest picture.
+    EncodedVideo {
+        id: String,
+        data: Arc<[u8]>,
     },
     /// `id`'s next decoded (or captured) 20 ms of audio, mono 48 kHz.
     Audio {
@@ -192,6 +199,8 @@ struct Participant {
     video: bool,
     screen: bool,
     picture: Option<Arc<VideoFrame>>,
+    /// For [`Input::EncodedVideo`]; made on the first access unit.
+    decoder: Option<H264Decoder>,
 }
 
 /// The recorder's thread: until the queue closes or a write fails.
@@ -314,6 +323,7 @@ impl Pipeline {
                         video: true,
                         screen: false,
                         picture: None,
+                        decoder: None,
                     },
                 )),
             },
@@ -330,6 +340,18 @@ impl Pipeline {
             Input::Picture { id, frame } => {
                 if let Some(p) = self.participant(&id) {
                     p.picture = Some(frame);
+                }
+            }
+            Input::EncodedVideo { id, data } => {
+                if let Some(p) = self.participant(&id) {
+                    if p.decoder.is_none() {
+                        p.decoder = H264Decoder::new().ok();
+                    }
+                    // A frame that does not decode (lost before it, or before the first
+                    // keyframe) leaves the previous picture up.
+                    if let Some(Ok(Some(frame))) = p.decoder.as_mut().map(|d| d.decode(&data)) {
+                        p.picture = Some(Arc::new(frame));
+                    }
                 }
             }
             Input::Audio { id, frame } => {

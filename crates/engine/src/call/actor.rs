@@ -541,6 +541,13 @@ impl Actor {
                 {
                     p.frames_decoded += 1;
                 }
+                if self.recording.is_some() && !self.config.video_delivery.decodes() {
+                    // Nobody decodes it here: the recorder does, for its grid.
+                    self.record(Input::EncodedVideo {
+                        id: id.clone(),
+                        data: data.clone(),
+                    });
+                }
                 self.events
                     .emit(CallEvent::EncodedVideo { id, keyframe, data });
             }

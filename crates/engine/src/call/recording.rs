@@ -80,6 +80,13 @@ impl Actor {
                 });
             })));
         }
+        if !self.config.video_delivery.decodes() {
+            // The recorder decodes what the call does not, from a keyframe on: ask each
+            // participant for one (what reaches the page pauses until it comes, one RTT).
+            for p in self.participants.map.values() {
+                p.keyframe_request.notify_one();
+            }
+        }
         self.media.recording = Some(feeder.clone());
         self.events
             .emit(CallEvent::RecordingStarted { path: path.clone() });
