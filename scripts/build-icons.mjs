@@ -17,7 +17,7 @@ const NAMES = [
   "mic", "mic-off", "video", "video-off", "monitor-up", "monitor-x", "phone-off",
   "message-square", "users", "paperclip", "settings", "activity", "x", "link", "copy",
   "pin", "pin-off", "maximize", "minimize", "layout-grid", "user-round", "volume-2",
-  "eye-off", "eye",
+  "eye-off", "eye", "circle-dot", "square", "folder-open",
 ];
 
 const pkg = JSON.parse(readFileSync(path.join(ROOT, "node_modules/lucide-static/package.json"), "utf8"));

@@ -25,6 +25,9 @@ const COMMANDS: &[&str] = &[
     "start_preview",
     "stop_preview",
     "play_test_sound",
+    "start_recording",
+    "stop_recording",
+    "show_recording",
 ];
 
 fn main() {

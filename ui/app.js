@@ -16,7 +16,7 @@ import { GuestDevices } from "./guest-devices.js";
 import { renderTransfer } from "./transfer-list.js";
 import { renderPeople } from "./people.js";
 import { renderStatsRow } from "./stats-table.js";
-import { appendChat, appendSystem } from "./chat-log.js";
+import { appendChat, appendSystem, appendSystemAction } from "./chat-log.js";
 
 const $ = (id) => document.getElementById(id);
 const ID_RE = /^[A-Za-z0-9._-]{1,64}$/;
@@ -32,6 +32,9 @@ const ui = {
   video: $("toggle-video"),
   audio: $("toggle-audio"),
   share: $("share-screen"),
+  record: $("record"),
+  recIndicator: $("rec-indicator"),
+  recTime: $("rec-time"),
   invite: $("invite"),
   inviteLink: $("invite-link"),
   inviteStatus: $("invite-status"),
@@ -383,6 +386,14 @@ function onEvent(e) {
         systemMessage(`${who} ${e.on ? "started" : "stopped"} recording the call`);
       }
       if (e.error) systemMessage(`Recording stopped: ${e.error}`);
+      if (mine) {
+        recordingSince = e.on ? recordingSince ?? performance.now() : null;
+        showRecording();
+        if (!e.on && e.path) {
+          appendSystemAction(ui.messages, `Recording saved: ${e.path}`, "Show in folder", () =>
+            backend.showRecording(e.path).catch((err) => systemMessage(`Show in folder: ${err}`)));
+        }
+      }
       showPeople();
       break;
     }
@@ -406,6 +417,7 @@ let callStarted = 0;
 let clockTimer = null;
 
 function showClock() {
+  if (recordingSince !== null) showRecording();
   const s = Math.floor((performance.now() - callStarted) / 1000);
   const hms = [Math.floor(s / 3600), Math.floor(s / 60) % 60, s % 60];
   ui.clock.textContent = (hms[0] ? hms : hms.slice(1)).map((n, i) => (i === 0 ? String(n) : String(n).padStart(2, "0"))).join(":");
@@ -465,6 +477,11 @@ function setInCall(on) {
     sharing = false;
     showShare();
     showLocalFlags();
+    // The engine finished the recording when leaving (its "recording" event says where).
+    recordingSince = null;
+    showRecording();
+    ui.localTile.classList.remove("recording");
+    ui.localTile.dataset.recording = "false";
     // Leaving turns the camera and microphone off (their light goes out); the lobby's
     // preview comes back with the next join, not by itself.
     meter.stop();
@@ -643,6 +660,22 @@ function showMediaButtons() {
   ui.video.classList.toggle("off", !videoOn);
 }
 
+/** This side records the call (the app only): since when (performance.now()), or null. */
+let recordingSince = null;
+
+/** The record button and the REC indicator beside the clock, with the recording's time. */
+function showRecording() {
+  const on = recordingSince !== null;
+  ui.record.setAttribute("aria-pressed", String(on));
+  ui.record.classList.toggle("recording", on);
+  setButton(ui.record, on ? "square" : "circle-dot", on ? "Stop recording" : "Record the call");
+  ui.recIndicator.hidden = !on;
+  if (on) {
+    const s = Math.floor((performance.now() - recordingSince) / 1000);
+    ui.recTime.textContent = `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
+  }
+}
+
 function showShare() {
   ui.share.setAttribute("aria-pressed", String(sharing));
   ui.share.classList.toggle("active", sharing);
@@ -676,6 +709,16 @@ ui.share.addEventListener("click", async () => {
 function showLocalFlags() {
   setFlags(ui.localTile, { video: videoOn || sharing, audio: audioOn, screen: sharing });
 }
+ui.record.addEventListener("click", async () => {
+  if (!backend || !inCall || !isTauri) return;
+  try {
+    if (recordingSince === null) await backend.startRecording();
+    else await backend.stopRecording();
+  } catch (err) {
+    systemMessage(`Recording: ${err}`);
+  }
+  // The engine's "recording" event turns the indicator on or off.
+});
 ui.chatForm.addEventListener("submit", (ev) => {
   ev.preventDefault();
   const text = ui.chatInput.value.trim();
@@ -709,6 +752,8 @@ if (params.get("secret")) ui.secret.value = params.get("secret");
 moveLocalTile(false);
 showMediaButtons();
 showShare();
+showRecording();
+ui.record.hidden = !isTauri;
 setButton(ui.leave, "phone-off", "Leave call");
 for (const t of document.querySelectorAll("[data-panel-toggle]")) {
   const icons = { chat: "message-square", people: "users", files: "paperclip", stats: "activity", settings: "settings" };
@@ -811,7 +856,7 @@ document.addEventListener("keydown", (ev) => {
   if (t instanceof HTMLElement && (t.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(t.tagName))) return;
   const key = ev.key.toLowerCase();
   // Mic and camera work in the lobby too (they set what the call starts with).
-  const action = { m: ui.audio, v: ui.video }[key] || (inCall && { s: ui.share, l: $("layout-toggle") }[key]);
+  const action = { m: ui.audio, v: ui.video }[key] || (inCall && { s: ui.share, l: $("layout-toggle"), ...(isTauri ? { r: ui.record } : {}) }[key]);
   if (action) {
     ev.preventDefault();
     action.click();

@@ -114,6 +114,20 @@ export class TauriBackend {
     return tauri().invoke("share_screen", { on });
   }
 
+  /** Starts recording the call (src-tauri's recordings folder and name); resolves with the file. */
+  async startRecording() {
+    return tauri().invoke("start_recording");
+  }
+
+  async stopRecording() {
+    return tauri().invoke("stop_recording");
+  }
+
+  /** Shows a recording this app made in the file manager. */
+  async showRecording(path) {
+    return tauri().invoke("show_recording", { path });
+  }
+
   sendChat(text) {
     tauri().invoke("send_chat", { text }).catch((e) => this.emit({ type: "error", message: String(e) }));
   }

@@ -18,6 +18,21 @@ export function appendSystem(log, text) {
   append(log, div);
 }
 
+/** A system line with a button after its text (`label`, `onClick`), e.g. "Show in folder". */
+export function appendSystemAction(log, text, label, onClick) {
+  const div = document.createElement("div");
+  div.className = "message system";
+  div.textContent = text;
+  const button = document.createElement("button");
+  button.type = "button";
+  button.className = "link-button";
+  button.dataset.testid = "system-action";
+  button.textContent = label;
+  button.addEventListener("click", onClick);
+  div.append(" ", button);
+  append(log, div);
+}
+
 /** A chat message `{id, from, text, ts, mine}` from `fromName`. */
 export function appendChat(log, { id, from, text, ts, mine }, fromName) {
   const div = document.createElement("div");

@@ -72,6 +72,10 @@ export class SettingsPanel {
       const dir = await invoke("choose_download_dir").catch((e) => this.show(String(e), true));
       if (dir) $("set-download").value = dir;
     });
+    $("set-recordings-choose").addEventListener("click", async () => {
+      const dir = await invoke("choose_download_dir").catch((e) => this.show(String(e), true));
+      if (dir) $("set-recordings").value = dir;
+    });
   }
 
   /** Loads the saved settings; resolves with them (the join form is prefilled from them). */
@@ -79,6 +83,7 @@ export class SettingsPanel {
     const view = await invoke("get_settings");
     this.saved = view.settings;
     this.defaultDownloads = view.default_download_dir;
+    this.defaultRecordings = view.default_recordings_dir;
     this.thisRun = view.this_run || {};
     if (view.problem) this.notify(`Settings: ${view.problem}`);
     this.fillForm();
@@ -90,6 +95,8 @@ export class SettingsPanel {
     const s = this.saved;
     $("set-download").value = s.downloadDir || "";
     $("set-download").placeholder = this.defaultDownloads || "";
+    $("set-recordings").value = s.recordingsDir || "";
+    $("set-recordings").placeholder = this.defaultRecordings || "";
     $("set-bitrate").value = s.maxBitrateKbps ?? "";
     $("set-ice").value = (s.iceServers || []).map(formatIce).join("\n");
     $("set-relay").checked = !!s.relayOnly;
@@ -165,6 +172,7 @@ export class SettingsPanel {
       microphone: orNull($("set-mic").value),
       speakers: orNull($("set-speakers").value),
       downloadDir: orNull($("set-download").value),
+      recordingsDir: orNull($("set-recordings").value),
       maxBitrateKbps: bitrate === "" ? null : Number(bitrate),
       iceServers: ice,
       relayOnly: $("set-relay").checked,

@@ -169,6 +169,7 @@ pub async fn join(
     let session = Session {
         engine: Engine::Bench(stop),
         me: me.to_owned(),
+        room: "benchmark".into(),
         invite: String::new(),
         chat_seq: AtomicU64::new(0),
         events: on_event,

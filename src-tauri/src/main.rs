@@ -12,6 +12,7 @@ mod hosting;
 mod invite;
 mod notify;
 mod preview;
+mod recordings;
 mod settings;
 mod test_sound;
 mod window_place;
@@ -45,6 +46,8 @@ enum Engine {
 struct Session {
     engine: Engine,
     me: String,
+    /// The room, for the recordings' names.
+    room: String,
     /// The link others open to join this call (empty in a benchmark).
     invite: String,
     chat_seq: AtomicU64,
@@ -64,6 +67,10 @@ struct AppState {
     /// The command line's choices that win over the settings, until the settings panel
     /// changes that field.
     this_run: Mutex<RunOverrides>,
+    /// The user's videos folder (recordings go below it unless the settings say otherwise).
+    videos: PathBuf,
+    /// The files recorded since the app started (the only ones `show_recording` reveals).
+    recorded: Mutex<Vec<PathBuf>>,
     /// The lobby's camera and microphone preview, while it runs.
     preview: Mutex<Option<preview::Preview>>,
     /// The window's moves and resizes, written to the settings once they settle.
@@ -182,6 +189,7 @@ async fn join(
     *session = Some(Session {
         engine: Engine::Call(call.handle),
         me: request.name.clone(),
+        room: request.room.clone(),
         invite: invite.clone(),
         chat_seq: AtomicU64::new(0),
         events: on_event,
@@ -277,6 +285,51 @@ async fn start_preview(
         on_problem,
     ));
     Ok(format!("{camera_label} · {mic_label}"))
+}
+
+/// Starts recording the call into a new file in the recordings folder (the settings', or
+/// the user's videos folder's `Confab`), named after the room and the time; says which file.
+/// The engine's `recording` event follows (the page shows the indicator from it).
+#[tauri::command]
+async fn start_recording(app: State<'_, AppState>) -> Result<String, String> {
+    let dir = app.settings.lock().await.recordings_dir.clone();
+    let dir = recordings::folder(dir.as_deref(), app.videos.clone());
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let session = app.session.lock().await;
+    let s = session
+        .as_ref()
+        .filter(|s| s.is_running())
+        .ok_or("not in a call")?;
+    let name = recordings::file_name(&s.room, chrono::Local::now());
+    let path = recordings::unused(&dir, &name)
+        .ok_or_else(|| format!("{}: no free name for {name}", dir.display()))?;
+    s.send(Command::StartRecording(path.clone()));
+    app.recorded.lock().await.push(path.clone());
+    Ok(path.display().to_string())
+}
+
+#[tauri::command]
+async fn stop_recording(app: State<'_, AppState>) -> Result<(), String> {
+    command(&app, Command::StopRecording).await
+}
+
+/// Shows a finished recording in the file manager. Only files this app recorded: the page
+/// cannot make it open anything else.
+#[tauri::command]
+async fn show_recording(
+    handle: tauri::AppHandle,
+    app: State<'_, AppState>,
+    path: String,
+) -> Result<(), String> {
+    use tauri_plugin_opener::OpenerExt;
+    let path = PathBuf::from(path);
+    if !app.recorded.lock().await.contains(&path) {
+        return Err("not a recording of this app".into());
+    }
+    handle
+        .opener()
+        .reveal_item_in_dir(&path)
+        .map_err(|e| e.to_string())
 }
 
 /// Plays a short tone on `speakers`, a choice from the settings' list ("" is the system's
@@ -386,6 +439,8 @@ struct SettingsView {
     problem: Option<String>,
     /// Where files go when no folder is set.
     default_download_dir: PathBuf,
+    /// Where recordings go when no folder is set.
+    default_recordings_dir: PathBuf,
     /// What this run's command line chose instead of the saved settings: the panel says so,
     /// or it would show devices that are not the ones in use.
     this_run: RunOverrides,
@@ -397,6 +452,7 @@ async fn get_settings(app: State<'_, AppState>) -> Result<SettingsView, String> 
         settings: app.settings.lock().await.clone(),
         problem: app.settings_problem.clone(),
         default_download_dir: app.downloads.clone(),
+        default_recordings_dir: recordings::folder(None, app.videos.clone()),
         this_run: app.this_run.lock().await.clone(),
     })
 }
@@ -627,6 +683,7 @@ fn main() {
         .plugin(tauri_plugin_dialog::init())
         .plugin(tauri_plugin_clipboard_manager::init())
         .plugin(tauri_plugin_notification::init())
+        .plugin(tauri_plugin_opener::init())
         .plugin(stays_in_the_app())
         .setup(|app| {
             // WebKitGTK composites with GL, which without a GPU is llvmpipe: one canvas
@@ -650,7 +707,14 @@ fn main() {
                 .path()
                 .download_dir()
                 .unwrap_or_else(|_| std::env::temp_dir().join("confab-downloads"));
+            let videos = app
+                .path()
+                .video_dir()
+                .or_else(|_| app.path().home_dir().map(|h| h.join("Videos")))
+                .unwrap_or_else(|_| std::env::temp_dir().join("confab-videos"));
             app.manage(AppState {
+                videos,
+                recorded: Mutex::new(Vec::new()),
                 session: Mutex::new(None),
                 embedded: Mutex::new(None),
                 settings: Mutex::new(settings),
@@ -705,6 +769,9 @@ fn main() {
             start_preview,
             stop_preview,
             play_test_sound,
+            start_recording,
+            stop_recording,
+            show_recording,
         ])
         .on_window_event(|window, event| {
             if matches!(

@@ -48,6 +48,8 @@ pub struct Settings {
     pub speakers: Option<String>,
     /// Where accepted files go; `None`: the user's download folder.
     pub download_dir: Option<PathBuf>,
+    /// Where recordings go; `None`: the user's videos folder, `Confab` below it.
+    pub recordings_dir: Option<PathBuf>,
     /// Video bitrate cap in kb/s; `None`: the engine's default.
     pub max_bitrate_kbps: Option<u32>,
     pub ice_servers: Vec<IceServer>,
@@ -99,7 +101,10 @@ impl Settings {
                 ));
             }
         }
-        if let Some(dir) = &self.download_dir {
+        for dir in [&self.download_dir, &self.recordings_dir]
+            .into_iter()
+            .flatten()
+        {
             if !dir.is_absolute() || !dir.is_dir() {
                 return invalid(format!("{} is not a folder", dir.display()));
             }

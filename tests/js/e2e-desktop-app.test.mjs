@@ -28,6 +28,7 @@ const configDir = path.join(dir, "config");
 const settingsFile = path.join(configDir, "settings.json");
 const firstFolder = path.join(dir, "first-folder");
 const chosenFolder = path.join(dir, "chosen-folder");
+const recordings = path.join(dir, "recordings");
 const fromBob = path.join(dir, "from-bob.bin");
 const fromBobBytes = randomBytes(1024 * 1024 + 5);
 let server;
@@ -53,10 +54,10 @@ async function shot(name) {
 
 before(async () => {
   if (!process.env.DISPLAY) throw new Error("needs an X server (scripts/test.sh runs this under xvfb-run)");
-  for (const d of [downloads, configDir, firstFolder, chosenFolder]) mkdirSync(d);
+  for (const d of [downloads, configDir, firstFolder, chosenFolder, recordings]) mkdirSync(d);
   writeFileSync(fromBob, fromBobBytes);
   // Settings from an earlier run: the app starts with them.
-  writeFileSync(settingsFile, JSON.stringify({ downloadDir: firstFolder, maxBitrateKbps: 1200 }));
+  writeFileSync(settingsFile, JSON.stringify({ downloadDir: firstFolder, maxBitrateKbps: 1200, recordingsDir: recordings }));
   server = await startServer();
   bob = rustPeer({
     server, room: ROOM, name: "bob", dir,
@@ -244,6 +245,32 @@ test("keyboard shortcuts toggle the mic, but not while typing in the chat", asyn
   await driver.actions().sendKeys("m").perform();
   assert.equal(await micButton.getAttribute("aria-pressed"), "true");
   await bob.waitFor((e) => bob.seen.indexOf(e) >= seen && e.event === "media-state" && e.id === "alice" && e.audio === true, "alice unmuted");
+});
+
+test("the app records the call: button, indicator with its time, the other told, a file that plays", async () => {
+  const record = await driver.findElement(By.css('[data-testid="record"]'));
+  assert.equal(await record.getAttribute("title"), "Record the call (R)");
+  const seen = bob.seen.length;
+  await record.click();
+  await bob.waitFor((e) => bob.seen.indexOf(e) >= seen && e.event === "participant-recording" && e.id === "alice" && e.on === true, "alice recording, told to bob");
+  const indicator = await driver.findElement(By.css('[data-testid="rec-indicator"]'));
+  await driver.wait(until.elementIsVisible(indicator), 10000, "the REC indicator");
+  await driver.wait(async () => /REC 0:0[2-9]/.test(await indicator.getText()), 10000, "the recording's time counting");
+  assert.equal(await record.getAttribute("aria-pressed"), "true");
+  assert.equal(await record.getAttribute("title"), "Stop recording (R)");
+  await shot("recording");
+  // The shortcut stops it (the button has the focus: not a text field).
+  await driver.actions().sendKeys("r").perform();
+  await bob.waitFor((e) => bob.seen.indexOf(e) >= seen && e.event === "participant-recording" && e.id === "alice" && e.on === false, "the stop, told to bob");
+  const show = await driver.wait(until.elementLocated(By.css('[data-testid="system-action"]')), 10000, "the saved recording's line");
+  assert.equal(await show.getAttribute("textContent"), "Show in folder");
+  assert.equal(await indicator.isDisplayed(), false);
+  const files = readdirSync(recordings);
+  assert.equal(files.length, 1, `${files}`);
+  assert.match(files[0], new RegExp(`^${ROOM} \\d{4}-\\d\\d-\\d\\d \\d\\d-\\d\\d-\\d\\d\\.mp4$`));
+  const duration = Number(execFileSync("ffprobe", ["-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", path.join(recordings, files[0])],
+    { encoding: "utf8", timeout: 20000 }).trim());
+  assert.ok(duration >= 2, `${duration} s recorded`);
 });
 
 test("settings persist, bad ones are refused, and an accepted file goes to the chosen folder", async () => {
