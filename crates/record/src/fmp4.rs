@@ -1,9 +1,10 @@
 //! One recording on disk: H.264 video and Opus audio in a fragmented MP4, written as it goes.
 //!
 //! The file is an init segment (`ftyp` + `moov`, the two tracks' sample entries) and then a
-//! `moof` + `mdat` fragment about every [`FRAGMENT`] of video. Each fragment is complete when
-//! written and flushed, so a recorder killed at any moment leaves a file that players read up
-//! to its last whole fragment (issue 11: nothing lost on a crash). No index is needed at the
+//! `moof` + `mdat` fragment about every [`FRAGMENT`] of video. Each fragment goes to the file in
+//! one write, so a recorder killed at any moment leaves a file of whole fragments that players
+//! read to the end (issue 11: nothing lost on a crash). A file torn inside a fragment's media
+//! data (a power cut mid-write) plays up to there too; torn inside its boxes, ffmpeg refuses it. No index is needed at the
 //! end; [`Fmp4Writer::finish`] writes the last fragment and a random-access index (`mfra`)
 //! that helps seeking.
 //!
@@ -244,16 +245,20 @@ impl<W: Write> Fmp4Writer<W> {
             samples.push(sample);
         }
         let header = self.muxer.create_media_segment_metadata(&samples)?;
+        let mut fragment = Vec::with_capacity(header.len() + payload.len());
         if !self.started {
-            let init = self.muxer.init_segment_bytes()?;
-            self.out.write_all(&init)?;
-            self.written += init.len() as u64;
+            fragment.extend_from_slice(&self.muxer.init_segment_bytes()?);
             self.started = true;
         }
-        self.out.write_all(&header)?;
-        self.out.write_all(&payload)?;
+        fragment.extend_from_slice(&header);
+        fragment.extend_from_slice(&payload);
+        // One write for the whole fragment (boxes and data): a process killed at any moment
+        // leaves whole fragments only, since a write to a regular file is not cut short by a
+        // signal. A file ending inside a fragment's boxes is one ffmpeg refuses to open at
+        // all (measured: cuts landing in a moof), while one ending inside its data plays.
+        self.out.write_all(&fragment)?;
         self.out.flush()?;
-        self.written += (header.len() + payload.len()) as u64;
+        self.written += fragment.len() as u64;
         self.gathered = Duration::ZERO;
         Ok(())
     }

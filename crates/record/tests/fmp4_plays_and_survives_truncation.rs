@@ -1,7 +1,8 @@
 //! A recording written by `Fmp4Writer` from real encoders (openh264 on the test pattern, Opus
 //! on a 440 Hz tone) plays: ffprobe reads both tracks with the duration written, and ffmpeg
-//! decodes every frame without an error. Cut short (as a killed recorder leaves it, mid
-//! fragment), the file still plays up to its last whole fragment.
+//! decodes every frame without an error. Cut after any fragment (what a killed recorder leaves:
+//! each fragment is one write) or inside any fragment's media data (a write torn by a power
+//! cut), the file opens and plays every frame of its whole fragments.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -11,7 +12,6 @@ use confab_media::codec::h264::{H264Encoder, H264Settings};
 use confab_media::codec::opus::OpusEncoder;
 use confab_media::source::synthetic::{TestPattern, Tone};
 use confab_record::Fmp4Writer;
-use confab_record::fmp4::FRAGMENT;
 
 const SECONDS: u32 = 4;
 const FPS: u32 = 30;
@@ -53,6 +53,20 @@ fn record(path: &Path) -> usize {
     }
     writer.finish().expect("finish");
     frames
+}
+
+/// (offset, size, type) of each top-level box.
+fn top_level_boxes(bytes: &[u8]) -> Vec<(usize, usize, [u8; 4])> {
+    let mut boxes = Vec::new();
+    let mut at = 0;
+    while at + 8 <= bytes.len() {
+        let size = u32::from_be_bytes(bytes[at..at + 4].try_into().expect("4 bytes")) as usize;
+        let kind: [u8; 4] = bytes[at + 4..at + 8].try_into().expect("4 bytes");
+        assert!(size >= 8, "a box of {size} bytes at {at}");
+        boxes.push((at, size, kind));
+        at += size;
+    }
+    boxes
 }
 
 fn ffprobe(path: &Path, entries: &str) -> String {
@@ -106,19 +120,52 @@ fn a_recording_plays_whole_and_cut_short() {
         "{decoded} of {written} frames decoded"
     );
 
-    // Killed mid-fragment: the file ends inside the last fragment's data.
+    // Killed: the file ends after a whole fragment (the writer writes each in one go); or,
+    // torn mid-write, inside a fragment's media data. Both play every whole fragment.
     let bytes = std::fs::read(&path).expect("read");
+    let boxes = top_level_boxes(&bytes);
+    let mut cuts = Vec::new();
+    for (at, size, kind) in &boxes {
+        if kind == b"mdat" {
+            cuts.push((at + size / 2, "inside a fragment's data"));
+            cuts.push((at + size, "after a fragment"));
+        }
+    }
+    assert!(cuts.len() >= 6, "fragments: {boxes:?}");
     let cut = scratch("cut.mp4");
-    std::fs::write(&cut, &bytes[..bytes.len() * 3 / 4]).expect("write");
-    // Whole fragments before the cut: at least all but the torn one and the one before.
-    let whole_fragments = f64::from(SECONDS) * 3.0 / 4.0 - 2.0 * FRAGMENT.as_secs_f64();
-    // Every frame of the whole fragments before the cut decodes (ffmpeg may complain of the
-    // torn one at the end: that is the part a crash loses).
-    let (decoded, _torn) = decode(&cut);
-    eprintln!("cut at 3/4: {decoded} frames decoded");
+    let mut failures = Vec::new();
+    // Frames in the file cut after the last whole fragment: a later cut decodes them all.
+    let mut whole = 0;
+    for (at, what) in cuts {
+        std::fs::write(&cut, &bytes[..at]).expect("write");
+        let out = Command::new("ffmpeg")
+            .args(["-v", "error", "-i"])
+            .arg(&cut)
+            .args(["-map", "0:v", "-f", "framemd5", "-"])
+            .output()
+            .expect("ffmpeg");
+        let decoded = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .count();
+        let expected = whole;
+        if !out.status.success() || decoded < expected {
+            failures.push(format!(
+                "cut {what} at {at} bytes: {decoded} frames (at least {expected}), {}",
+                String::from_utf8_lossy(&out.stderr)
+                    .lines()
+                    .next()
+                    .unwrap_or("")
+            ));
+        }
+        if what == "after a fragment" {
+            whole = decoded;
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
     assert!(
-        decoded as f64 >= whole_fragments * f64::from(FPS),
-        "{decoded} frames decoded from a file cut at 3/4 of {SECONDS} s"
+        whole >= written * 9 / 10,
+        "{whole} frames in the whole fragments"
     );
     std::fs::remove_dir_all(path.parent().expect("dir")).expect("cleanup");
 }
