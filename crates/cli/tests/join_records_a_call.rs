@@ -105,29 +105,38 @@ async fn a_recorded_call_plays_with_its_picture_and_sound() {
         "alice",
         &["--synthetic-video", "--synthetic-audio", "--duration", "10"],
     );
-    let started = Instant::now();
-    let mut bob = join(
-        &url,
-        "rec",
-        "bob",
-        &[
+    // Bob's progress says when his recording started and stopped (ms since he joined): the
+    // time recorded, measured outside the recorder.
+    let bob = Command::new(env!("CARGO_BIN_EXE_confab"))
+        .args(["join", "--server", &url, "--room", "rec", "--name", "bob"])
+        .args([
+            "--bind",
+            "127.0.0.1:0",
             "--synthetic-video",
             "--duration",
             "6",
-            "--record",
-            file.to_str().expect("utf-8 path"),
-        ],
-    );
-    let (a, b) = tokio::task::spawn_blocking(move || (alice.wait(), bob.wait()))
+            "--progress",
+        ])
+        .args(["--record", file.to_str().expect("utf-8 path")])
+        .output();
+    let (a, b) = tokio::task::spawn_blocking(move || (alice.wait(), bob))
         .await
         .expect("joined");
-    let recorded = started.elapsed().min(Duration::from_secs(6));
-    assert!(a.expect("alice").success() && b.expect("bob").success());
-
+    let b = b.expect("bob");
+    assert!(a.expect("alice").success() && b.status.success());
+    let at = |state: &str| {
+        String::from_utf8_lossy(&b.stdout)
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .find(|v| v["event"] == "recording" && v["state"] == state)
+            .and_then(|v| v["ms"].as_u64())
+            .unwrap_or_else(|| panic!("no recording {state} in bob's progress"))
+    };
+    let recorded = Duration::from_millis(at("stopped") - at("started"));
     let duration = ffprobe_duration(&file);
     assert!(
         (duration - recorded.as_secs_f64()).abs() <= 0.5,
-        "{duration} s in the file for about {recorded:?} recorded"
+        "{duration} s in the file for {recorded:?} recorded"
     );
     let (frames, complaints, samples) = decode(&file);
     assert_eq!(complaints, "", "ffmpeg's complaints");
