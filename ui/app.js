@@ -17,9 +17,11 @@ import { renderTransfer } from "./transfer-list.js";
 import { renderPeople } from "./people.js";
 import { renderStatsRow } from "./stats-table.js";
 import { appendChat, appendSystem, appendSystemAction } from "./chat-log.js";
+import { RecordingControls } from "./recording-controls.js";
+import { installShortcuts } from "./shortcuts.js";
+import { ID_RE, parseInvite } from "./invite-link.js";
 
 const $ = (id) => document.getElementById(id);
-const ID_RE = /^[A-Za-z0-9._-]{1,64}$/;
 
 const ui = {
   status: $("status"),
@@ -82,6 +84,19 @@ const stage = new Stage({
   layoutButton: $("layout-toggle"),
 });
 const meter = new MicMeter($("mic-meter"));
+const recording = new RecordingControls({
+  button: ui.record,
+  indicator: ui.recIndicator,
+  time: ui.recTime,
+  localTile: ui.localTile,
+  backend: () => backend,
+  inCall: () => inCall,
+  tileOf: (id) => (present.has(id) ? ensureTile(id) : null),
+  nameOf: (id) => names.get(id) || id,
+  say: (text) => systemMessage(text),
+  sayWithAction: (text, label, onClick) => appendSystemAction(ui.messages, text, label, onClick),
+  changed: () => showPeople(),
+});
 
 const isTauri = "__TAURI__" in window;
 /** The desktop app's command-line arguments (server, room, name, secret, join). */
@@ -369,34 +384,9 @@ function onEvent(e) {
       showStats(e);
       graph.update(e);
       break;
-    case "recording": {
-      // Everyone is told who records the call: on their tile and in the chat.
-      const mine = e.id === ui.localTile.dataset.participant;
-      const tile = mine ? ui.localTile : present.has(e.id) ? ensureTile(e.id) : null;
-      if (!tile) break;
-      const was = tile.dataset.recording === "true";
-      tile.dataset.recording = String(e.on);
-      tile.classList.toggle("recording", e.on);
-      if (!mine) {
-        const name = names.get(e.id) || e.id;
-        tile.setAttribute("aria-label", e.on ? `${name}, recording the call` : name);
-      }
-      if (was !== e.on) {
-        const who = mine ? "You" : names.get(e.id) || e.id;
-        systemMessage(`${who} ${e.on ? "started" : "stopped"} recording the call`);
-      }
-      if (e.error) systemMessage(`Recording stopped: ${e.error}`);
-      if (mine) {
-        recordingSince = e.on ? recordingSince ?? performance.now() : null;
-        showRecording();
-        if (!e.on && e.path) {
-          appendSystemAction(ui.messages, `Recording saved: ${e.path}`, "Show in folder", () =>
-            backend.showRecording(e.path).catch((err) => systemMessage(`Show in folder: ${err}`)));
-        }
-      }
-      showPeople();
+    case "recording":
+      recording.onEvent(e);
       break;
-    }
     case "audio-level": {
       // Speaking: loud enough recently. Events come ~5 times a second while sound arrives.
       const tile = e.id === ui.localTile.dataset.participant ? ui.localTile : tileFor(e.id);
@@ -417,7 +407,7 @@ let callStarted = 0;
 let clockTimer = null;
 
 function showClock() {
-  if (recordingSince !== null) showRecording();
+  recording.show();
   const s = Math.floor((performance.now() - callStarted) / 1000);
   const hms = [Math.floor(s / 3600), Math.floor(s / 60) % 60, s % 60];
   ui.clock.textContent = (hms[0] ? hms : hms.slice(1)).map((n, i) => (i === 0 ? String(n) : String(n).padStart(2, "0"))).join(":");
@@ -477,11 +467,7 @@ function setInCall(on) {
     sharing = false;
     showShare();
     showLocalFlags();
-    // The engine finished the recording when leaving (its "recording" event says where).
-    recordingSince = null;
-    showRecording();
-    ui.localTile.classList.remove("recording");
-    ui.localTile.dataset.recording = "false";
+    recording.reset();
     // Leaving turns the camera and microphone off (their light goes out); the lobby's
     // preview comes back with the next join, not by itself.
     meter.stop();
@@ -660,22 +646,6 @@ function showMediaButtons() {
   ui.video.classList.toggle("off", !videoOn);
 }
 
-/** This side records the call (the app only): since when (performance.now()), or null. */
-let recordingSince = null;
-
-/** The record button and the REC indicator beside the clock, with the recording's time. */
-function showRecording() {
-  const on = recordingSince !== null;
-  ui.record.setAttribute("aria-pressed", String(on));
-  ui.record.classList.toggle("recording", on);
-  setButton(ui.record, on ? "square" : "circle-dot", on ? "Stop recording" : "Record the call");
-  ui.recIndicator.hidden = !on;
-  if (on) {
-    const s = Math.floor((performance.now() - recordingSince) / 1000);
-    ui.recTime.textContent = `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
-  }
-}
-
 function showShare() {
   ui.share.setAttribute("aria-pressed", String(sharing));
   ui.share.classList.toggle("active", sharing);
@@ -709,16 +679,6 @@ ui.share.addEventListener("click", async () => {
 function showLocalFlags() {
   setFlags(ui.localTile, { video: videoOn || sharing, audio: audioOn, screen: sharing });
 }
-ui.record.addEventListener("click", async () => {
-  if (!backend || !inCall || !isTauri) return;
-  try {
-    if (recordingSince === null) await backend.startRecording();
-    else await backend.stopRecording();
-  } catch (err) {
-    systemMessage(`Recording: ${err}`);
-  }
-  // The engine's "recording" event turns the indicator on or off.
-});
 ui.chatForm.addEventListener("submit", (ev) => {
   ev.preventDefault();
   const text = ui.chatInput.value.trim();
@@ -752,7 +712,6 @@ if (params.get("secret")) ui.secret.value = params.get("secret");
 moveLocalTile(false);
 showMediaButtons();
 showShare();
-showRecording();
 ui.record.hidden = !isTauri;
 setButton(ui.leave, "phone-off", "Leave call");
 for (const t of document.querySelectorAll("[data-panel-toggle]")) {
@@ -776,24 +735,16 @@ ui.server.addEventListener("input", showJoinHint);
 
 /** The app's "join with a link": an invite link fills server, room and secret. */
 ui.invitePaste.addEventListener("input", () => {
-  const text = ui.invitePaste.value.trim();
-  if (!text) return;
-  let url;
-  try {
-    url = new URL(text);
-  } catch {
-    ui.joinHint.textContent = "That is not a link: an invite looks like http://host:3000/?room=name";
-    return;
-  }
-  const room = url.searchParams.get("room");
-  if (!/^https?:$/.test(url.protocol) || !room || !ID_RE.test(room)) {
-    ui.joinHint.textContent = "That link names no room: an invite looks like http://host:3000/?room=name";
+  const invite = parseInvite(ui.invitePaste.value);
+  if (!invite) return;
+  if (invite.error) {
+    ui.joinHint.textContent = invite.error;
     return;
   }
   // Filled as the link is typed or pasted; the focus stays in the field (typing goes on).
-  ui.server.value = url.origin;
-  ui.room.value = room;
-  ui.secret.value = url.searchParams.get("secret") || "";
+  ui.server.value = invite.server;
+  ui.room.value = invite.room;
+  ui.secret.value = invite.secret;
   showJoinHint();
 });
 
@@ -839,29 +790,10 @@ if (isTauri) {
   if (params.get("autojoin") === "1" && ui.room.value && ui.name.value) ui.form.requestSubmit();
 }
 
-// Keyboard shortcuts, documented in the stats panel and the README. Never while typing (in
-// any field), never with a modifier (those belong to the webview and the desktop).
-document.addEventListener("keydown", (ev) => {
-  const t = ev.target;
-  if (ev.key === "Escape" && t === ui.chatInput && ui.chatInput.value) {
-    ui.chatInput.blur();
-    return;
-  }
-  if (ev.key === "Escape" && panel.current && !document.fullscreenElement) {
-    ev.preventDefault();
-    panel.close();
-    return;
-  }
-  if (ev.ctrlKey || ev.altKey || ev.metaKey || ev.repeat) return;
-  if (t instanceof HTMLElement && (t.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(t.tagName))) return;
-  const key = ev.key.toLowerCase();
-  // Mic and camera work in the lobby too (they set what the call starts with).
-  const action = { m: ui.audio, v: ui.video }[key] || (inCall && { s: ui.share, l: $("layout-toggle"), ...(isTauri ? { r: ui.record } : {}) }[key]);
-  if (action) {
-    ev.preventDefault();
-    action.click();
-  } else if (key === "c" && inCall) {
-    ev.preventDefault();
-    panel.open("chat");
-  }
+installShortcuts(document, {
+  chatInput: ui.chatInput,
+  panel,
+  inCall: () => inCall,
+  lobbyKeys: () => ({ m: ui.audio, v: ui.video }),
+  callKeys: () => ({ s: ui.share, l: $("layout-toggle"), ...(isTauri ? { r: ui.record } : {}) }),
 });
