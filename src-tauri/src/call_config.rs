@@ -61,6 +61,7 @@ pub async fn camera_source(choice: Option<&str>) -> (VideoSourceSpec, String) {
             VideoSourceSpec::Synthetic {
                 width: 640,
                 height: 480,
+                sync_marks: false,
             },
             if choice == Some("synthetic") {
                 "Synthetic camera".to_owned()

@@ -52,6 +52,10 @@ pub struct JoinArgs {
     /// Send a 440 Hz tone.
     #[arg(long)]
     synthetic_audio: bool,
+    /// Mark every second on the synthetic sources for measuring audio/video sync: the
+    /// pattern flashes white and the tone sounds for its first 200 ms, silent otherwise.
+    #[arg(long)]
+    sync_marks: bool,
     /// A chat message to send once every remote participant's chat channel is open
     /// (repeatable; sent in order).
     #[arg(long = "chat")]
@@ -218,7 +222,11 @@ pub async fn run(args: JoinArgs) -> anyhow::Result<()> {
             fps: 30,
         })
     } else if args.synthetic_video {
-        Some(VideoSourceSpec::Synthetic { width, height })
+        Some(VideoSourceSpec::Synthetic {
+            width,
+            height,
+            sync_marks: args.sync_marks,
+        })
     } else if args.screen.is_some() {
         Some(config.screen_source.clone())
     } else {
@@ -226,6 +234,7 @@ pub async fn run(args: JoinArgs) -> anyhow::Result<()> {
     };
     config.video.bitrate_bps = args.max_bitrate * 1000;
     config.synthetic_audio = args.synthetic_audio;
+    config.tone_sync_marks = args.sync_marks;
     config.mic = args.mic.clone();
     config.speakers = args.speakers.clone();
     config.voice_processing = !args.no_voice_processing;

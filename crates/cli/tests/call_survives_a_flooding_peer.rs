@@ -43,6 +43,7 @@ async fn join(url: &str, name: &str) -> (CallHandle, Recorder) {
     config.video_source = Some(VideoSourceSpec::Synthetic {
         width: 320,
         height: 240,
+        sync_marks: false,
     });
     let (handle, events) = call::join(config).await.expect("join");
     (handle, Recorder::start(events))

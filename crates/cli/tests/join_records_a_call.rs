@@ -9,6 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use confab_media::source::synthetic::dominant_frequency;
+use confab_record::probe;
 use confab_signal::{Config, Server};
 
 fn scratch(tag: &str) -> PathBuf {
@@ -28,58 +29,14 @@ fn join(url: &str, room: &str, name: &str, args: &[&str]) -> Child {
 }
 
 fn ffprobe_duration(path: &Path) -> f64 {
-    let out = Command::new("ffprobe")
-        .args([
-            "-v",
-            "error",
-            "-show_entries",
-            "format=duration",
-            "-of",
-            "csv=p=0",
-        ])
-        .arg(path)
-        .output()
-        .expect("ffprobe (apt: ffmpeg)");
-    assert!(out.status.success(), "ffprobe: {out:?}");
-    String::from_utf8_lossy(&out.stdout)
-        .trim()
-        .parse()
-        .unwrap_or_else(|_| panic!("a duration from ffprobe: {out:?}"))
+    probe::duration(path).expect("ffprobe")
 }
 
 /// (frame hashes, ffmpeg's complaints) for the video; the audio as 48 kHz mono samples.
 fn decode(path: &Path) -> (Vec<String>, String, Vec<i16>) {
-    let video = Command::new("ffmpeg")
-        .args(["-v", "error", "-i"])
-        .arg(path)
-        .args(["-map", "0:v", "-f", "framemd5", "-"])
-        .output()
-        .expect("ffmpeg");
-    assert!(video.status.success(), "ffmpeg: {video:?}");
-    let hashes = String::from_utf8_lossy(&video.stdout)
-        .lines()
-        .filter(|l| !l.starts_with('#'))
-        .filter_map(|l| l.rsplit(',').next().map(|h| h.trim().to_owned()))
-        .collect();
-    let audio = Command::new("ffmpeg")
-        .args(["-v", "error", "-i"])
-        .arg(path)
-        .args([
-            "-map", "0:a", "-f", "s16le", "-ac", "1", "-ar", "48000", "-",
-        ])
-        .output()
-        .expect("ffmpeg");
-    assert!(audio.status.success(), "ffmpeg: {audio:?}");
-    let samples = audio
-        .stdout
-        .chunks_exact(2)
-        .map(|b| i16::from_le_bytes([b[0], b[1]]))
-        .collect();
-    (
-        hashes,
-        String::from_utf8_lossy(&video.stderr).into_owned(),
-        samples,
-    )
+    let video = probe::decode_video(path).expect("ffmpeg");
+    let samples = probe::decode_audio(path).expect("ffmpeg");
+    (video.frame_hashes, video.complaints, samples)
 }
 
 /// The 440 Hz tone is heard in the second half of `samples` (the call is up by then).

@@ -23,6 +23,7 @@ async fn three_calls_each_decode_both_others() {
         config.video_source = Some(VideoSourceSpec::Synthetic {
             width: 320,
             height: 240,
+            sync_marks: false,
         });
         let (handle, events) = call::join(config).await.expect("join");
         calls.push((name, handle, events, Seen::default()));

@@ -7,7 +7,6 @@
 //! output callback sums what is queued, and a queue that grows beyond its bound drops its
 //! oldest samples (latency over completeness).
 
-use std::collections::{HashMap, VecDeque};
 use std::sync::mpsc as std_mpsc;
 use std::sync::{Arc, Mutex};
 
@@ -21,8 +20,7 @@ use crate::voice::VoiceProcessor;
 /// cpal's period: 10 ms. A fixed size also avoids ALSA's `snd_pcm_avail_delay` errors that the
 /// default size produced here (FINDINGS.md).
 const PERIOD_FRAMES: u32 = 480;
-/// Most audio a participant may have queued for playback before the oldest is dropped: 200 ms.
-pub const MAX_QUEUED_SAMPLES: usize = SAMPLE_RATE as usize / 5;
+pub use crate::mixer::{MAX_QUEUED_SAMPLES, Mixer};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AudioError {
@@ -182,56 +180,6 @@ impl Capture {
     }
 }
 
-/// Sums the audio of several sources (participants) into one stream: a queue per source,
-/// bounded, read a sample at a time. The speakers' output uses it, and so does a recording's
-/// audio track (confab-record), so both hear the call alike.
-#[derive(Default)]
-pub struct Mixer {
-    queues: HashMap<String, VecDeque<i16>>,
-}
-
-impl Mixer {
-    /// Queues `samples` (mono, 48 kHz) from `source`; beyond [`MAX_QUEUED_SAMPLES`] the
-    /// oldest are dropped (a source that got ahead must not add delay without bound).
-    pub fn push(&mut self, source: &str, samples: &[i16]) {
-        let q = self.queues.entry(source.to_owned()).or_default();
-        q.extend(samples.iter().copied());
-        let excess = q.len().saturating_sub(MAX_QUEUED_SAMPLES);
-        q.drain(..excess);
-    }
-
-    /// The next sample of the mix: the sum of every source's next one (silence where a source
-    /// has nothing queued), clamped.
-    fn next(&mut self) -> i16 {
-        let mut sum = 0i32;
-        for q in self.queues.values_mut() {
-            if let Some(s) = q.pop_front() {
-                sum += i32::from(s);
-            }
-        }
-        sum.clamp(i32::from(i16::MIN), i32::from(i16::MAX)) as i16
-    }
-
-    /// Fills `out` with the mix, as the output device takes it.
-    pub fn fill(&mut self, out: &mut [f32]) {
-        for o in out.iter_mut() {
-            *o = f32::from(self.next()) / 32768.0;
-        }
-    }
-
-    /// Fills `out` with the mix as 16-bit samples (an encoder's input).
-    pub fn mix(&mut self, out: &mut [i16]) {
-        for o in out.iter_mut() {
-            *o = self.next();
-        }
-    }
-
-    /// Forgets `source` (a participant that left) and what it had queued.
-    pub fn remove(&mut self, source: &str) {
-        self.queues.remove(source);
-    }
-}
-
 /// A running speaker output mixing every participant. Dropping it stops playback.
 #[derive(Clone)]
 pub struct Playback {
@@ -285,32 +233,5 @@ impl Playback {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(source);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn mixer_sums_sources_and_clamps() {
-        let mut m = Mixer::default();
-        m.push("a", &[1000, 30000, -30000]);
-        m.push("b", &[500, 30000, -30000, 7]);
-        let mut out = [0f32; 5];
-        m.fill(&mut out);
-        let got: Vec<i32> = out.iter().map(|s| (s * 32768.0).round() as i32).collect();
-        assert_eq!(got, [1500, 32767, -32768, 7, 0]);
-    }
-
-    #[test]
-    fn a_queue_that_falls_behind_drops_its_oldest_audio() {
-        let mut m = Mixer::default();
-        let long: Vec<i16> = (0..(MAX_QUEUED_SAMPLES + 100))
-            .map(|i| (i % 1000) as i16)
-            .collect();
-        m.push("a", &long);
-        assert_eq!(m.queues["a"].len(), MAX_QUEUED_SAMPLES);
-        assert_eq!(m.queues["a"][0], 100, "the first 100 samples were dropped");
     }
 }

@@ -8,6 +8,7 @@ pub mod audio_io;
 pub mod codec;
 pub mod convert;
 pub mod frame;
+pub mod mixer;
 pub mod pipeline;
 pub mod source;
 pub mod stream_errors;

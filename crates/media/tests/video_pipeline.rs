@@ -10,7 +10,11 @@ use confab_media::source::synthetic::read_stamp;
 use tokio::sync::mpsc;
 
 fn synthetic(width: usize, height: usize) -> VideoSourceSpec {
-    VideoSourceSpec::Synthetic { width, height }
+    VideoSourceSpec::Synthetic {
+        width,
+        height,
+        sync_marks: false,
+    }
 }
 
 fn start(spec: VideoSourceSpec) -> (VideoPipeline, mpsc::Receiver<VideoOut>) {

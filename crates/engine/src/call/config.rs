@@ -31,6 +31,10 @@ pub struct CallConfig {
     /// What the screen-share toggle switches the video track to.
     pub screen_source: VideoSourceSpec,
     pub synthetic_audio: bool,
+    /// The tone sounds only in the sync marks (the first 200 ms of every second), for
+    /// measuring audio/video sync against a pattern that flashes then (see
+    /// `confab_media::source::synthetic`).
+    pub tone_sync_marks: bool,
     /// Capture this microphone (a cpal device name, or "default") instead of the tone.
     pub mic: Option<String>,
     /// Play every participant's audio on this output (a cpal device name, or "default").
@@ -88,12 +92,14 @@ impl CallConfig {
             video_source: Some(VideoSourceSpec::Synthetic {
                 width: 640,
                 height: 480,
+                sync_marks: false,
             }),
             screen_source: VideoSourceSpec::Screen {
                 monitor: None,
                 max: (1280, 720),
             },
             synthetic_audio: true,
+            tone_sync_marks: false,
             mic: None,
             speakers: None,
             voice_processing: true,

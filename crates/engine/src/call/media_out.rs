@@ -42,6 +42,8 @@ pub(super) struct MediaOut {
     /// future must be `Send`; only the actor ever locks it.
     pub audio: Option<Arc<Mutex<AudioOut>>>,
     camera: Option<VideoSourceSpec>,
+    /// The tone's sync marks ([`crate::call::CallConfig::tone_sync_marks`]).
+    tone_sync_marks: bool,
     screen: VideoSourceSpec,
     bitrate_bps: u32,
     max_fps: f32,
@@ -76,6 +78,7 @@ impl MediaOut {
             video,
             audio: audio.map(|a| Arc::new(Mutex::new(a))),
             camera: config.video_source.clone(),
+            tone_sync_marks: config.tone_sync_marks,
             screen: config.screen_source.clone(),
             bitrate_bps: config.video.bitrate_bps,
             max_fps: config.video.max_fps,
@@ -252,7 +255,8 @@ impl MediaOut {
     pub fn use_tone(&self, tone: bool) {
         if let Some(audio) = &self.audio {
             let mut guard = audio.lock().unwrap_or_else(|p| p.into_inner());
-            guard.tone = tone.then(|| Tone::new(SYNTHETIC_TONE_HZ));
+            guard.tone =
+                tone.then(|| Tone::new(SYNTHETIC_TONE_HZ).with_sync_marks(self.tone_sync_marks));
         }
     }
 

@@ -92,7 +92,9 @@ pub async fn join(config: CallConfig) -> Result<(CallHandle, CallEvents), CallEr
     let (audio_devices, mic_rx) = audio_devices::AudioDevices::open(&config)?;
     let audio = if config.synthetic_audio || mic_rx.is_some() {
         Some(media_out::AudioOut {
-            tone: mic_rx.is_none().then(|| Tone::new(SYNTHETIC_TONE_HZ)),
+            tone: mic_rx
+                .is_none()
+                .then(|| Tone::new(SYNTHETIC_TONE_HZ).with_sync_marks(config.tone_sync_marks)),
             encoder: OpusEncoder::new(32_000)?,
         })
     } else {

@@ -41,8 +41,13 @@ pub trait VideoSource {
 /// aspect ratio), never enlarged.
 #[derive(Debug, Clone, PartialEq)]
 pub enum VideoSourceSpec {
-    /// The stamped test pattern (exactly `width`×`height`).
-    Synthetic { width: usize, height: usize },
+    /// The stamped test pattern (exactly `width`×`height`), with sync marks (a white flash at
+    /// the start of every second, see [`synthetic`]) when `sync_marks`.
+    Synthetic {
+        width: usize,
+        height: usize,
+        sync_marks: bool,
+    },
     /// A camera by index ("0") or by (part of) its name; `None` is the first camera.
     Camera {
         device: Option<String>,
@@ -59,8 +64,12 @@ pub enum VideoSourceSpec {
 impl VideoSourceSpec {
     pub fn open(&self) -> Result<Box<dyn VideoSource>, SourceError> {
         Ok(match self {
-            VideoSourceSpec::Synthetic { width, height } => {
-                Box::new(synthetic::TestPattern::new(*width, *height))
+            VideoSourceSpec::Synthetic {
+                width,
+                height,
+                sync_marks,
+            } => {
+                Box::new(synthetic::TestPattern::new(*width, *height).with_sync_marks(*sync_marks))
             }
             VideoSourceSpec::Camera { device, max, fps } => {
                 Box::new(camera::CameraSource::open(device.as_deref(), *max, *fps)?)

@@ -7,6 +7,11 @@
 //! them readable), with a CRC-8 and a sync byte. [`read_stamp`] recovers it from a decoded
 //! frame, so a receiver can verify that frames arrive in order and measure glass-to-glass
 //! latency.
+//!
+//! With *sync marks* both sources mark every wall-clock second the same way: the pattern
+//! flashes white and the tone sounds for the first [`SYNC_MARK_LENGTH`] of it, silent
+//! otherwise. A recording (or any receiver) measures audio/video sync as the offset between
+//! a flash's first frame and its beep's first sample.
 
 use crate::frame::{AudioFrame, SAMPLE_RATE, SAMPLES_PER_FRAME, VideoFrame, now_us};
 
@@ -118,12 +123,23 @@ fn read_stamp_at(frame: &VideoFrame, block: usize) -> Option<Stamp> {
     })
 }
 
+/// Sync marks repeat every second of wall-clock time.
+pub const SYNC_MARK_PERIOD_US: u64 = 1_000_000;
+/// How long each flash and beep lasts: several frames of even a 15 fps recording.
+pub const SYNC_MARK_LENGTH_US: u64 = 200_000;
+
+/// Whether the instant `us` (microseconds since the Unix epoch) is inside a sync mark.
+pub fn in_sync_mark(us: u64) -> bool {
+    us % SYNC_MARK_PERIOD_US < SYNC_MARK_LENGTH_US
+}
+
 /// A moving test picture with a stamp: diagonal colour bands that scroll, and a box that
 /// bounces, so consecutive frames differ everywhere and motion is visible in a screenshot.
 pub struct TestPattern {
     width: usize,
     height: usize,
     frame_number: u32,
+    sync_marks: bool,
 }
 
 impl TestPattern {
@@ -136,11 +152,23 @@ impl TestPattern {
             width,
             height,
             frame_number: 0,
+            sync_marks: false,
         }
+    }
+
+    /// The pattern, white (stamp apart) for the first [`SYNC_MARK_LENGTH_US`] of every second.
+    pub fn with_sync_marks(mut self, on: bool) -> Self {
+        self.sync_marks = on;
+        self
     }
 
     /// Renders the next frame, stamped with its number and the current time.
     pub fn next_frame(&mut self) -> VideoFrame {
+        self.next_frame_at(now_us())
+    }
+
+    /// Renders the next frame as captured at `capture_us` (microseconds since the epoch).
+    pub fn next_frame_at(&mut self, capture_us: u64) -> VideoFrame {
         let n = self.frame_number;
         self.frame_number = self.frame_number.wrapping_add(1);
         let mut f = VideoFrame::black(self.width, self.height);
@@ -169,7 +197,12 @@ impl TestPattern {
         for row in y0..(y0 + 64).min(self.height) {
             f.y[row * self.width + x0..row * self.width + x0 + 64].fill(235);
         }
-        f.capture_us = now_us();
+        f.capture_us = capture_us;
+        if self.sync_marks && in_sync_mark(f.capture_us) {
+            f.y.fill(235);
+            f.u.fill(128);
+            f.v.fill(128);
+        }
         let stamp = Stamp {
             frame_number: n,
             capture_ms: (f.capture_us / 1000) as u32,
@@ -184,6 +217,7 @@ pub struct Tone {
     frequency: f64,
     amplitude: f64,
     sample_index: u64,
+    sync_marks: bool,
 }
 
 impl Tone {
@@ -192,12 +226,32 @@ impl Tone {
             frequency,
             amplitude: 0.5 * f64::from(i16::MAX),
             sample_index: 0,
+            sync_marks: false,
         }
     }
 
+    /// The tone only for the first [`SYNC_MARK_LENGTH_US`] of every second, silence between.
+    pub fn with_sync_marks(mut self, on: bool) -> Self {
+        self.sync_marks = on;
+        self
+    }
+
+    /// The next 20 ms. Like a microphone's, they are the 20 ms that ended now: with sync
+    /// marks, sample `i` sounded at `capture_us - 20 ms + i / 48 kHz`.
     pub fn next_frame(&mut self) -> AudioFrame {
+        self.next_frame_at(now_us())
+    }
+
+    /// The next 20 ms, as captured at `capture_us` (microseconds since the epoch).
+    pub fn next_frame_at(&mut self, capture_us: u64) -> AudioFrame {
+        let frame_us = SAMPLES_PER_FRAME as u64 * 1_000_000 / u64::from(SAMPLE_RATE);
+        let first_us = capture_us.saturating_sub(frame_us);
         let samples = (0..SAMPLES_PER_FRAME)
             .map(|i| {
+                let at_us = first_us + i as u64 * 1_000_000 / u64::from(SAMPLE_RATE);
+                if self.sync_marks && !in_sync_mark(at_us) {
+                    return 0;
+                }
                 let t = (self.sample_index + i as u64) as f64 / f64::from(SAMPLE_RATE);
                 (self.amplitude * (2.0 * std::f64::consts::PI * self.frequency * t).sin()) as i16
             })
@@ -206,7 +260,7 @@ impl Tone {
         AudioFrame {
             samples,
             channels: 1,
-            capture_us: now_us(),
+            capture_us,
         }
     }
 }
@@ -279,6 +333,37 @@ mod tests {
         // Too small for any block size the reader knows: no stamp rather than a wrong one.
         let tiny = scaler.fit(p.next_frame(), (160, 120)).expect("scale");
         assert_eq!(read_stamp(&tiny), None);
+    }
+
+    #[test]
+    fn sync_marks_flash_and_beep_in_the_same_part_of_each_second() {
+        let second = 1_790_000_000 * SYNC_MARK_PERIOD_US;
+        assert!(in_sync_mark(second));
+        assert!(in_sync_mark(second + SYNC_MARK_LENGTH_US - 1));
+        assert!(!in_sync_mark(second + SYNC_MARK_LENGTH_US));
+        let mut pattern = TestPattern::new(320, 240).with_sync_marks(true);
+        let white = |f: &VideoFrame| f.y[f.y.len() - 1] == 235 && f.y[f.width * 100] == 235;
+        assert!(!white(&pattern.next_frame_at(second - 1)));
+        let flash = pattern.next_frame_at(second);
+        assert!(white(&flash));
+        assert!(read_stamp(&flash).is_some(), "the stamp stays on a flash");
+        assert!(white(
+            &pattern.next_frame_at(second + SYNC_MARK_LENGTH_US - 1)
+        ));
+        assert!(!white(&pattern.next_frame_at(second + SYNC_MARK_LENGTH_US)));
+        assert!(!white(&TestPattern::new(320, 240).next_frame_at(second)));
+
+        // A frame captured 10 ms into the second: its first 10 ms are silent, the rest sound.
+        let mut tone = Tone::new(440.0).with_sync_marks(true);
+        let a = tone.next_frame_at(second + 10_000);
+        let loud = |s: &[i16]| s.iter().filter(|s| s.unsigned_abs() > 1000).count();
+        assert_eq!(loud(&a.samples[..480]), 0);
+        assert!(loud(&a.samples[480..]) > 480 * 9 / 10);
+        // The last 20 ms of the mark sound; the 20 ms after it are silent.
+        let end = second + SYNC_MARK_LENGTH_US;
+        assert!(loud(&tone.next_frame_at(end).samples) > 960 * 9 / 10);
+        assert_eq!(loud(&tone.next_frame_at(end + 20_000).samples), 0);
+        assert!(loud(&Tone::new(440.0).next_frame_at(end + 20_000).samples) > 900);
     }
 
     #[test]
