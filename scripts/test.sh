@@ -43,8 +43,8 @@ PULSE_SINK=confab_out PULSE_SOURCE=confab_out.monitor \
 step "relay-only calls through a real TURN server (coturn's turnserver on loopback)"
 cargo test --workspace --locked --test call_relay_only_through_turn -- --ignored
 
-step "calls across network namespaces while a participant's network misbehaves (10 s blackout, address change, cut for good; the link emulator's delay, loss and rate; DTLS lost during setup; a call without multicast logs no error; needs root, nftables, ethtool)"
-cargo test --workspace --locked --test call_survives_network_trouble --test link_emulator --test call_fits_a_narrow_link --test call_starts_over_a_failed_setup --test call_logs_quietly -- --ignored --test-threads=1
+step "calls across network namespaces while a participant's network misbehaves (10 s blackout, address change, cut for good; the link emulator's delay, loss and rate; DTLS lost during setup; a call without multicast logs no error; a recording whose disk fills up; needs root, nftables, ethtool, a mount namespace)"
+cargo test --workspace --locked --test call_survives_network_trouble --test link_emulator --test call_fits_a_narrow_link --test call_starts_over_a_failed_setup --test call_logs_quietly --test recording_stops_cleanly_on_a_full_disk -- --ignored --test-threads=1
 
 step "screen capture and screen sharing in a call, from a real X server (Xvfb)"
 xvfb-run -a -s "-screen 0 1280x720x24" cargo test --workspace --locked --test screen_capture --test call_screen_share -- --ignored

@@ -116,11 +116,6 @@ impl<W: Write> Fmp4Writer<W> {
         }
     }
 
-    /// Bytes in the file so far.
-    pub fn bytes_written(&self) -> u64 {
-        self.written
-    }
-
     /// One H.264 access unit (Annex B, as confab-media's encoder makes them) shown `at` after
     /// the recording's start. Frames before the first keyframe cannot be decoded and are
     /// dropped; the first keyframe's parameter sets describe the track.
@@ -191,8 +186,16 @@ impl<W: Write> Fmp4Writer<W> {
         Ok(())
     }
 
-    /// Writes what is gathered and the index, flushes, and gives the output back.
-    pub fn finish(mut self) -> Result<W, RecordError> {
+    /// Bytes in the file up to the end of its last whole fragment (or index): where to cut a
+    /// file whose last write failed (a full disk writes part of it), so that it ends on a
+    /// fragment boundary and plays.
+    pub fn complete_len(&self) -> u64 {
+        self.written
+    }
+
+    /// Writes what is gathered and the index, and flushes. Called once, at the end; after it
+    /// failed, [`Fmp4Writer::complete_len`] says where the last whole fragment ends.
+    pub fn finish(&mut self) -> Result<(), RecordError> {
         if let Some(last) = self.last_video.take() {
             self.complete_video(last, LAST_FRAME)?;
         }
@@ -202,10 +205,16 @@ impl<W: Write> Fmp4Writer<W> {
         if self.started {
             let mfra = self.muxer.mfra_bytes()?;
             self.out.write_all(&mfra)?;
+            self.out.flush()?;
             self.written += mfra.len() as u64;
         }
         self.out.flush()?;
-        Ok(self.out)
+        Ok(())
+    }
+
+    /// The output, as it is.
+    pub fn into_inner(self) -> W {
+        self.out
     }
 
     fn complete_video(

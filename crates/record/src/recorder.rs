@@ -262,16 +262,33 @@ fn run(inputs: Receiver<Input>, out: BufWriter<File>, path: PathBuf, stop: &Atom
         }
     };
     summary.duration = PACKET * packets;
-    summary.bytes = state.writer.bytes_written();
-    if let Err(e) = outcome {
-        summary.error = Some(e.to_string());
+    if let Err(e) = outcome.and_then(|()| state.writer.finish()) {
+        summary.error = Some(describe(&e));
     }
-    match state.writer.finish() {
-        Ok(_) => {}
-        Err(e) if summary.error.is_none() => summary.error = Some(e.to_string()),
-        Err(_) => {}
+    summary.bytes = state.writer.complete_len();
+    if summary.error.is_some() {
+        // A write that failed (the disk full) may have left part of a fragment: cut the file
+        // back to its last whole one, which players read to the end (a file ending inside a
+        // fragment's boxes is one ffmpeg refuses altogether). What was buffered is dropped.
+        let (file, _unwritten) = state.writer.into_inner().into_parts();
+        if let Err(e) = file.set_len(summary.bytes) {
+            summary.error = summary.error.map(|first| {
+                format!("{first}; then cutting the file to its last whole fragment: {e}")
+            });
+        }
     }
     summary
+}
+
+/// What the user is told when the recording stopped by itself: a full disk said plainly (it
+/// is the common case, and the OS's words for it vary), anything else as it came.
+fn describe(e: &RecordError) -> String {
+    match e {
+        RecordError::Io(io) if io.kind() == std::io::ErrorKind::StorageFull => {
+            format!("the disk is full; the recording up to here is kept ({io})")
+        }
+        other => other.to_string(),
+    }
 }
 
 /// The mixer, compositor, encoders and writer of one recording.
@@ -398,5 +415,18 @@ impl Pipeline {
             Some(au) => self.writer.push_video(&au.data, au.keyframe, at),
             None => Ok(()), // the encoder's rate control skipped it
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_disk_is_said_plainly() {
+        let full = RecordError::Io(std::io::Error::from(std::io::ErrorKind::StorageFull));
+        assert!(describe(&full).starts_with("the disk is full; the recording up to here is kept"));
+        let other = RecordError::Io(std::io::Error::from(std::io::ErrorKind::PermissionDenied));
+        assert_eq!(describe(&other), other.to_string());
     }
 }

@@ -5,13 +5,12 @@
 //! cut), the file opens and plays every frame of its whole fragments.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 use confab_media::codec::h264::{H264Encoder, H264Settings};
 use confab_media::codec::opus::OpusEncoder;
 use confab_media::source::synthetic::{TestPattern, Tone};
-use confab_record::Fmp4Writer;
+use confab_record::{Fmp4Writer, probe};
 
 const SECONDS: u32 = 4;
 const FPS: u32 = 30;
@@ -52,6 +51,7 @@ fn record(path: &Path) -> usize {
         }
     }
     writer.finish().expect("finish");
+    drop(writer.into_inner());
     frames
 }
 
@@ -69,50 +69,18 @@ fn top_level_boxes(bytes: &[u8]) -> Vec<(usize, usize, [u8; 4])> {
     boxes
 }
 
-fn ffprobe(path: &Path, entries: &str) -> String {
-    let out = Command::new("ffprobe")
-        .args(["-v", "error", "-show_entries", entries, "-of", "csv=p=0"])
-        .arg(path)
-        .output()
-        .expect("ffprobe (apt: ffmpeg)");
-    assert!(
-        out.status.success(),
-        "ffprobe failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
-
-/// Decodes the whole file; returns (video frames decoded, ffmpeg's error output).
-fn decode(path: &Path) -> (usize, String) {
-    let out = Command::new("ffmpeg")
-        .args(["-v", "error", "-i"])
-        .arg(path)
-        .args(["-map", "0:v", "-f", "framemd5", "-"])
-        .output()
-        .expect("ffmpeg");
-    assert!(out.status.success(), "ffmpeg failed: {out:?}");
-    let frames = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|l| !l.starts_with('#'))
-        .count();
-    (frames, String::from_utf8_lossy(&out.stderr).into_owned())
-}
-
 #[test]
 fn a_recording_plays_whole_and_cut_short() {
     let path = scratch("whole.mp4");
     let written = record(&path);
-    let streams = ffprobe(&path, "stream=codec_name");
-    assert_eq!(streams.lines().collect::<Vec<_>>(), ["h264", "opus"]);
-    let duration: f64 = ffprobe(&path, "format=duration")
-        .parse()
-        .expect("a duration");
+    assert_eq!(probe::codecs(&path).expect("ffprobe"), ["h264", "opus"]);
+    let duration = probe::duration(&path).expect("ffprobe");
     assert!(
         (duration - f64::from(SECONDS)).abs() <= 0.1,
         "{duration} s for {SECONDS} s recorded"
     );
-    let (decoded, errors) = decode(&path);
+    let video = probe::decode_video(&path).expect("ffmpeg");
+    let (decoded, errors) = (video.frame_hashes.len(), video.complaints);
     eprintln!("{duration} s, {decoded} of {written} frames decoded");
     assert_eq!(errors, "", "ffmpeg's complaints");
     assert!(
@@ -138,24 +106,17 @@ fn a_recording_plays_whole_and_cut_short() {
     let mut whole = 0;
     for (at, what) in cuts {
         std::fs::write(&cut, &bytes[..at]).expect("write");
-        let out = Command::new("ffmpeg")
-            .args(["-v", "error", "-i"])
-            .arg(&cut)
-            .args(["-map", "0:v", "-f", "framemd5", "-"])
-            .output()
-            .expect("ffmpeg");
-        let decoded = String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter(|l| !l.starts_with('#'))
-            .count();
         let expected = whole;
-        if !out.status.success() || decoded < expected {
+        let decoded = match probe::decode_video(&cut) {
+            Ok(video) => video.frame_hashes.len(),
+            Err(e) => {
+                failures.push(format!("cut {what} at {at} bytes: {e}"));
+                continue;
+            }
+        };
+        if decoded < expected {
             failures.push(format!(
-                "cut {what} at {at} bytes: {decoded} frames (at least {expected}), {}",
-                String::from_utf8_lossy(&out.stderr)
-                    .lines()
-                    .next()
-                    .unwrap_or("")
+                "cut {what} at {at} bytes: {decoded} frames (at least {expected})"
             ));
         }
         if what == "after a fragment" {

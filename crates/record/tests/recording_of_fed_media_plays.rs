@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use confab_media::source::synthetic::{TestPattern, Tone, dominant_frequency};
-use confab_record::{Input, Recording};
+use confab_record::{Input, Recording, probe};
 
 const SECONDS: u64 = 3;
 
@@ -69,34 +69,15 @@ fn a_recording_of_a_fed_call_plays_moves_and_sounds() {
     assert_eq!(summary.error, None, "{summary:?}");
     assert_eq!(summary.dropped_inputs, 0, "{summary:?}");
 
-    let probe = Command::new("ffprobe")
-        .args([
-            "-v",
-            "error",
-            "-show_entries",
-            "format=duration",
-            "-of",
-            "csv=p=0",
-        ])
-        .arg(&path)
-        .output()
-        .expect("ffprobe");
-    let duration: f64 = String::from_utf8_lossy(&probe.stdout)
-        .trim()
-        .parse()
-        .expect("duration");
+    let duration = probe::duration(&path).expect("ffprobe");
     assert!(
         (duration - recorded.as_secs_f64()).abs() <= 0.5,
         "{duration} s in the file for {recorded:?} recorded"
     );
     // Every frame decodes, and the picture changes (the pattern moves).
-    let (md5s, errors) = ffmpeg(&[], &path, &["-map", "0:v", "-f", "framemd5", "-"]);
-    assert_eq!(errors, "", "ffmpeg's complaints");
-    let hashes: Vec<String> = String::from_utf8_lossy(&md5s)
-        .lines()
-        .filter(|l| !l.starts_with('#'))
-        .filter_map(|l| l.rsplit(',').next().map(|h| h.trim().to_owned()))
-        .collect();
+    let video = probe::decode_video(&path).expect("ffmpeg");
+    assert_eq!(video.complaints, "", "ffmpeg's complaints");
+    let hashes = video.frame_hashes;
     let distinct: std::collections::HashSet<&String> = hashes.iter().collect();
     assert!(
         hashes.len() as u64 >= SECONDS * 10,
@@ -110,17 +91,7 @@ fn a_recording_of_a_fed_call_plays_moves_and_sounds() {
         hashes.len()
     );
     // The tone, heard in the mix.
-    let (raw, _) = ffmpeg(
-        &[],
-        &path,
-        &[
-            "-map", "0:a", "-f", "s16le", "-ac", "1", "-ar", "48000", "-",
-        ],
-    );
-    let samples: Vec<i16> = raw
-        .chunks_exact(2)
-        .map(|b| i16::from_le_bytes([b[0], b[1]]))
-        .collect();
+    let samples = probe::decode_audio(&path).expect("ffmpeg");
     let middle = &samples[samples.len() / 4..samples.len() * 3 / 4];
     let peak = middle.iter().map(|s| s.unsigned_abs()).max().unwrap_or(0);
     assert!(peak > 8000, "the tone's peak in the recording: {peak}");
