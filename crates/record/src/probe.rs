@@ -175,6 +175,50 @@ pub fn frame_brightness(path: &Path) -> Result<Vec<(f64, f64)>, ProbeError> {
     Ok(times.into_iter().zip(means).collect())
 }
 
+/// The frame shown at `seconds` into the file, as RGB (3 bytes a pixel, rows top to bottom),
+/// with its width and height; `png`, when given, also gets it as a picture to look at.
+pub fn frame_rgb_at(
+    path: &Path,
+    seconds: f64,
+    png: Option<&Path>,
+) -> Result<(usize, usize, Vec<u8>), ProbeError> {
+    let at = format!("{seconds:.3}");
+    let size = run(
+        "ffprobe",
+        path,
+        &["-select_streams", "v"],
+        &["-show_entries", "stream=width,height", "-of", "csv=p=0"],
+    )?;
+    let size = String::from_utf8_lossy(&size.stdout).trim().to_owned();
+    let (width, height) = size
+        .split_once(',')
+        .and_then(|(w, h)| Some((w.parse().ok()?, h.parse().ok()?)))
+        .ok_or_else(|| ProbeError::Unexpected("ffprobe", size.clone()))?;
+    let rgb = run(
+        "ffmpeg",
+        path,
+        &["-ss", &at],
+        &["-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
+    )?
+    .stdout;
+    if rgb.len() != width * height * 3 {
+        return Err(ProbeError::Unexpected(
+            "ffmpeg",
+            format!("{} bytes for a {width}x{height} frame at {at} s", rgb.len()),
+        ));
+    }
+    if let Some(png) = png {
+        let png = png.to_string_lossy().into_owned();
+        run(
+            "ffmpeg",
+            path,
+            &["-ss", &at],
+            &["-frames:v", "1", "-y", &png],
+        )?;
+    }
+    Ok((width, height, rgb))
+}
+
 /// Audio/video sync of a recording of sync marks (a participant whose pattern flashes white
 /// while its tone sounds, see `confab_media::source::synthetic`): for every flash, when its
 /// first bright frame is shown minus when its beep's first loud sample is heard, in seconds
