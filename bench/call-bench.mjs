@@ -9,70 +9,20 @@
 // Run by bench/call-bench.sh inside a loopback-only network namespace. Prints a JSON summary
 // and a table with ratios (Rust / Chromium).
 
-import { readFileSync, readdirSync, writeFileSync, mkdtempSync, rmSync } from "node:fs";
+import { readFileSync, writeFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { startServer, launchChromium, newPage, openPanel, pollPage, rustPeer } from "../tests/js/lib/harness.mjs";
+import { measure, tree } from "./proc.mjs";
 
 const RUNS = Number(process.env.RUNS || 5);
 const FILE_MB = Number(process.env.FILE_MB || 200);
 const MEASURE_S = Number(process.env.MEASURE_S || 10);
-const CLK_TCK = 100;
 /** Which parts to run (comma-separated: join,file,call); all by default. */
 const ONLY = new Set((process.env.ONLY || "join,file,call").split(","));
 
 const log = (...a) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}]`, ...a);
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-
-// ---- processes -------------------------------------------------------------------------
-
-/** utime + stime of `pid` in clock ticks (0 when it is gone). */
-function ticks(pid) {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return Number(fields[11]) + Number(fields[12]);
-  } catch {
-    return 0;
-  }
-}
-
-function rssKb(pid) {
-  try {
-    const m = readFileSync(`/proc/${pid}/status`, "utf8").match(/VmRSS:\s+(\d+)/);
-    return m ? Number(m[1]) : 0;
-  } catch {
-    return 0;
-  }
-}
-
-/** `root` and all its descendants. */
-function tree(root) {
-  const parent = new Map();
-  for (const name of readdirSync("/proc")) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, "utf8");
-      parent.set(Number(name), Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]));
-    } catch {}
-  }
-  const out = [root];
-  for (let i = 0; i < out.length; i++) for (const [pid, ppid] of parent) if (ppid === out[i]) out.push(pid);
-  return out;
-}
-
-/** CPU (% of one core) and memory (MiB RSS) of each process tree over `seconds`. */
-async function measure(roots, seconds) {
-  const pids = roots.map(tree);
-  const before = pids.map((ps) => ps.reduce((s, p) => s + ticks(p), 0));
-  const t0 = Date.now();
-  await new Promise((r) => setTimeout(r, seconds * 1000));
-  const elapsed = (Date.now() - t0) / 1000;
-  return pids.map((ps, i) => ({
-    cpu: (100 * (ps.reduce((s, p) => s + ticks(p), 0) - before[i])) / CLK_TCK / elapsed,
-    rssMiB: ps.reduce((s, p) => s + rssKb(p), 0) / 1024,
-  }));
-}
 
 // ---- the Rust peer ---------------------------------------------------------------------
 
