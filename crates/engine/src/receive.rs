@@ -46,15 +46,26 @@ pub struct VideoOutput {
     pub forward: bool,
 }
 
+/// How a video receiver is told to ask its sender for a keyframe (PLI; at most one per
+/// [`PLI_INTERVAL`] whoever asks).
+#[derive(Clone, Default)]
+pub struct KeyframeRequests {
+    /// Whoever decodes the forwarded access units could not: the receiver skips to the next
+    /// keyframe (forwarding nothing until then) and asks for one.
+    pub restart: Arc<Notify>,
+    /// Someone beside the main consumer needs one (a recording that lost access units): the
+    /// receiver asks, and goes on forwarding what comes meanwhile.
+    pub ask: Arc<Notify>,
+}
+
 /// Reads a video `track` until it ends and sends what `output` asks for on `out`, from the
-/// first keyframe on. Runs until the track ends or `out` is closed. `keyframe_request` is
-/// notified when whoever decodes the forwarded access units could not: the receiver then
-/// skips to the next keyframe and asks the sender for one.
+/// first keyframe on. Runs until the track ends or `out` is closed; `requests` make it ask
+/// the sender for a keyframe.
 pub async fn video(
     track: Arc<dyn TrackRemote>,
     out: mpsc::Sender<Received>,
     output: VideoOutput,
-    keyframe_request: Arc<Notify>,
+    requests: KeyframeRequests,
 ) {
     let mut assembler = FrameAssembler::new(MAX_REASSEMBLY_WAIT);
     let decoder = if output.decode {
@@ -70,14 +81,14 @@ pub async fn video(
         track,
         out,
         decoder,
-        Some(keyframe_request),
+        Some(requests),
         move |decoder, input| {
             let mut results = Vec::new();
             let mut wants_keyframe = false;
             let packet = match input {
                 Input::Packet(packet) => packet,
-                Input::KeyframeWanted => {
-                    started = false;
+                Input::KeyframeWanted { restart } => {
+                    started = started && !restart;
                     return (results, true);
                 }
             };
@@ -143,8 +154,11 @@ pub async fn audio(track: Arc<dyn TrackRemote>, out: mpsc::Sender<Received>) {
 /// What the receiver's decode step is handed.
 enum Input {
     Packet(rtc::rtp::Packet),
-    /// The application could not decode what was forwarded.
-    KeyframeWanted,
+    /// A keyframe is wanted ([`KeyframeRequests`]); `restart` when what was forwarded could
+    /// not be decoded.
+    KeyframeWanted {
+        restart: bool,
+    },
 }
 
 /// Hands every RTP packet of `track` to `decode` and forwards what it produces, until the
@@ -154,7 +168,7 @@ async fn pump<D>(
     track: Arc<dyn TrackRemote>,
     out: mpsc::Sender<Received>,
     decoder: Result<D, String>,
-    keyframe_request: Option<Arc<Notify>>,
+    keyframe_requests: Option<KeyframeRequests>,
     mut decode: impl FnMut(&mut D, Input) -> (Vec<Received>, bool),
 ) {
     let mut last_pli: Option<Instant> = None;
@@ -176,7 +190,7 @@ async fn pump<D>(
                 Some(_) => continue,
                 None => break,
             },
-            () = wanted(&keyframe_request) => Input::KeyframeWanted,
+            restart = wanted(&keyframe_requests) => Input::KeyframeWanted { restart },
         };
         let (results, wants_keyframe) = decode(&mut decoder, input);
         let Some(ssrc) = ssrc else {
@@ -200,10 +214,13 @@ async fn pump<D>(
     }
 }
 
-/// Resolves when `request` is notified; never without one.
-async fn wanted(request: &Option<Arc<Notify>>) {
-    match request {
-        Some(n) => n.notified().await,
+/// Resolves when one of `requests` is notified (true: a restart); never without them.
+async fn wanted(requests: &Option<KeyframeRequests>) -> bool {
+    match requests {
+        Some(r) => tokio::select! {
+            () = r.restart.notified() => true,
+            () = r.ask.notified() => false,
+        },
         None => std::future::pending().await,
     }
 }

@@ -228,7 +228,7 @@ impl Actor {
                 let Some(p) = self.participants.get(&id) else {
                     return;
                 };
-                let request = p.keyframe_request.clone();
+                let request = p.keyframe_requests.clone();
                 let delivery = self.config.video_delivery;
                 receive_track(id, generation, track, request, delivery, &self.internal).await;
             }
@@ -541,12 +541,9 @@ impl Actor {
                 {
                     p.frames_decoded += 1;
                 }
-                if self.recording.is_some() && !self.config.video_delivery.decodes() {
+                if !self.config.video_delivery.decodes() {
                     // Nobody decodes it here: the recorder does, for its grid.
-                    self.record(Input::EncodedVideo {
-                        id: id.clone(),
-                        data: data.clone(),
-                    });
+                    self.record_encoded(&id, &data, keyframe);
                 }
                 self.events
                     .emit(CallEvent::EncodedVideo { id, keyframe, data });
@@ -705,7 +702,7 @@ impl Actor {
             Command::SetAudioDevices { mic, speakers } => self.set_audio_devices(mic, speakers),
             Command::RequestKeyframe(id) => {
                 if let Some(p) = self.participants.get(&id) {
-                    p.keyframe_request.notify_one();
+                    p.keyframe_requests.restart.notify_one();
                 }
             }
             Command::SetMic(on) => {

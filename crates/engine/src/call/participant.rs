@@ -24,7 +24,7 @@ use super::negotiation::Negotiation;
 use super::recovery::Recovery;
 use super::transfers::ChunkRoutes;
 use crate::link::{self, Link, LinkConfig, LinkError};
-use crate::receive;
+use crate::receive::{self, KeyframeRequests};
 use crate::stats::RateMeter;
 use crate::transfer::delivered::{DeliveredRate, Handed};
 use crate::transfer::receiver::WriterMsg;
@@ -56,7 +56,11 @@ pub(super) struct Participant {
     /// Keyframe requests this participant sent us on this link (the statistics show them).
     pub keyframe_requests_in: u64,
     /// Wakes this participant's video receiver to ask for a keyframe.
-    pub keyframe_request: Arc<Notify>,
+    pub keyframe_requests: KeyframeRequests,
+    /// The recording lost one of this participant's access units (its queue was full): it
+    /// gets none until the next keyframe, which was asked for (without it the recorder's
+    /// decoder would show a broken picture until then).
+    pub recording_awaits_keyframe: bool,
     /// No video goes to this participant until a keyframe does.
     pub awaiting_keyframe: bool,
     /// Its text messages: at most [`super::limits::MESSAGES_PER_SECOND`].
@@ -198,7 +202,8 @@ impl Participants {
             meter: RateMeter::default(),
             frames_decoded: 0,
             keyframe_requests_in: 0,
-            keyframe_request: Arc::new(Notify::new()),
+            keyframe_requests: KeyframeRequests::default(),
+            recording_awaits_keyframe: false,
             awaiting_keyframe: true,
             messages: TokenBucket::messages(),
             flood: DropReport::default(),
@@ -299,7 +304,7 @@ pub(super) async fn receive_track(
     id: String,
     generation: u64,
     track: Arc<dyn TrackRemote>,
-    keyframe_request: Arc<Notify>,
+    keyframe_requests: KeyframeRequests,
     delivery: VideoDelivery,
     internal: &mpsc::Sender<Internal>,
 ) {
@@ -314,7 +319,7 @@ pub(super) async fn receive_track(
                     decode: delivery.decodes(),
                     forward: delivery.forwards_encoded(),
                 },
-                keyframe_request,
+                keyframe_requests,
             ));
         }
         RtpCodecKind::Audio => {

@@ -81,10 +81,11 @@ impl Actor {
             })));
         }
         if !self.config.video_delivery.decodes() {
-            // The recorder decodes what the call does not, from a keyframe on: ask each
-            // participant for one (what reaches the page pauses until it comes, one RTT).
-            for p in self.participants.map.values() {
-                p.keyframe_request.notify_one();
+            // The recorder decodes what the call does not, from a keyframe on: each
+            // participant is asked for one (what reaches the page goes on meanwhile).
+            for p in self.participants.map.values_mut() {
+                p.recording_awaits_keyframe = true;
+                p.keyframe_requests.ask.notify_one();
             }
         }
         self.media.recording = Some(feeder.clone());
@@ -124,6 +125,27 @@ impl Actor {
             dropped_inputs: summary.dropped_inputs,
             error: summary.error,
         });
+    }
+
+    /// Gives participant `id`'s next access unit to the recording (when the call does not
+    /// decode video itself, the recorder does). Each depends on the one before: after one is
+    /// lost (the recorder's queue full), the rest wait for a keyframe, asked for at once,
+    /// rather than decode into a broken picture.
+    pub(super) fn record_encoded(&mut self, id: &str, data: &Arc<[u8]>, keyframe: bool) {
+        let (Some(active), Some(p)) = (&self.recording, self.participants.get_mut(id)) else {
+            return;
+        };
+        if p.recording_awaits_keyframe && !keyframe {
+            return;
+        }
+        let fed = active.feeder.feed(Input::EncodedVideo {
+            id: id.to_owned(),
+            data: data.clone(),
+        });
+        p.recording_awaits_keyframe = !fed;
+        if !fed {
+            p.keyframe_requests.ask.notify_one();
+        }
     }
 
     /// Gives `input` to the recording, if one runs.
