@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use common::recorder::{Recorder, WAIT, largest_gap, video_from};
 use confab_engine::call::{self, AUDIBLE_PEAK, CallConfig, CallEvent, CallHandle, Command};
 use confab_engine::link::{Link, LinkConfig, LinkEvent};
-use confab_engine::receive::{self, Received, VideoOutput};
+use confab_engine::receive::{self, KeyframeRequests, Received, VideoOutput};
 use confab_engine::webrtc::data_channel::{DataChannel, DataChannelEvent};
 use confab_engine::webrtc::media_stream::track_remote::TrackRemote;
 use confab_engine::webrtc::peer_connection::{RTCIceCandidateInit, RTCSessionDescription};
@@ -218,7 +218,7 @@ impl Mallory {
                 decode: false,
                 forward: true,
             },
-            Arc::new(Notify::new()),
+            KeyframeRequests::default(),
         ));
         let (log_kf, changed_kf) = (log.clone(), changed.clone());
         tokio::spawn(async move {

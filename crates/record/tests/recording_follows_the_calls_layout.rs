@@ -92,7 +92,7 @@ fn media(id: &str, video: bool, screen: bool) -> Input {
 #[test]
 fn the_grid_follows_joins_leaves_mutes_screens_and_resolutions() {
     use Colour::*;
-    let mut phases = vec![
+    let mut phases = [
         Phase {
             what: "two-people",
             feed: vec![joined("me"), joined("bob")],
