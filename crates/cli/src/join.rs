@@ -52,7 +52,7 @@ pub struct JoinArgs {
     /// Send a 440 Hz tone.
     #[arg(long)]
     synthetic_audio: bool,
-    /// Mark every second on the synthetic sources for measuring audio/video sync: the
+    /// Mark every 1.01 s on the synthetic sources for measuring audio/video sync: the
     /// pattern flashes white and the tone sounds for its first 200 ms, silent otherwise.
     #[arg(long)]
     sync_marks: bool,

@@ -1,5 +1,5 @@
 //! Audio/video sync of a recording, measured: alice sends sync marks (her test pattern
-//! flashes white and her tone beeps for the first 200 ms of every second, both from the same
+//! flashes white and her tone beeps for the first 200 ms of every 1.01 s, both from the same
 //! clock), bob records the call, and the file is read back through ffprobe/ffmpeg. Each
 //! flash's first bright frame is compared with its beep's first loud sample: everything
 //! between alice's sources and the file (encoders, the network, jitter buffers, decoders, the

@@ -10,10 +10,12 @@
 //! at the start. So a queue that has not once been shorter than [`STANDING_KEEP`] for a
 //! whole [`STANDING_WINDOW`] of mixing is cut back to it (its oldest samples dropped).
 //! Jitter keeps a queue's low point near zero and is never cut; only a standing queue is.
+//! A source's first audio is cut at once, at the first read: what piled up before the mix
+//! heard it at all (the burst a call's first packets arrive in) has no reason to be delay.
 //!
 //! Written here rather than taken from a library: what does this in WebRTC stacks (NetEq's
 //! time-stretching jitter buffer) is not available as a Rust crate; dropping whole samples
-//! once a second at most is audible as one click, far less than a tenth of a second of lag.
+//! twice a second at most is audible as one click, far less than a tenth of a second of lag.
 //! Time is the number of samples mixed, so the policy is tested without a clock.
 
 use std::collections::{HashMap, VecDeque};
@@ -24,14 +26,17 @@ use crate::frame::SAMPLE_RATE;
 pub const MAX_QUEUED_SAMPLES: usize = SAMPLE_RATE as usize / 5;
 /// What a standing queue is cut back to: 10 ms of margin against the next late packet.
 pub const STANDING_KEEP: usize = SAMPLE_RATE as usize / 100;
-/// How long a queue must stay above [`STANDING_KEEP`] to be cut: one second of mixing.
-pub const STANDING_WINDOW: usize = SAMPLE_RATE as usize;
+/// How long a queue must stay above [`STANDING_KEEP`] to be cut: half a second of mixing
+/// (25 packets: jitter would have emptied it at least once by then).
+pub const STANDING_WINDOW: usize = SAMPLE_RATE as usize / 2;
 
 #[derive(Default)]
 struct Queue {
     samples: VecDeque<i16>,
     /// The shortest this queue has been, after a read, in the current window.
     low: Option<usize>,
+    /// Read at least once (a fresh source's backlog is cut at its first read).
+    heard: bool,
 }
 
 /// See the module's documentation.
@@ -68,6 +73,11 @@ impl Mixer {
     /// window cuts the queues that stood.
     fn after_read(&mut self, read: usize) {
         for q in self.queues.values_mut() {
+            if !q.heard {
+                q.heard = true;
+                let excess = q.samples.len().saturating_sub(STANDING_KEEP);
+                q.samples.drain(..excess);
+            }
             let len = q.samples.len();
             q.low = Some(q.low.map_or(len, |low| low.min(len)));
         }
@@ -143,6 +153,27 @@ mod tests {
         );
     }
 
+    /// A source's first audio arrived as a burst: the mix starts with the margin only.
+    #[test]
+    fn a_new_sources_backlog_is_cut_at_once() {
+        let mut m = Mixer::default();
+        let mut out = [0i16; PACKET];
+        m.push("a", &[1; PACKET]);
+        m.mix(&mut out);
+        m.push("a", &[1; PACKET]);
+        m.push("b", &[2; 7 * PACKET]);
+        m.mix(&mut out);
+        assert_eq!(
+            m.queued("b"),
+            STANDING_KEEP,
+            "b's burst is cut at its first read"
+        );
+        assert_eq!(
+            out, [3; PACKET],
+            "the first packet of the burst was still played"
+        );
+    }
+
     /// A source that got 100 ms ahead once (a burst after a stall), then sends as fast as the
     /// mix reads: within two windows its delay is back to the margin, and no audio is lost
     /// after that.
@@ -150,6 +181,8 @@ mod tests {
     fn a_standing_queue_is_cut_back_to_the_margin() {
         let mut m = Mixer::default();
         let mut out = [0i16; PACKET];
+        m.push("a", &[1; PACKET]);
+        m.mix(&mut out);
         m.push("a", &[1; 5 * PACKET]);
         m.mix(&mut out);
         for _ in 0..2 * STANDING_WINDOW / PACKET {
@@ -170,6 +203,8 @@ mod tests {
     fn jitter_is_not_cut() {
         let mut m = Mixer::default();
         let mut out = [0i16; PACKET];
+        m.push("a", &[0; PACKET]);
+        m.mix(&mut out);
         let mut pushed = 0;
         let mut heard = 0;
         for step in 0..5 * STANDING_WINDOW / PACKET {

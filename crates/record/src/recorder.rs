@@ -51,9 +51,10 @@ const PACKET: Duration = Duration::from_millis(20);
 /// so the recording's frame rate drops (frames whose time passed are skipped) before the
 /// call's does. Not 19: the recording should still move on a machine that is merely busy.
 pub const NICENESS: i32 = 10;
-/// [`NICENESS`] in thread-priority's portable scale, which it maps linearly onto niceness
-/// 20 (at 0) … −20 (at 99) for Linux's normal scheduling policy.
-const PORTABLE_PRIORITY: u8 = 24;
+/// [`NICENESS`] in thread-priority's portable scale (0–99), which it maps onto niceness as
+/// `trunc(39 × (1 − p/99)) − 20` for Linux's normal scheduling policy: 22 → 10. The test
+/// below reads the result back from the kernel.
+const PORTABLE_PRIORITY: u8 = 22;
 
 /// What the recording hears of the call.
 #[derive(Debug)]
@@ -294,7 +295,11 @@ fn run(
                     p.picture = Some(frame);
                 }
             }
-            result = state.video_frame(now - start);
+            // Shown from half a frame earlier than composed: what it shows arrived at some
+            // point since the frame before, on average half an interval ago (the sync test's
+            // flashes measured 33 ms late without this, as a 15 fps sample-and-hold predicts).
+            let at = (now - start).saturating_sub(frame_interval / 2);
+            result = state.video_frame(at);
             summary.video_frames += 1;
             next_frame += frame_interval;
             if next_frame <= now {
@@ -339,7 +344,8 @@ fn lower_priority() {
         eprintln!("recorder: running at normal priority (could not lower it: {e})");
     }
 }
-: a full disk said plainly (it
+
+/// What the user is told when the recording stopped by itself: a full disk said plainly (it
 /// is the common case, and the OS's words for it vary), anything else as it came.
 fn describe(e: &RecordError) -> String {
     match e {
@@ -507,7 +513,12 @@ mod tests {
             let stat = std::fs::read_to_string("/proc/thread-self/stat").expect("stat");
             // Field 19 (nice), counted after the command name's closing parenthesis.
             let after = &stat[stat.rfind(')').expect("comm") + 2..];
-            after.split(' ').nth(16).expect("nice").parse::<i32>().expect("a number")
+            after
+                .split(' ')
+                .nth(16)
+                .expect("nice")
+                .parse::<i32>()
+                .expect("a number")
         })
         .join()
         .expect("thread");

@@ -31,7 +31,7 @@ pub struct CallConfig {
     /// What the screen-share toggle switches the video track to.
     pub screen_source: VideoSourceSpec,
     pub synthetic_audio: bool,
-    /// The tone sounds only in the sync marks (the first 200 ms of every second), for
+    /// The tone sounds only in the sync marks (the first 200 ms of every 1.01 s), for
     /// measuring audio/video sync against a pattern that flashes then (see
     /// `confab_media::source::synthetic`).
     pub tone_sync_marks: bool,

@@ -42,7 +42,7 @@ pub trait VideoSource {
 #[derive(Debug, Clone, PartialEq)]
 pub enum VideoSourceSpec {
     /// The stamped test pattern (exactly `width`×`height`), with sync marks (a white flash at
-    /// the start of every second, see [`synthetic`]) when `sync_marks`.
+    /// the start of every 1.01 s, see [`synthetic`]) when `sync_marks`.
     Synthetic {
         width: usize,
         height: usize,

@@ -8,7 +8,7 @@
 //! frame, so a receiver can verify that frames arrive in order and measure glass-to-glass
 //! latency.
 //!
-//! With *sync marks* both sources mark every wall-clock second the same way: the pattern
+//! With *sync marks* both sources mark every [`SYNC_MARK_PERIOD_US`] (about a second) the same way: the pattern
 //! flashes white and the tone sounds for the first [`SYNC_MARK_LENGTH`] of it, silent
 //! otherwise. A recording (or any receiver) measures audio/video sync as the offset between
 //! a flash's first frame and its beep's first sample.
@@ -123,8 +123,11 @@ fn read_stamp_at(frame: &VideoFrame, block: usize) -> Option<Stamp> {
     })
 }
 
-/// Sync marks repeat every second of wall-clock time.
-pub const SYNC_MARK_PERIOD_US: u64 = 1_000_000;
+/// Sync marks repeat every 1.01 s of wall-clock time: not a whole number of frames at 15, 25 or
+/// 30 fps, so successive flashes fall at every phase of a capture's or a recording's frame
+/// clock (each 10 ms later in it) and an average over a dozen measures the sync, not the luck
+/// of one phase (at exactly 1 s, every flash of a run waited the same part of a frame).
+pub const SYNC_MARK_PERIOD_US: u64 = 1_010_000;
 /// How long each flash and beep lasts: several frames of even a 15 fps recording.
 pub const SYNC_MARK_LENGTH_US: u64 = 200_000;
 
@@ -156,7 +159,7 @@ impl TestPattern {
         }
     }
 
-    /// The pattern, white (stamp apart) for the first [`SYNC_MARK_LENGTH_US`] of every second.
+    /// The pattern, white (stamp apart) for the first [`SYNC_MARK_LENGTH_US`] of every period.
     pub fn with_sync_marks(mut self, on: bool) -> Self {
         self.sync_marks = on;
         self
@@ -230,7 +233,7 @@ impl Tone {
         }
     }
 
-    /// The tone only for the first [`SYNC_MARK_LENGTH_US`] of every second, silence between.
+    /// The tone only for the first [`SYNC_MARK_LENGTH_US`] of every period, silence between.
     pub fn with_sync_marks(mut self, on: bool) -> Self {
         self.sync_marks = on;
         self
