@@ -10,14 +10,14 @@
 // The UI talks to this only through the small interface documented on `BrowserBackend`; the
 // desktop backend (Tauri) implements the same interface.
 
-import { FileSender, FileReceiver, CHUNK_SIZE, parseChunk } from "./transfer.js";
-import { TokenBucket, DropReport, ChatLog, MAX_CHAT_CHARS, MAX_PENDING_OFFERS, MESSAGES_PER_SECOND } from "./limits.js";
+import { Transfers } from "./browser-transfers.js";
+import { readStatsReport, statsEvent } from "./rtc-stats.js";
+import { TokenBucket, DropReport, ChatLog, MAX_CHAT_CHARS, MESSAGES_PER_SECOND } from "./limits.js";
 import { Recovery, SILENCE_MS } from "./recovery.js";
 
 const CHANNEL_LABEL = "confab";
-/** Above this many queued bytes a sender waits for the channel to drain. */
-const HIGH_WATER = 4 * 1024 * 1024;
-/** Wake a waiting sender when the queue falls to this. */
+/** Wake a file sender waiting for the channel to drain (browser-transfers.js's HIGH_WATER)
+ * when the queue falls to this. */
 const LOW_WATER = 1024 * 1024;
 const STATS_INTERVAL_MS = 1000;
 /** How often links are checked for silence (no packet in SILENCE_MS: lost). */
@@ -62,8 +62,7 @@ export class BrowserBackend {
     this.seenChat = new ChatLog();
     /** Display names of the participants in the room, by id (with or without a connection yet). */
     this.names = new Map();
-    /** @type {Map<string, any>} transfers by id */
-    this.transfers = new Map();
+    this.files = new Transfers({ emit: (e) => this.emit(e), peer: (id) => this.peers.get(id) });
     this.statsTimer = null;
     this.watchdogTimer = null;
     /** Every link went silent and the signalling connection was renewed for it. */
@@ -311,44 +310,21 @@ export class BrowserBackend {
     return shown;
   }
 
-  /** Offers `file` to every participant; each transfer waits for that participant to accept. */
-  async sendFile(file) {
-    const peers = [...this.peers.values()].filter((p) => p.dc && p.dc.readyState === "open");
-    if (peers.length === 0) throw new Error("nobody to send to yet");
-    const bytes = await file.arrayBuffer();
-    const digest = await crypto.subtle.digest("SHA-256", bytes);
-    const sha256 = [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
-    for (const peer of peers) {
-      const sender = new FileSender({ file, sha256, peer: peer.id, onChange: (t) => this.emit({ type: "transfer", transfer: t }) });
-      this.transfers.set(sender.id, sender);
-      peer.dc.send(JSON.stringify(sender.offerMessage()));
-      sender.update({ status: "offered" });
-    }
+  /** Offers `file` to every participant whose channel is open (see `Transfers.offer`). */
+  sendFile(file) {
+    return this.files.offer(file, [...this.peers.values()]);
   }
 
   acceptTransfer(id) {
-    const t = this.transfers.get(id);
-    if (!t || t.direction !== "received" || t.status !== "offered") return;
-    const peer = this.peers.get(t.peer);
-    if (!peer || !peer.dc || peer.dc.readyState !== "open") return t.fail("the sender is gone");
-    t.update({ status: "receiving" });
-    peer.dc.send(JSON.stringify({ t: "file-accept", id }));
+    this.files.accept(id);
   }
 
   declineTransfer(id) {
-    const t = this.transfers.get(id);
-    if (!t || t.direction !== "received" || t.status !== "offered") return;
-    const peer = this.peers.get(t.peer);
-    if (peer && peer.dc && peer.dc.readyState === "open") peer.dc.send(JSON.stringify({ t: "file-decline", id }));
-    t.update({ status: "declined" });
+    this.files.decline(id);
   }
 
   cancelTransfer(id) {
-    const t = this.transfers.get(id);
-    if (!t || t.isFinished()) return;
-    const peer = this.peers.get(t.peer);
-    if (peer && peer.dc && peer.dc.readyState === "open") peer.dc.send(JSON.stringify({ t: "file-cancel", id }));
-    t.cancel();
+    this.files.cancel(id);
   }
 
   // ---- peers and negotiation ----
@@ -531,7 +507,7 @@ export class BrowserBackend {
     if (dc.readyState === "open") opened();
     else dc.onopen = opened;
     dc.onmessage = (ev) => this.onChannelMessage(peer, ev.data);
-    dc.onclose = () => this.failTransfersOf(peer.id, "the connection closed");
+    dc.onclose = () => this.files.failAllOf(peer.id, "the connection closed");
   }
 
   signal(kind, to, description) {
@@ -549,7 +525,7 @@ export class BrowserBackend {
       const known = fingerprintOf(peer.pc.remoteDescription && peer.pc.remoteDescription.sdp);
       const now = fingerprintOf(description.sdp);
       if (known && now && known !== now) {
-        this.failTransfersOf(from, "the participant reconnected");
+        this.files.failAllOf(from, "the participant reconnected");
         this.closePeer(peer);
         peer = null;
       }
@@ -594,7 +570,7 @@ export class BrowserBackend {
     const known = this.names.delete(id);
     const peer = this.peers.get(id);
     if (peer) {
-      this.failTransfersOf(id, "the participant left");
+      this.files.failAllOf(id, "the participant left");
       this.closePeer(peer);
     }
     if (known || peer) {
@@ -634,12 +610,7 @@ export class BrowserBackend {
   }
 
   onChannelMessage(peer, data) {
-    if (data instanceof ArrayBuffer) {
-      const chunk = parseChunk(data);
-      const t = chunk && this.transfers.get(chunk.id);
-      if (t && t.direction === "received" && t.peer === peer.id) t.onChunk(chunk.payload);
-      return;
-    }
+    if (data instanceof ArrayBuffer) return this.files.onChunk(peer, data);
     if (!peer.messages.take(Date.now())) {
       const dropped = peer.flood.dropped(Date.now());
       if (dropped !== null) this.emit({ type: "error", message: `${peer.id} sends messages faster than ${MESSAGES_PER_SECOND} a second: ${dropped} dropped` });
@@ -659,87 +630,8 @@ export class BrowserBackend {
         return this.emit({ type: "media-state", id: peer.id, video: msg.video !== false, audio: msg.audio !== false, screen: msg.screen === true });
       case "recording":
         return this.emit({ type: "recording", id: peer.id, on: msg.on === true });
-      case "file-offer": {
-        if (typeof msg.id !== "string" || this.transfers.has(msg.id)) return;
-        const waiting = [...this.transfers.values()].filter((t) => t.peer === peer.id && t.direction === "received" && t.status === "offered").length;
-        if (waiting >= MAX_PENDING_OFFERS) {
-          const reason = `${MAX_PENDING_OFFERS} offers from ${peer.id} are already waiting for an answer`;
-          if (peer.dc && peer.dc.readyState === "open") peer.dc.send(JSON.stringify({ t: "file-decline", id: msg.id, reason }));
-          return;
-        }
-        const receiver = FileReceiver.fromOffer(msg, peer.id, {
-          onChange: (t) => this.emit({ type: "transfer", transfer: t }),
-          onVerdict: (v) => peer.dc.readyState === "open" && peer.dc.send(JSON.stringify({ t: "file-result", id: msg.id, ...v })),
-        });
-        if (!receiver) return;
-        this.transfers.set(receiver.id, receiver);
-        receiver.update({ status: "offered" });
-        return;
-      }
-      case "file-accept":
-        return this.startSending(peer, msg.id);
-      case "file-decline": {
-        const t = this.transfers.get(msg.id);
-        if (t && t.direction === "sent" && t.peer === peer.id && !t.isFinished()) t.update({ status: "declined" });
-        return;
-      }
-      case "file-cancel": {
-        const t = this.transfers.get(msg.id);
-        if (t && t.peer === peer.id && !t.isFinished()) t.cancel();
-        return;
-      }
-      case "file-end": {
-        const t = this.transfers.get(msg.id);
-        if (t && t.direction === "received" && t.peer === peer.id) t.onEnd();
-        return;
-      }
-      case "file-result": {
-        const t = this.transfers.get(msg.id);
-        if (t && t.direction === "sent" && t.peer === peer.id && !t.isFinished()) {
-          if (msg.ok) t.update({ status: "done" });
-          else t.fail(typeof msg.reason === "string" ? msg.reason : "the receiver rejected the file");
-        }
-        return;
-      }
       default:
-    }
-  }
-
-  async startSending(peer, id) {
-    const t = this.transfers.get(id);
-    if (!t || t.direction !== "sent" || t.peer !== peer.id || t.status !== "offered") return;
-    t.update({ status: "sending" });
-    const dc = peer.dc;
-    const waitForDrain = () =>
-      new Promise((resolve) => {
-        const done = () => {
-          dc.removeEventListener("bufferedamountlow", done);
-          dc.removeEventListener("close", done);
-          resolve();
-        };
-        dc.addEventListener("bufferedamountlow", done);
-        dc.addEventListener("close", done);
-      });
-    try {
-      for await (const frame of t.frames(CHUNK_SIZE)) {
-        if (t.isFinished()) return;
-        if (dc.readyState !== "open") throw new Error("the connection closed");
-        if (dc.bufferedAmount > HIGH_WATER) await waitForDrain();
-        if (dc.readyState !== "open") throw new Error("the connection closed");
-        dc.send(frame);
-      }
-      if (!t.isFinished()) {
-        dc.send(JSON.stringify({ t: "file-end", id }));
-        t.update({ status: "verifying" });
-      }
-    } catch (err) {
-      t.fail(err.message);
-    }
-  }
-
-  failTransfersOf(peerId, reason) {
-    for (const t of this.transfers.values()) {
-      if (t.peer === peerId && !t.isFinished()) t.fail(reason);
+        if (typeof msg.t === "string" && msg.t.startsWith("file-")) this.files.onMessage(peer, msg);
     }
   }
 
@@ -754,59 +646,9 @@ export class BrowserBackend {
         continue;
       }
       const now = performance.now();
-      const s = { bytesIn: 0, bytesOut: 0, rtt: null, lost: 0, packets: 0, fps: null, width: null, height: null, framesDecoded: 0, audioSamples: 0, available: null, sentWidth: null, sentHeight: null, sentFps: null, lossOut: 0 };
-      report.forEach((r) => {
-        if (r.type === "inbound-rtp") {
-          s.bytesIn += r.bytesReceived || 0;
-          s.lost += r.packetsLost || 0;
-          s.packets += r.packetsReceived || 0;
-          if (r.kind === "video") {
-            s.fps = r.framesPerSecond ?? s.fps;
-            s.width = r.frameWidth ?? s.width;
-            s.height = r.frameHeight ?? s.height;
-            s.framesDecoded += r.framesDecoded || 0;
-          } else if (r.kind === "audio") {
-            s.audioSamples += r.totalSamplesReceived || 0;
-          }
-        } else if (r.type === "outbound-rtp") {
-          s.bytesOut += r.bytesSent || 0;
-          if (r.kind === "video" && r.frameHeight) {
-            s.sentWidth = r.frameWidth;
-            s.sentHeight = r.frameHeight;
-            s.sentFps = r.framesPerSecond ?? null;
-          }
-        } else if (r.type === "remote-inbound-rtp" && typeof r.fractionLost === "number") {
-          // What the other side reports losing of ours.
-          s.lossOut = Math.max(s.lossOut, r.fractionLost);
-        } else if (r.type === "candidate-pair" && r.nominated && r.state === "succeeded") {
-          if (typeof r.currentRoundTripTime === "number") s.rtt = r.currentRoundTripTime;
-          // Chromium's own congestion control estimate for this link.
-          if (typeof r.availableOutgoingBitrate === "number") s.available = r.availableOutgoingBitrate;
-        }
-      });
-      const prev = peer.stats;
-      const dt = prev ? (now - prev.at) / 1000 : 0;
-      const stat = {
-        type: "stats",
-        id: peer.id,
-        state: peer.pc.connectionState,
-        bitrateIn: prev && dt > 0 ? ((s.bytesIn - prev.bytesIn) * 8) / dt : 0,
-        bitrateOut: prev && dt > 0 ? ((s.bytesOut - prev.bytesOut) * 8) / dt : 0,
-        rtt: s.rtt,
-        loss: s.packets + s.lost > 0 ? s.lost / (s.packets + s.lost) : 0,
-        fps: s.fps,
-        width: s.width,
-        height: s.height,
-        framesDecoded: s.framesDecoded,
-        audioSamples: s.audioSamples,
-        available: s.available,
-        lossOut: s.lossOut,
-        sentWidth: s.sentWidth,
-        sentHeight: s.sentHeight,
-        sentFps: s.sentFps,
-      };
-      peer.stats = { ...s, at: now };
-      this.emit(stat);
+      const totals = readStatsReport(report);
+      this.emit(statsEvent(peer.id, peer.pc.connectionState, totals, peer.stats, now));
+      peer.stats = { ...totals, at: now };
     }
   }
 }
