@@ -7,10 +7,13 @@
 //! when it is full — except pictures, of which only each participant's latest is kept (a
 //! mailbox the compositor empties at each frame): a queue of 720p pictures behind a busy
 //! recorder held ~1.4 MB each (measured: the recording process grew by 44–110 MiB at 720p,
-//! varying with how far behind it fell), and the compositor only ever shows the newest. A busy machine makes the recording's frame rate drop (a frame whose time
-//! has passed is skipped, the previous one lasts longer) rather than the call stutter. A
-//! write that fails (the disk is full) ends the recording with that error and a file that
-//! plays up to it; the call goes on.
+//! varying with how far behind it fell), and the compositor only ever shows the newest.
+//!
+//! A busy machine makes the recording's frame rate drop (a frame whose time has passed is
+//! skipped, the previous one lasts longer) rather than the call stutter; the thread runs at a
+//! lower priority than the call's ([`NICENESS`]). A write that fails (the disk is full) ends
+//! the recording with that error and a file cut back to its last whole fragment, which plays;
+//! the call goes on.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -41,8 +44,8 @@ pub const VIDEO_BPS: u32 = 1_500_000;
 pub const AUDIO_BPS: i32 = 48_000;
 /// A keyframe this often: seeking in the file lands near where asked.
 pub const KEYFRAME_EVERY: Duration = Duration::from_secs(2);
-/// Inputs waiting for the recorder's thread; more are dropped (and counted). Two seconds of
-/// a six-person call's audio (50 frames a second each) and encoded video (30).
+/// Inputs waiting for the recorder's thread; more are dropped (and counted). About a second
+/// of a six-person call's audio (50 frames a second each) and encoded video (30 each).
 pub const INPUT_QUEUE: usize = 512;
 /// One audio packet: 20 ms.
 const PACKET: Duration = Duration::from_millis(20);
