@@ -23,7 +23,6 @@ use confab_signal::protocol::{
     AnswerBody, AppMessage, CandidateBody, Chat, ErrorEvent, FileOffer, IceCandidateInit, JoinRoom,
     OfferBody, SessionDescription, Signal, UserData, event,
 };
-use confab_signal::{Config, Server};
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 use tokio::sync::{Notify, mpsc};
@@ -290,10 +289,7 @@ fn file_offer(id: &str, size: u64) -> AppMessage {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flooding_peer_gets_clear_errors_and_the_call_goes_on_for_everyone_else() {
-    let server = Server::start("127.0.0.1:0".parse().expect("addr"), Config::default())
-        .await
-        .expect("server");
-    let url = format!("http://{}", server.local_addr());
+    let (_server, url) = common::local::server().await;
     let (_alice, alice_log) = join(&url, "alice").await;
     let (carol, carol_log) = join(&url, "carol").await;
     let t0 = Instant::now();

@@ -4,19 +4,14 @@
 //! a moving picture, the other participant's 440 Hz tone audible. And a recorder killed with
 //! SIGKILL leaves a file that plays up to its last second or two.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use confab_media::source::synthetic::dominant_frequency;
 use confab_record::probe;
-use confab_signal::{Config, Server};
-
-fn scratch(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("confab-record-{tag}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("scratch dir");
-    dir
-}
 
 fn join(url: &str, room: &str, name: &str, args: &[&str]) -> Child {
     Command::new(env!("CARGO_BIN_EXE_confab"))
@@ -50,11 +45,8 @@ fn assert_tone(samples: &[i16]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_recorded_call_plays_with_its_picture_and_sound() {
-    let server = Server::start("127.0.0.1:0".parse().expect("addr"), Config::default())
-        .await
-        .expect("server");
-    let url = format!("http://{}", server.local_addr());
-    let dir = scratch("whole");
+    let (server, url) = common::local::server().await;
+    let dir = common::local::scratch("record-whole");
     let file = dir.join("call.mp4");
     let mut alice = join(
         &url,
@@ -134,11 +126,8 @@ async fn a_recorded_call_plays_with_its_picture_and_sound() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_recorder_killed_mid_call_leaves_a_file_that_plays() {
-    let server = Server::start("127.0.0.1:0".parse().expect("addr"), Config::default())
-        .await
-        .expect("server");
-    let url = format!("http://{}", server.local_addr());
-    let dir = scratch("killed");
+    let (server, url) = common::local::server().await;
+    let dir = common::local::scratch("record-killed");
     let file = dir.join("killed.mp4");
     let mut alice = join(
         &url,

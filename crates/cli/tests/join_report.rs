@@ -1,16 +1,13 @@
 //! `confab join` end to end: two processes call each other through a real server over
 //! loopback, and the report of one shows the other's video, audio and glass-to-glass latency.
 
-use std::process::Command;
+mod common;
 
-use confab_signal::{Config, Server};
+use std::process::Command;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_report_carries_frames_and_glass_to_glass_latency() {
-    let server = Server::start("127.0.0.1:0".parse().expect("addr"), Config::default())
-        .await
-        .expect("server");
-    let url = format!("http://{}", server.local_addr());
+    let (server, url) = common::local::server().await;
     let dir = std::env::temp_dir().join(format!("confab-join-report-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("scratch dir");
     let peer = |name: &str, seconds: &str| {

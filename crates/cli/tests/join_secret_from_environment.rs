@@ -1,10 +1,10 @@
 //! A room's secret given in CONFAB_SECRET (where other local users cannot read it, unlike a
 //! command line in `ps`) guards the room exactly as `--secret` does.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Child, ChildStdout, Command, Stdio};
-
-use confab_signal::{Config, Server};
 
 /// `confab join` with `--progress`, the secret only in its environment.
 fn join(url: &str, name: &str, secret: &str) -> (Child, BufReader<ChildStdout>) {
@@ -39,10 +39,7 @@ fn until(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_secret_from_the_environment_guards_the_room() {
-    let server = Server::start("127.0.0.1:0".parse().expect("addr"), Config::default())
-        .await
-        .expect("server");
-    let url = format!("http://{}", server.local_addr());
+    let (server, url) = common::local::server().await;
     tokio::task::spawn_blocking(move || {
         let mut seen = Vec::new();
         let (mut alice, mut alice_out) = join(&url, "alice", "open-sesame");

@@ -5,10 +5,11 @@
 //! between alice's sources and the file (encoders, the network, jitter buffers, decoders, the
 //! recorder's mixer and compositor, the muxer's timestamps) is in the offset.
 
+mod common;
+
 use std::process::Command;
 
 use confab_record::probe;
-use confab_signal::{Config, Server};
 
 /// Sync a viewer does not notice, as the issue asks (ITU-R BT.1359 puts detectability at
 /// 45 ms of audio lead and 125 ms of lag).
@@ -18,12 +19,8 @@ const RECORD_FOR: u64 = 12;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn flashes_and_beeps_stay_together_in_the_file() {
-    let server = Server::start("127.0.0.1:0".parse().expect("addr"), Config::default())
-        .await
-        .expect("server");
-    let url = format!("http://{}", server.local_addr());
-    let dir = std::env::temp_dir().join(format!("confab-record-sync-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("scratch dir");
+    let (server, url) = common::local::server().await;
+    let dir = common::local::scratch("record-sync");
     let file = dir.join("sync.mp4");
     let join = move |name: &str, args: &[&str]| {
         Command::new(env!("CARGO_BIN_EXE_confab"))

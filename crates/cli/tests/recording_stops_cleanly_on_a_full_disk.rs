@@ -7,13 +7,11 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::netns::{BIN, Recorded};
 use confab_record::probe;
-use confab_signal::{Config, Server};
 
 /// The recordings folder's size: a few seconds of a recorded call.
 const DISK: &str = "1m";
@@ -22,20 +20,14 @@ const FULL_WITHIN: Duration = Duration::from_secs(20);
 /// Bob's time in the call: the disk full, then long enough to see the call go on.
 const BOB_STAYS: Duration = Duration::from_secs(32);
 
-fn scratch(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("confab-full-{tag}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("scratch dir");
-    dir
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs root (a tmpfs mounted in a mount namespace): run by scripts/test.sh"]
 async fn a_full_disk_ends_the_recording_not_the_call() {
-    let server = Server::start("127.0.0.1:0".parse().expect("addr"), Config::default())
-        .await
-        .expect("server");
-    let url = format!("http://{}", server.local_addr());
-    let (disk, out) = (scratch("disk"), scratch("out"));
+    let (server, url) = common::local::server().await;
+    let (disk, out) = (
+        common::local::scratch("full-disk"),
+        common::local::scratch("full-out"),
+    );
     let mut alice = Command::new(BIN);
     alice
         .args([
