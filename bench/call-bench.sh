@@ -5,4 +5,4 @@
 #
 #   ./bench/call-bench.sh            RUNS=5 FILE_MB=200 MEASURE_S=10 by default
 set -euo pipefail
-exec "$(dirname "$0")/loopback-bench.sh" call bench/call-bench.mjs
+exec "$(dirname "$0")/release-bench.sh" confab-cli call --loopback node bench/call-bench.mjs

@@ -5,4 +5,4 @@
 #
 #   ./bench/record-bench.sh          RUNS=3 MEASURE_S=10 by default
 set -euo pipefail
-exec "$(dirname "$0")/loopback-bench.sh" record bench/record-bench.mjs
+exec "$(dirname "$0")/release-bench.sh" confab-cli record --loopback node bench/record-bench.mjs
