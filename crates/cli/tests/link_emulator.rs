@@ -16,6 +16,10 @@ use serde_json::Value;
 const MEASURE: Duration = Duration::from_secs(6);
 /// Time for queues and the statistics (1 s windows, RTCP every ~1 s) to reflect a change.
 const SETTLE: Duration = Duration::from_secs(3);
+/// How long the sender's estimate may take to climb from the narrow link's 300 kb/s back
+/// above 500 kb/s once the link clears (measured 6.9 s idle, 8.8 s with both cores busy;
+/// CI once averaged only 398 kb/s over the 9 s after clearing: GCC ramps up without probing).
+const CLIMB_BACK: Duration = Duration::from_secs(40);
 
 /// The `stats` lines `who` printed about participant `of` during the next `MEASURE` after
 /// `SETTLE`.
@@ -90,12 +94,20 @@ fn the_link_emulator_delays_loses_and_narrows_a_real_call() {
         "alice's video after the link cleared",
         video_from("alice"),
     );
+    // The estimator climbs back from the narrow link's rate multiplicatively (GCC: about
+    // 8 % a second without probing), so the time to get back above 500 kb/s depends on the
+    // machine's load: a 9 s window's mean was 398 kb/s once on CI's 2 cores. What must hold
+    // is that it does climb back, within a bound.
+    let climbed = bob.first_after(back, CLIMB_BACK, "alice's video back above 500 kb/s", |v| {
+        v["event"] == "stats" && v["id"] == "alice" && v["bitrate_in_bps"].as_f64() > Some(500e3)
+    });
+    let climb_secs = (climbed - back).as_secs_f64();
     let back_rate = mean(&measure(&bob, "alice"), "bitrate_in_bps");
 
     let stats = link.stats();
     eprintln!(
         "clear: rtt {clear_rtt:.1} ms, {:.0} kb/s in; delay 100 ms each way: rtt {delayed_rtt:.1} ms; \
-         10 % loss down: {:.1} % dropped, receiver measured {:.1} % (clear: {:.2} %); 300 kbit/s down: {:.0} kb/s in; cleared: {:.0} kb/s in; \
+         10 % loss down: {:.1} % dropped, receiver measured {:.1} % (clear: {:.2} %); 300 kbit/s down: {:.0} kb/s in; cleared: above 500 kb/s after {climb_secs:.1} s, then {:.0} kb/s in; \
          emulator {stats}",
         clear_rate / 1e3,
         dropped * 100.0,
@@ -128,7 +140,10 @@ fn the_link_emulator_delays_loses_and_narrows_a_real_call() {
         narrow_rate < 330e3 && narrow_rate > 100e3,
         "through 300 kbit/s: {narrow_rate} b/s"
     );
-    assert!(back_rate > 500e3, "after the link cleared: {back_rate} b/s");
+    assert!(
+        back_rate > narrow_rate * 1.5,
+        "after the link cleared: {back_rate} b/s (narrow: {narrow_rate} b/s)"
+    );
     for direction in ["up", "down"] {
         assert_eq!(stats[direction]["send_errors"], 0, "{stats}");
         assert_eq!(stats[direction]["overflowed"], 0, "{stats}");
