@@ -7,6 +7,7 @@
 //!
 //! The server knows nothing of WebRTC: SDP and ICE payloads are relayed as opaque JSON.
 
+mod events;
 pub mod limits;
 pub mod metrics;
 pub use confab_protocol as protocol;

@@ -5,13 +5,10 @@
 //! order they were sent (socketioxide's own async handlers are spawned as separate tasks and
 //! may overtake each other: an ICE candidate must never arrive before its offer).
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Instant, SystemTime};
+use std::time::Instant;
 
-use serde::{Deserialize, Deserializer, Serialize};
-use serde_json::value::RawValue;
 use socketioxide::adapter::LocalAdapter;
 use socketioxide::extract::SocketRef;
 use socketioxide::handler::{MessageHandler, Value};
@@ -19,9 +16,10 @@ use socketioxide::socket::DisconnectReason;
 use socketioxide::socket::{Sid, Socket};
 
 use crate::Config;
-use crate::limits::{TokenBucket, is_valid_id};
+use crate::events::{self, Command, JoinRequest, Refused, RelayRequest};
+use crate::limits::TokenBucket;
 use crate::metrics::Metrics;
-use crate::protocol::{ErrorCode, ErrorEvent, JoinOptions, RoomsResponse, event};
+use crate::protocol::{ErrorEvent, RoomsResponse, event};
 use crate::rooms::{Credentials, Notice, Peer, Rejection, Rooms};
 
 impl Peer for SocketRef {
@@ -209,18 +207,9 @@ impl Hub {
 
     /// Entry point for every event a socket sends.
     fn on_event(&self, socket: &SocketRef, value: &Value) {
-        let raw = match value {
-            Value::Str(data, bins) if bins.as_ref().is_none_or(|b| b.is_empty()) => data.as_str(),
-            _ => {
-                return self.reject(
-                    socket,
-                    Rejection::new(
-                        ErrorCode::BinaryNotSupported,
-                        "binary attachments are not accepted",
-                    ),
-                    None,
-                );
-            }
+        let raw = match events::text(value) {
+            Ok(raw) => raw,
+            Err(rejection) => return self.reject(socket, rejection, None),
         };
         let allowed = self
             .lock()
@@ -228,95 +217,32 @@ impl Hub {
             .get_mut(&socket.id)
             .is_some_and(|b| b.try_take(Instant::now()));
         if !allowed {
-            return self.reject(
-                socket,
-                Rejection::new(ErrorCode::RateLimited, "too many events; slow down"),
-                None,
-            );
+            return self.reject(socket, events::rate_limited(), None);
         }
-        if raw.len() > self.config.max_payload {
-            return self.reject(
-                socket,
-                Rejection::new(
-                    ErrorCode::PayloadTooLarge,
-                    format!(
-                        "event of {} bytes exceeds the limit of {} bytes",
-                        raw.len(),
-                        self.config.max_payload
-                    ),
-                ),
-                None,
-            );
+        if let Err(rejection) = events::check_size(raw, self.config.max_payload) {
+            return self.reject(socket, rejection, None);
         }
-        // socketioxide has parsed the packet as an array whose first element is a string event
-        // name, so this only fails on data it has already accepted as JSON.
-        let args: Vec<&RawValue> = match serde_json::from_str(raw) {
-            Ok(args) => args,
-            Err(e) => {
-                return self.reject(
-                    socket,
-                    Rejection::new(ErrorCode::InvalidPayload, format!("not JSON: {e}")),
-                    None,
-                );
-            }
-        };
-        let name: Cow<'_, str> = match args.first().map(|a| serde_json::from_str(a.get())) {
-            Some(Ok(name)) => name,
-            _ => {
-                return self.reject(
-                    socket,
-                    Rejection::new(ErrorCode::InvalidPayload, "missing event name"),
-                    None,
-                );
-            }
-        };
-        let result = match name.as_ref() {
-            event::JOIN_ROOM => self.join(socket, &args[1..]),
-            event::LEAVE_ROOM => {
+        let result = match events::parse(raw) {
+            Ok(Command::Join(request)) => self.join(socket, request),
+            Ok(Command::Leave) => {
                 self.leave(socket);
                 Ok(())
             }
-            event::OFFER | event::ANSWER | event::ICE_CANDIDATE | event::DATA_CHANNEL_MESSAGE => {
-                self.relay(socket, &name, &args[1..])
-            }
-            other => Err(Rejection::new(
-                ErrorCode::UnknownEvent,
-                format!("unknown event {:?}", truncate(other, 64)),
-            )),
+            Ok(Command::Relay(request)) => self.relay(socket, &request),
+            Err(refused) => Err(refused),
         };
-        if let Err(rejection) = result {
-            self.reject(socket, rejection, Some(truncate(&name, 64)));
+        if let Err(refused) = result {
+            self.reject(socket, refused.rejection, refused.event.as_deref());
         }
     }
 
-    fn join(&self, socket: &SocketRef, args: &[&RawValue]) -> Result<(), Rejection> {
-        let [room_id, user_id, rest @ ..] = args else {
-            return Err(invalid(
-                "join-room takes (roomId, userId, userData[, {secret}])",
-            ));
-        };
-        let room_id = parse_id(room_id, "roomId")?;
-        let user_id = parse_id(user_id, "userId")?;
-        let user_data = match rest.first() {
-            None => serde_json::json!({}),
-            Some(raw) => match serde_json::from_str::<serde_json::Value>(raw.get()) {
-                Ok(serde_json::Value::Null) => serde_json::json!({}),
-                Ok(v @ serde_json::Value::Object(_)) => v,
-                _ => return Err(invalid("userData must be an object")),
-            },
-        };
-        let options: JoinOptions = match rest.get(1) {
-            None => JoinOptions::default(),
-            Some(raw) if raw.get() == "null" => JoinOptions::default(),
-            Some(raw) => serde_json::from_str(raw.get())
-                .map_err(|_| invalid("the fourth argument must be {secret: string}"))?,
-        };
-        if let Some(secret) = &options.secret
-            && (secret.is_empty() || secret.len() > 256)
-        {
-            return Err(invalid("a secret is 1 to 256 bytes"));
-        }
-
+    fn join(&self, socket: &SocketRef, request: JoinRequest) -> Result<(), Refused> {
+        let JoinRequest {
+            room_id,
+            user_id,
+            user_data,
+            options,
+        } = request;
         let peer = socket.clone();
         {
             let mut st = self.lock();
@@ -324,9 +250,10 @@ impl Hub {
                 secret: options.secret.as_deref(),
                 resume_token: options.resume_token.as_deref(),
             };
-            let notices =
-                st.rooms
-                    .admit(socket.id, peer, &room_id, &user_id, user_data, credentials)?;
+            let notices = st
+                .rooms
+                .admit(socket.id, peer, &room_id, &user_id, user_data, credentials)
+                .map_err(|r| Refused::named(r, event::JOIN_ROOM))?;
             self.update_gauges(&st);
             self.deliver(notices);
         }
@@ -341,55 +268,14 @@ impl Hub {
         self.deliver(notices);
     }
 
-    fn relay(&self, socket: &Socket, name: &str, args: &[&RawValue]) -> Result<(), Rejection> {
-        let Some(payload) = args.first() else {
-            return Err(invalid(format!("{name} needs a payload object")));
-        };
-        let input: RelayIn<'_> = serde_json::from_str(payload.get())
-            .map_err(|e| invalid(format!("{name} payload: {e}")))?;
-        for (field, id) in [("roomId", &input.room_id), ("to", &input.to)] {
-            if let Some(id) = id
-                && !is_valid_id(id)
-            {
-                return Err(Rejection::new(
-                    ErrorCode::InvalidId,
-                    format!("{field} must be 1-64 characters of A-Z a-z 0-9 . _ -"),
-                ));
-            }
-        }
-        let (body_field, body) = match name {
-            event::OFFER => ("offer", checked_description(input.offer, "offer")?),
-            event::ANSWER => ("answer", checked_description(input.answer, "answer")?),
-            event::ICE_CANDIDATE => match input.candidate {
-                Some(c) if c.get() == "null" || c.get().starts_with('{') => ("candidate", c),
-                _ => return Err(invalid("candidate must be an object or null")),
-            },
-            _ => match input.message {
-                Some(m) if m.get() != "null" => ("message", m),
-                _ => return Err(invalid("message is missing")),
-            },
-        };
-        let is_chat = name == event::DATA_CHANNEL_MESSAGE;
-
+    fn relay(&self, socket: &Socket, request: &RelayRequest<'_>) -> Result<(), Refused> {
+        let name = request.name;
         let st = self.lock();
         let route = st
             .rooms
-            .route(socket.id, input.room_id.as_deref(), input.to.as_deref())?;
-        let out = Relayed {
-            room_id: route.room_id,
-            from: route.from,
-            to: input.to.as_deref(),
-            offer: (body_field == "offer").then_some(body),
-            answer: (body_field == "answer").then_some(body),
-            candidate: (body_field == "candidate").then_some(body),
-            message: (body_field == "message").then_some(body),
-            kind: if is_chat { input.kind } else { None },
-            timestamp: is_chat
-                .then(|| humantime::format_rfc3339_millis(SystemTime::now()).to_string()),
-        };
-        // Serialised once, then copied to each recipient.
-        let encoded = serde_json::value::to_raw_value(&out)
-            .expect("a struct of strings and JSON values always serialises");
+            .route(socket.id, request.room_id.as_deref(), request.to.as_deref())
+            .map_err(|r| Refused::named(r, name))?;
+        let encoded = request.encode(route.room_id, route.from);
         let recipients: Vec<SocketRef> = route.recipients.into_iter().cloned().collect();
         drop(st);
 
@@ -405,106 +291,10 @@ impl Hub {
         }
         self.metrics.relayed(name, delivered);
         tracing::trace!(sid = %socket.id, event = name, delivered, "relayed");
-        match input.to.as_deref() {
-            // Addressed to one participant whose connection is gone (held for its return): the
-            // sender learns at once that no answer will come, instead of waiting for one.
-            Some(to) if delivered == 0 => Err(Rejection {
-                to: Some(to.to_owned()),
-                ..Rejection::new(
-                    ErrorCode::RecipientUnreachable,
-                    format!("{to} is not connected right now; {name} was not delivered"),
-                )
-            }),
+        match request.to.as_deref() {
+            Some(to) if delivered == 0 => Err(Refused::named(request.unreachable(to), name)),
             _ => Ok(()),
         }
-    }
-}
-
-/// The fields the server reads from a relayed payload. Anything else is dropped, including a
-/// client-supplied `from`: the server stamps the sender's joined id.
-#[derive(Deserialize)]
-struct RelayIn<'a> {
-    #[serde(default, rename = "roomId", borrow)]
-    room_id: Option<Cow<'a, str>>,
-    #[serde(default, borrow)]
-    to: Option<Cow<'a, str>>,
-    #[serde(default, borrow, deserialize_with = "present")]
-    offer: Option<&'a RawValue>,
-    #[serde(default, borrow, deserialize_with = "present")]
-    answer: Option<&'a RawValue>,
-    #[serde(default, borrow, deserialize_with = "present")]
-    candidate: Option<&'a RawValue>,
-    #[serde(default, borrow, deserialize_with = "present")]
-    message: Option<&'a RawValue>,
-    #[serde(default, rename = "type", borrow, deserialize_with = "present")]
-    kind: Option<&'a RawValue>,
-}
-
-/// Keeps a present `null` as `Some("null")`, unlike `Option`'s own impl; absence stays `None`
-/// through `#[serde(default)]`.
-fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<&'de RawValue>, D::Error> {
-    <&RawValue>::deserialize(d).map(Some)
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Relayed<'a> {
-    room_id: &'a str,
-    from: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    to: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    offer: Option<&'a RawValue>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    answer: Option<&'a RawValue>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    candidate: Option<&'a RawValue>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    message: Option<&'a RawValue>,
-    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
-    kind: Option<&'a RawValue>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    timestamp: Option<String>,
-}
-
-fn checked_description<'a>(
-    raw: Option<&'a RawValue>,
-    field: &str,
-) -> Result<&'a RawValue, Rejection> {
-    #[derive(Deserialize)]
-    struct Shape<'a> {
-        #[serde(rename = "type", borrow)]
-        _kind: Cow<'a, str>,
-        #[serde(rename = "sdp", borrow)]
-        _sdp: Cow<'a, str>,
-    }
-    let raw = raw.ok_or_else(|| invalid(format!("{field} is missing")))?;
-    serde_json::from_str::<Shape<'_>>(raw.get())
-        .map_err(|_| invalid(format!("{field} must be {{type: string, sdp: string}}")))?;
-    Ok(raw)
-}
-
-fn parse_id(raw: &RawValue, what: &str) -> Result<String, Rejection> {
-    let id: String =
-        serde_json::from_str(raw.get()).map_err(|_| invalid(format!("{what} must be a string")))?;
-    if !is_valid_id(&id) {
-        return Err(Rejection::new(
-            ErrorCode::InvalidId,
-            format!("{what} must be 1-64 characters of A-Z a-z 0-9 . _ -"),
-        ));
-    }
-    Ok(id)
-}
-
-fn invalid(message: impl Into<String>) -> Rejection {
-    Rejection::new(ErrorCode::InvalidPayload, message)
-}
-
-/// Cuts hostile event names before they are echoed back or logged.
-fn truncate(s: &str, max: usize) -> &str {
-    match s.char_indices().nth(max) {
-        Some((i, _)) => &s[..i],
-        None => s,
     }
 }
 
