@@ -406,5 +406,8 @@ fn room_state<K: Eq, P>(room: &mut Room<K, P>, except: K) -> RoomState {
     }
 }
 
+mod snapshot;
 #[cfg(test)]
 mod tests;
+
+pub use snapshot::{MemberSnapshot, RoomSnapshot};
