@@ -17,7 +17,8 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 # device tests; libasound2-dev for cpal; libwebrtc-audio-processing-dev for echo cancellation;
 # Xvfb and x11-utils (xmessage) for screen capture; coturn (turnserver) for relay-only calls;
 # nftables (nft) for the blackouts of the network-namespace tests, ethtool to turn off the
-# offloads of the veths `confab netem` forwards between.
+# offloads of the veths `confab netem` forwards between; redis-server (7.0: RESP3, sharded
+# pub/sub) for the multi-node tests, each of which starts its own on loopback.
 # The desktop app's tests: webkit2gtk-driver (WebDriver), gstreamer1.0-libav (H.264 for
 # WebCodecs), xclip (reads the X clipboard the invite link is copied to), dunst and
 # dbus-daemon (a real notification server on the test's own session bus), xdotool (moves the
@@ -33,7 +34,7 @@ APT_PACKAGES=(
   libasound2-dev pulseaudio pulseaudio-utils libasound2-plugins libwebrtc-audio-processing-dev
   xvfb x11-utils xauth webkit2gtk-driver imagemagick gstreamer1.0-libav xclip
   dunst dbus-daemon xdotool ffmpeg
-  dpkg-dev desktop-file-utils coturn nftables ethtool
+  dpkg-dev desktop-file-utils coturn nftables ethtool redis-server
 )
 command -v node >/dev/null 2>&1 || APT_PACKAGES+=(nodejs npm)
 

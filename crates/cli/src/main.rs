@@ -67,6 +67,11 @@ struct ServeArgs {
     /// to the UI directory, installed by the set-up script).
     #[arg(long, env = "CONFAB_SOCKETIO_CLIENT_DIR")]
     socketio_client_dir: Option<PathBuf>,
+    /// Share rooms with other `confab serve` nodes through this Redis (7 or later), e.g.
+    /// `redis://127.0.0.1:6379`. Without it this server is a node of its own. See
+    /// docs/cluster.md.
+    #[arg(long, env = "CONFAB_REDIS")]
+    redis: Option<String>,
 }
 
 /// What is logged unless CONFAB_LOG says otherwise. webrtc-rs's packet handler warns for
@@ -131,6 +136,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         rate_limit_burst: args.rate_burst,
         ui_dir: Some(ui_dir),
         socketio_client_dir: Some(socketio_client_dir),
+        redis: args.redis,
     };
     // A page that loads and then fails ("io is not defined") is worse than no server.
     if let Some(problem) = config.guest_page_problem() {

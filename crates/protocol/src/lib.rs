@@ -169,11 +169,14 @@ pub enum ErrorCode {
     /// its resume token): the event was not delivered, and the sender should not wait for a
     /// reply to it.
     RecipientUnreachable,
+    /// The server could not reach the state it shares with other servers (a cluster node
+    /// without Redis): nothing was done, and the event may be sent again.
+    ServerUnavailable,
 }
 
 impl ErrorCode {
     /// Every code, in declaration order: the label values of the rejection metric.
-    pub const ALL: [ErrorCode; 12] = [
+    pub const ALL: [ErrorCode; 13] = [
         ErrorCode::InvalidPayload,
         ErrorCode::PayloadTooLarge,
         ErrorCode::InvalidId,
@@ -186,6 +189,7 @@ impl ErrorCode {
         ErrorCode::UnknownEvent,
         ErrorCode::BinaryNotSupported,
         ErrorCode::RecipientUnreachable,
+        ErrorCode::ServerUnavailable,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -202,6 +206,7 @@ impl ErrorCode {
             ErrorCode::UnknownEvent => "unknown-event",
             ErrorCode::BinaryNotSupported => "binary-not-supported",
             ErrorCode::RecipientUnreachable => "recipient-unreachable",
+            ErrorCode::ServerUnavailable => "server-unavailable",
         }
     }
 }

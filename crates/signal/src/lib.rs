@@ -7,6 +7,7 @@
 //!
 //! The server knows nothing of WebRTC: SDP and ICE payloads are relayed as opaque JSON.
 
+pub mod cluster;
 mod events;
 pub mod limits;
 pub mod metrics;
@@ -70,6 +71,9 @@ pub struct Config {
     /// The directory holding `socket.io.min.js` from npm's `socket.io-client/dist`, served at
     /// `/vendor/socket.io.min.js`.
     pub socketio_client_dir: Option<PathBuf>,
+    /// A Redis URL: this server is then one node of a cluster sharing rooms through it
+    /// ([`cluster`]). `None`: one node holding its rooms in memory.
+    pub redis: Option<String>,
 }
 
 impl Default for Config {
@@ -81,6 +85,7 @@ impl Default for Config {
             rate_limit_burst: DEFAULT_RATE_LIMIT_BURST,
             ui_dir: None,
             socketio_client_dir: None,
+            redis: None,
         }
     }
 }
@@ -125,14 +130,13 @@ pub const UI_ICONS: &str = "icons.js";
 /// The browser client's file name in npm's `socket.io-client/dist`.
 pub const SOCKETIO_CLIENT: &str = "socket.io.min.js";
 
-/// Builds the HTTP application: Socket.IO at `/socket.io/`, `/api/rooms`, `/healthz`,
-/// `/metrics`, and the UI.
-pub fn app(config: Config) -> (Router, SocketIo, Arc<Hub>) {
+/// socketioxide's settings for a signalling server, single node or cluster.
+fn socket_io_builder(config: &Config) -> socketioxide::SocketIoBuilder {
     // The transport limit sits well above the application limit so an oversized event still
     // reaches the hub and earns a clear `payload-too-large` error; only far larger frames
     // are cut off by the transport (which closes that one connection).
     let transport_limit = config.max_payload.saturating_mul(4).max(256 * 1024);
-    let (layer, io) = SocketIo::builder()
+    SocketIo::builder()
         .max_payload(transport_limit as u64)
         .ws_max_message_size(transport_limit)
         .ws_max_frame_size(transport_limit)
@@ -145,7 +149,31 @@ pub fn app(config: Config) -> (Router, SocketIo, Arc<Hub>) {
         // relays when seven peers each send a renegotiation burst; this holds a full room's
         // worth of rate-limit bursts.
         .max_buffer_size(config.room_capacity.max(1) * config.rate_limit_burst.ceil() as usize)
-        .build_layer();
+}
+
+/// The routes every server has besides its hub's: `/healthz`, the guests' Socket.IO client
+/// and the UI.
+fn static_routes<S: Clone + Send + Sync + 'static>(
+    mut router: Router<S>,
+    config: &Config,
+) -> Router<S> {
+    router = router.route("/healthz", get(|| async { "ok\n" }));
+    if let Some(dir) = &config.socketio_client_dir {
+        router = router.route_service(
+            "/vendor/socket.io.min.js",
+            ServeFile::new(dir.join(SOCKETIO_CLIENT)),
+        );
+    }
+    if let Some(dir) = &config.ui_dir {
+        router = router.fallback_service(ServeDir::new(dir));
+    }
+    router
+}
+
+/// Builds the HTTP application: Socket.IO at `/socket.io/`, `/api/rooms`, `/healthz`,
+/// `/metrics`, and the UI.
+pub fn app(config: Config) -> (Router, SocketIo, Arc<Hub>) {
+    let (layer, io) = socket_io_builder(&config).build_layer();
     let hub = Arc::new(Hub::new(config.clone()));
     {
         // Handlers are installed in a connect *middleware*: socketioxide awaits middleware
@@ -169,19 +197,10 @@ pub fn app(config: Config) -> (Router, SocketIo, Arc<Hub>) {
         );
     }
 
-    let mut router = Router::new()
-        .route("/healthz", get(|| async { "ok\n" }))
+    let router = Router::new()
         .route("/metrics", get(metrics))
         .route("/api/rooms", get(rooms));
-    if let Some(dir) = &config.socketio_client_dir {
-        router = router.route_service(
-            "/vendor/socket.io.min.js",
-            ServeFile::new(dir.join(SOCKETIO_CLIENT)),
-        );
-    }
-    if let Some(dir) = &config.ui_dir {
-        router = router.fallback_service(ServeDir::new(dir));
-    }
+    let router = static_routes(router, &config);
     let router = router
         .with_state(hub.clone())
         .layer(layer)
@@ -195,7 +214,9 @@ pub fn app(config: Config) -> (Router, SocketIo, Arc<Hub>) {
 /// and socketioxide keeps every socket's request parts for the socket's lifetime, which pinned
 /// that whole buffer to each connection: ~16 KiB of a ~26 KiB per-connection footprint
 /// (measured with massif, BENCHMARKS.md). A few hundred bytes copied once per request free it.
-async fn detach_from_read_buffer(mut req: axum::extract::Request) -> axum::extract::Request {
+pub(crate) async fn detach_from_read_buffer(
+    mut req: axum::extract::Request,
+) -> axum::extract::Request {
     let mut headers = http::HeaderMap::with_capacity(req.headers().len());
     for (name, value) in req.headers() {
         // Re-parsing bytes that hyper already validated cannot fail.
@@ -237,12 +258,13 @@ pub struct Server {
     addr: SocketAddr,
     stop: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
-    hub: Arc<Hub>,
 }
 
 impl Server {
-    /// Binds `addr` (port 0 picks a free port) and serves in a background task. Refuses a
-    /// `config` whose guest page could not work ([`Config::guest_page_problem`]).
+    /// Binds `addr` (port 0 picks a free port) and serves in a background task: one node, or
+    /// with [`Config::redis`] a cluster node (which first connects to Redis, and fails to
+    /// start without it). Refuses a `config` whose guest page could not work
+    /// ([`Config::guest_page_problem`]).
     pub async fn start(addr: SocketAddr, config: Config) -> std::io::Result<Self> {
         if let Some(problem) = config.guest_page_problem() {
             return Err(std::io::Error::new(std::io::ErrorKind::NotFound, problem));
@@ -250,24 +272,32 @@ impl Server {
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let (router, io, hub) = app(config);
-        let task = tokio::spawn(serve(listener, router, io, hub.clone(), async move {
+        let stopped = async move {
             let _ = stopped.await;
-        }));
-        Ok(Self {
-            addr,
-            stop,
-            task,
-            hub,
-        })
+        };
+        let task = match config.redis.clone() {
+            None => {
+                let (router, io, hub) = app(config);
+                tokio::spawn(serve(listener, router, stopped, async move {
+                    hub.begin_shutdown();
+                    io.close().await;
+                }))
+            }
+            Some(url) => {
+                let (router, io, hub) = cluster::app(config, &url)
+                    .await
+                    .map_err(std::io::Error::other)?;
+                tokio::spawn(serve(listener, router, stopped, async move {
+                    hub.begin_shutdown();
+                    io.close().await;
+                }))
+            }
+        };
+        Ok(Self { addr, stop, task })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
-    }
-
-    pub fn hub(&self) -> &Arc<Hub> {
-        &self.hub
     }
 
     /// Disconnects every socket and waits for the server to finish.
@@ -279,16 +309,15 @@ impl Server {
     }
 }
 
-/// Serves until `shutdown` resolves, then closes every Socket.IO session and lets in-flight
-/// HTTP requests finish. The rooms are *not* told that anyone left: the participants did not
-/// leave, the server did, and their calls go on over their peer connections while their
-/// clients reconnect to the server's successor and rejoin.
+/// Serves until `shutdown` resolves, then runs `close` (which closes every Socket.IO session)
+/// and lets in-flight HTTP requests finish. The rooms are *not* told that anyone left: the
+/// participants did not leave, the server did, and their calls go on over their peer
+/// connections while their clients reconnect to the server's successor and rejoin.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
-    io: SocketIo,
-    hub: Arc<Hub>,
     shutdown: impl Future<Output = ()> + Send + 'static,
+    close: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     // Nagle off, as on the client side: relayed candidates otherwise wait ~40 ms for the ACK of
     // the offer before them (measured in a join; see crates/sio).
@@ -301,8 +330,7 @@ pub async fn serve(
         .with_graceful_shutdown(async move {
             shutdown.await;
             tracing::info!("shutting down: closing every session");
-            hub.begin_shutdown();
-            io.close().await;
+            close.await;
         })
         .await
 }

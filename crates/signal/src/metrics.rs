@@ -32,6 +32,15 @@ pub struct Metrics {
     rejected: Vec<Counter>,
     /// Deliveries dropped because a recipient's send buffer was full or it had just closed.
     pub dropped: Counter,
+    /// On a cluster node: the whole cluster's counts, read from Redis at each scrape.
+    pub cluster: Option<ClusterGauges>,
+}
+
+/// What a cluster node reports about the whole cluster (`rooms`, `participants` and `sockets`
+/// are then this node's own).
+pub struct ClusterGauges {
+    pub rooms: Gauge,
+    pub participants: Gauge,
 }
 
 impl Metrics {
@@ -89,7 +98,30 @@ impl Metrics {
             relayed,
             rejected,
             dropped,
+            cluster: None,
         }
+    }
+
+    /// A cluster node's metrics: the cluster's rooms and participants besides the node's.
+    pub fn for_cluster() -> Self {
+        let mut metrics = Self::new();
+        let rooms = Gauge::default();
+        let participants = Gauge::default();
+        metrics.registry.register(
+            "cluster_rooms",
+            "Rooms with at least one participant on any node of the cluster",
+            rooms.clone(),
+        );
+        metrics.registry.register(
+            "cluster_participants",
+            "Participants joined to a room on any node of the cluster",
+            participants.clone(),
+        );
+        metrics.cluster = Some(ClusterGauges {
+            rooms,
+            participants,
+        });
+        metrics
     }
 
     pub fn relayed(&self, event: &str, deliveries: u64) {
