@@ -44,6 +44,8 @@ type Handlers = Arc<RwLock<HashMap<String, mpsc::Sender<ChanItem>>>>;
 pub struct ManagedDriver {
     handlers: Handlers,
     conn: ConnectionManager,
+    /// Shared by every clone: [`ManagedDriver::is_unused`] counts them.
+    clones: Arc<()>,
 }
 
 impl ManagedDriver {
@@ -58,7 +60,11 @@ impl ManagedDriver {
             })
             .set_automatic_resubscription();
         let conn = ConnectionManager::new_with_config(client, config).await?;
-        Ok(Self { handlers, conn })
+        Ok(Self {
+            handlers,
+            conn,
+            clones: Arc::new(()),
+        })
     }
 }
 
@@ -86,6 +92,27 @@ fn deliver(push: PushInfo, handlers: &Handlers) {
         tracing::warn!("cluster: pub/sub message dropped: {e}");
     }
 }
+
+impl ManagedDriver {
+    /// True when this is the last handle (the server that used the others has stopped).
+    pub fn is_unused(&self) -> bool {
+        Arc::strong_count(&self.clones) == 1
+    }
+
+    /// Sends a PING on the subscribing connection. The manager reconnects (and subscribes
+    /// again) only when a command fails or finds the connection gone; a node that publishes
+    /// nothing would otherwise stay deaf after Redis restarts until its own first event. Run
+    /// every [`LISTEN_CHECK`] by the node.
+    pub async fn ping(&self) -> redis::RedisResult<()> {
+        redis::cmd("PING")
+            .query_async::<()>(&mut self.conn.clone())
+            .await
+    }
+}
+
+/// How often a node checks that its subscribing connection is up: after Redis comes back,
+/// a node hears published events again within about this (plus reconnection).
+pub const LISTEN_CHECK: Duration = Duration::from_millis(500);
 
 impl Driver for ManagedDriver {
     type Error = redis::RedisError;

@@ -23,7 +23,7 @@ use socketioxide::socket::{DisconnectReason, Sid, Socket};
 use tokio::sync::mpsc;
 
 use super::ClusterAdapter;
-use super::store::{Change, NodeId, Remote, Store, Stored};
+use super::store::{Change, NodeId, Remote, Store, Stored, retried};
 use crate::Config;
 use crate::events::{self, Command, JoinRequest, Refused, RelayRequest};
 use crate::limits::TokenBucket;
@@ -240,7 +240,7 @@ impl ClusterHub {
         &self,
         room_ids: &[&str],
     ) -> Result<(Vec<Stored>, Rooms<Sid, Remote>), redis::RedisError> {
-        let stored = self.store.read(room_ids).await?;
+        let stored = retried(|| self.store.read(room_ids)).await?;
         let mut snapshots: Vec<Option<Snapshot>> = Vec::with_capacity(stored.len());
         for (id, json) in room_ids.iter().zip(&stored) {
             let snapshot = match json {
@@ -311,9 +311,7 @@ impl ClusterHub {
                     write,
                 })
                 .collect();
-            if self
-                .store
-                .replace(&changes)
+            if retried(|| self.store.replace(&changes))
                 .await
                 .map_err(|e| unavailable(&e))?
             {

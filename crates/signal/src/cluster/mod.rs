@@ -96,6 +96,7 @@ pub async fn app(
     let node = store::NodeId::random();
     let store = store::Store::new(conn, node);
     store.refresh().await.map_err(connect)?;
+    tokio::spawn(keep_listening(driver.clone(), store.clone()));
 
     let adapter = RedisAdapterCtr::new_with_driver(
         driver,
@@ -145,6 +146,34 @@ pub async fn app(
             crate::detach_from_read_buffer,
         ));
     Ok((router, io, hub))
+}
+
+/// Pings the subscribing connection every [`driver::LISTEN_CHECK`] so that it reconnects
+/// and subscribes again as soon as Redis is back (see [`ManagedDriver::ping`]), and the
+/// store's connection likewise. Ends with the adapter (the last other handle on the driver).
+async fn keep_listening(driver: ManagedDriver, store: store::Store) {
+    let mut tick = tokio::time::interval(driver::LISTEN_CHECK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut down = false;
+    loop {
+        tick.tick().await;
+        if driver.is_unused() {
+            return;
+        }
+        let _ = store.ping().await;
+        match driver.ping().await {
+            Ok(()) if down => {
+                tracing::info!("cluster: Redis is back; listening again");
+                down = false;
+            }
+            Ok(()) => {}
+            Err(e) if !down => {
+                tracing::warn!("cluster: lost Redis: {e}");
+                down = true;
+            }
+            Err(_) => {}
+        }
+    }
 }
 
 /// Refreshes this node's liveness and sweeps dead nodes, every [`SWEEP_INTERVAL`], until the

@@ -13,11 +13,30 @@
 //! otherwise it reads again. Nodes never lock a room, so a node dying mid-event blocks nobody.
 
 use std::collections::HashSet;
+use std::future::Future;
 use std::time::Duration;
 
 use redis::aio::ConnectionManager;
 use redis::{AsyncCommands, Script};
 use socketioxide::socket::Sid;
+
+/// After a command fails because its connection was gone, it is tried once more this much
+/// later: redis-rs's manager reconnects in the background after such a failure, so the first
+/// event after Redis comes back would otherwise fail although Redis is there.
+const RETRY_AFTER: Duration = Duration::from_millis(200);
+
+/// Runs `op`, and once more after [`RETRY_AFTER`] if it failed for want of a connection.
+pub async fn retried<T, F: Future<Output = redis::RedisResult<T>>>(
+    mut op: impl FnMut() -> F,
+) -> redis::RedisResult<T> {
+    match op().await {
+        Err(e) if e.is_io_error() || e.is_connection_dropped() || e.is_connection_refusal() => {
+            tokio::time::sleep(RETRY_AFTER).await;
+            op().await
+        }
+        other => other,
+    }
+}
 
 /// Namespace of every key the cluster writes.
 pub const PREFIX: &str = "confab:";
@@ -120,6 +139,13 @@ impl Store {
         }
         let done: i64 = invocation.invoke_async(&mut self.conn.clone()).await?;
         Ok(done == 1)
+    }
+
+    /// Keeps the connection up (see `super::keep_listening`).
+    pub async fn ping(&self) -> redis::RedisResult<()> {
+        redis::cmd("PING")
+            .query_async::<()>(&mut self.conn.clone())
+            .await
     }
 
     /// Every room id.
