@@ -1,0 +1,79 @@
+// Calls across a cluster (a real Redis, three `confab serve --redis` nodes on loopback): two
+// `confab join` peers on different nodes complete a call — each decodes the other's video,
+// hears its tone, gets its chat and its file byte for byte — and a three-person call with
+// one participant on each node forms its whole mesh.
+
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { createHash, randomBytes } from "node:crypto";
+import { readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { startRedis, startNodes } from "./lib/cluster.mjs";
+import { rustPeer, tempDir } from "./lib/harness.mjs";
+
+let redis;
+let nodes = [];
+const dir = tempDir("confab-cluster-calls-");
+const sha256 = (data) => createHash("sha256").update(data).digest("hex");
+
+before(async () => {
+  redis = await startRedis();
+  nodes = await startNodes(redis, 3);
+});
+after(async () => {
+  for (const n of nodes) await n.stop();
+  await redis?.stop();
+});
+
+const MEDIA = ["--synthetic-video", "--synthetic-audio"];
+
+test("two peers on different nodes: video, sound, chat and a file both ways", async () => {
+  const files = {};
+  const peers = {};
+  for (const [i, name] of [[0, "alice"], [1, "bob"]]) {
+    files[name] = randomBytes(1024 * 1024 + i * 7);
+    writeFileSync(path.join(dir, `${name}.bin`), files[name]);
+    peers[name] = rustPeer({
+      server: nodes[i],
+      room: "across",
+      name,
+      dir,
+      args: [...MEDIA, "--chat", `hi from ${name}`, "--send-file", path.join(dir, `${name}.bin`),
+        "--accept-files", "--download-dir", path.join(dir, `${name}-downloads`)],
+    });
+    await peers[name].waitFor((e) => e.event === "joined", `${name} in the room`);
+  }
+  for (const [me, other] of [["alice", "bob"], ["bob", "alice"]]) {
+    await peers[me].waitFor((e) => e.event === "video" && e.from === other && e.frames >= 60, `60 frames from ${other}`);
+    await peers[me].waitFor((e) => e.event === "chat" && e.from === other, `chat from ${other}`);
+    await peers[me].waitFor((e) => e.event === "transfer" && e.direction === "received" && e.status === "done", `${other}'s file`, 60000);
+  }
+  const reports = { alice: await peers.alice.stop(), bob: await peers.bob.stop() };
+  for (const [me, other] of [["alice", "bob"], ["bob", "alice"]]) {
+    const seen = reports[me].participants[other];
+    assert.ok(seen.video_frames_decoded >= 60, `${me} decoded ${seen.video_frames_decoded} frames from ${other}`);
+    assert.ok(seen.audio_frames_audible >= 50, `${me} heard ${seen.audio_frames_audible} audible frames from ${other}`);
+    assert.deepEqual(seen.chat_received, [`hi from ${other}`]);
+    const got = reports[me].transfers.find((t) => t.direction === "received");
+    assert.equal(got.status, "done");
+    assert.equal(sha256(readFileSync(got.path)), sha256(files[other]), `${me} wrote ${other}'s exact bytes`);
+    assert.deepEqual(reports[me].errors, [], `${me}'s errors`);
+  }
+});
+
+test("three peers, one on each node: the whole mesh forms", async () => {
+  const names = ["ann", "ben", "cat"];
+  const peers = names.map((name, i) => rustPeer({ server: nodes[i], room: "mesh", name, dir, args: MEDIA }));
+  for (const [i, me] of peers.entries()) {
+    for (const other of names.filter((n) => n !== names[i])) {
+      await me.waitFor((e) => e.event === "video" && e.from === other && e.frames >= 30, `30 frames from ${other}`);
+    }
+  }
+  for (const [i, me] of peers.entries()) {
+    const report = await me.stop();
+    for (const other of names.filter((n) => n !== names[i])) {
+      assert.ok(report.participants[other].audio_frames_audible >= 25, `${names[i]} heard ${other}`);
+    }
+    assert.deepEqual(report.errors, [], `${names[i]}'s errors`);
+  }
+});
