@@ -14,9 +14,11 @@ use serde::Serialize;
 
 #[derive(clap::Args)]
 pub struct JoinArgs {
-    /// Signalling server, e.g. http://127.0.0.1:3000
-    #[arg(long, env = "CONFAB_SERVER")]
-    server: String,
+    /// Signalling server, e.g. http://127.0.0.1:3000. Repeat it with the other nodes of a
+    /// cluster (`confab serve --redis`): when the first cannot be reached the others are
+    /// tried in turn, and the call keeps its place in the room.
+    #[arg(long, env = "CONFAB_SERVER", required = true)]
+    server: Vec<String>,
     #[arg(long, env = "CONFAB_ROOM")]
     room: String,
     /// The participant's id in the room and its display name.
@@ -208,7 +210,8 @@ pub async fn run(args: JoinArgs) -> anyhow::Result<()> {
             args.max_bitrate
         );
     }
-    let mut config = CallConfig::new(&args.server, &args.room, &args.name);
+    let mut config = CallConfig::new(&args.server[0], &args.room, &args.name);
+    config.other_servers = args.server[1..].to_vec();
     config.secret = args.secret.clone();
     let (width, height) = args.video_size;
     config.screen_source = VideoSourceSpec::Screen {

@@ -21,6 +21,9 @@ pub const SYNTHETIC_TONE_HZ: f64 = 440.0;
 #[derive(Debug, Clone)]
 pub struct CallConfig {
     pub server: String,
+    /// The other nodes of `server`'s cluster, tried in turn when `server` cannot be reached
+    /// (see [`super::reconnect::Servers`]); empty for a single server.
+    pub other_servers: Vec<String>,
     pub room: String,
     /// The participant's id in the room and its display name.
     pub name: String,
@@ -86,6 +89,7 @@ impl CallConfig {
     pub fn new(server: &str, room: &str, name: &str) -> Self {
         Self {
             server: server.to_owned(),
+            other_servers: Vec::new(),
             room: room.to_owned(),
             name: name.to_owned(),
             secret: None,

@@ -66,6 +66,40 @@ pub fn random_unit() -> f64 {
     (u64::from_le_bytes(bytes) >> 11) as f64 / (1u64 << 53) as f64
 }
 
+/// The signalling servers a participant may use: the one it was given first, then the other
+/// nodes of the same cluster (`confab join --server A --server B …`). An attempt goes to the
+/// current one; each failed attempt moves on to the next, wrapping, so a participant whose
+/// node died is back through another within one round of attempts while the room (kept in
+/// Redis) still holds its place for its resume token. A single server is simply retried.
+#[derive(Debug, Clone)]
+pub struct Servers {
+    urls: Vec<String>,
+    current: usize,
+}
+
+impl Servers {
+    pub fn new(first: &str, others: &[String]) -> Self {
+        let mut urls = vec![first.to_owned()];
+        urls.extend(others.iter().filter(|u| u.as_str() != first).cloned());
+        Self { urls, current: 0 }
+    }
+
+    /// Where the next attempt goes.
+    pub fn current(&self) -> &str {
+        &self.urls[self.current]
+    }
+
+    /// How many there are (never none): a first connection tries each once.
+    pub fn count(&self) -> usize {
+        self.urls.len()
+    }
+
+    /// The attempt on [`Servers::current`] failed: the next goes to the next server.
+    pub fn failed(&mut self) {
+        self.current = (self.current + 1) % self.urls.len();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -100,5 +134,23 @@ mod tests {
         let draws: Vec<f64> = (0..64).map(|_| random_unit()).collect();
         assert!(draws.iter().all(|u| (0.0..1.0).contains(u)));
         assert!(draws.windows(2).any(|w| w[0] != w[1]));
+    }
+
+    #[test]
+    fn failed_attempts_go_round_the_servers_from_the_first() {
+        let mut servers = Servers::new(
+            "http://a",
+            &["http://b".into(), "http://a".into(), "http://c".into()],
+        );
+        assert_eq!(servers.count(), 3, "the first is not listed twice");
+        let mut seen = Vec::new();
+        for _ in 0..4 {
+            seen.push(servers.current().to_owned());
+            servers.failed();
+        }
+        assert_eq!(seen, ["http://a", "http://b", "http://c", "http://a"]);
+        let mut single = Servers::new("http://a", &[]);
+        single.failed();
+        assert_eq!(single.current(), "http://a");
     }
 }

@@ -24,7 +24,7 @@ use tokio::sync::{Notify, mpsc};
 
 use super::config::CallConfig;
 use super::events::SignallingState;
-use super::reconnect::{ATTEMPT_TIMEOUT, Backoff, random_unit};
+use super::reconnect::{ATTEMPT_TIMEOUT, Backoff, Servers, random_unit};
 
 /// Signalling messages waiting for the actor. A full queue stops the reader (backpressure to
 /// the server, which drops for this socket rather than grow).
@@ -192,12 +192,28 @@ impl SignalSender {
 pub(super) async fn connect(
     config: &CallConfig,
 ) -> Result<(SignalSender, mpsc::Receiver<SignalIn>), confab_sio::ClientError> {
-    let (client, incoming) = confab_sio::connect(&config.server).await?;
+    let mut servers = Servers::new(&config.server, &config.other_servers);
+    let mut attempt = 0;
+    let (client, incoming) = loop {
+        match confab_sio::connect(servers.current()).await {
+            Ok(connected) => break connected,
+            // The last server's error is the one reported.
+            Err(e) if attempt + 1 >= servers.count() => return Err(e),
+            Err(e) => {
+                tracing::info!(
+                    server = servers.current(),
+                    "cannot connect ({e}); trying the next server"
+                );
+                servers.failed();
+                attempt += 1;
+            }
+        }
+    };
     let shared = Arc::new(Shared::default());
     *shared.current() = Some(client.clone());
     let (tx, rx) = mpsc::channel(SIGNAL_QUEUE);
     let session = Session {
-        url: config.server.clone(),
+        servers,
         join: JoinRoom {
             room_id: config.room.clone(),
             user_id: config.name.clone(),
@@ -222,7 +238,7 @@ pub(super) async fn connect(
 }
 
 struct Session {
-    url: String,
+    servers: Servers,
     join: JoinRoom,
     shared: Arc<Shared>,
     to_actor: mpsc::Sender<SignalIn>,
@@ -355,11 +371,16 @@ impl Session {
                 () = self.to_actor.closed() => return None,
                 () = tokio::time::sleep(delay) => {}
             }
-            match tokio::time::timeout(ATTEMPT_TIMEOUT, confab_sio::connect(&self.url)).await {
+            let url = self.servers.current().to_owned();
+            match tokio::time::timeout(ATTEMPT_TIMEOUT, confab_sio::connect(&url)).await {
                 Ok(Ok(connected)) => return Some(connected),
-                Ok(Err(e)) => tracing::debug!("reconnecting: {e}"),
-                Err(_) => tracing::debug!("reconnecting: no answer in {ATTEMPT_TIMEOUT:?}"),
+                Ok(Err(e)) => tracing::debug!(server = url, "reconnecting: {e}"),
+                Err(_) => tracing::debug!(
+                    server = url,
+                    "reconnecting: no answer in {ATTEMPT_TIMEOUT:?}"
+                ),
             }
+            self.servers.failed();
         }
     }
 }
