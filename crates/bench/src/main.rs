@@ -102,7 +102,12 @@ fn relay_latency(
     my_node: usize,
 ) -> Option<(f64, bool)> {
     let body = args.first()?;
-    let sent: u128 = body["offer"]["sdp"].as_str()?.split(';').next()?.parse().ok()?;
+    let sent: u128 = body["offer"]["sdp"]
+        .as_str()?
+        .split(';')
+        .next()?
+        .parse()
+        .ok()?;
     let from: usize = body["from"].as_str()?.strip_prefix('u')?.parse().ok()?;
     let ms = (base.elapsed().as_micros().saturating_sub(sent)) as f64 / 1000.0;
     Some((ms, from % nodes != my_node))
@@ -121,7 +126,8 @@ async fn main() -> anyhow::Result<()> {
     let timeout = Duration::from_secs(args.phase_timeout);
     let pids = args.server_pid.clone();
     let cpu_all = move || -> anyhow::Result<f64> { pids.iter().map(|p| cpu_seconds(*p)).sum() };
-    let rss_all = |pids: &[u32]| -> anyhow::Result<Vec<f64>> { pids.iter().map(|p| rss_mib(*p)).collect() };
+    let rss_all =
+        |pids: &[u32]| -> anyhow::Result<Vec<f64>> { pids.iter().map(|p| rss_mib(*p)).collect() };
     let rss_idle = rss_all(&args.server_pid)?;
     let base = Instant::now();
 

@@ -234,11 +234,14 @@ impl ClusterHub {
     }
 
     /// Reads `room_ids` into a [`Rooms`] as they stand: each participant's `connected`
-    /// refreshed (this node's sockets as they are now; another node's as stored, and only
-    /// while that node lives).
+    /// refreshed (this node's sockets as they are now; another node's as stored, and with
+    /// `check_nodes` only while that node lives — a relay skips that round trip: a dead
+    /// node's participants are swept within seconds, and an event for one meanwhile is
+    /// published to nobody).
     async fn read(
         &self,
         room_ids: &[&str],
+        check_nodes: bool,
     ) -> Result<(Vec<Stored>, Rooms<Sid, Remote>), redis::RedisError> {
         let stored = retried(|| self.store.read(room_ids)).await?;
         let mut snapshots: Vec<Option<Snapshot>> = Vec::with_capacity(stored.len());
@@ -262,7 +265,11 @@ impl ClusterHub {
             .flatten()
             .flat_map(|s| s.members.iter().map(|m| m.peer.node))
             .collect();
-        let alive = self.store.alive(&nodes).await?;
+        let alive = if check_nodes {
+            self.store.alive(&nodes).await?
+        } else {
+            nodes
+        };
         let me = self.store.node();
         let mut rooms = Rooms::new(self.config.room_capacity);
         for (id, snapshot) in room_ids.iter().zip(snapshots) {
@@ -291,7 +298,10 @@ impl ClusterHub {
         mut decide: impl FnMut(&mut Rooms<Sid, Remote>) -> Result<T, Rejection>,
     ) -> Result<(T, Rooms<Sid, Remote>), Rejection> {
         for _ in 0..WRITE_ATTEMPTS {
-            let (stored, mut rooms) = self.read(room_ids).await.map_err(|e| unavailable(&e))?;
+            let (stored, mut rooms) = self
+                .read(room_ids, true)
+                .await
+                .map_err(|e| unavailable(&e))?;
             let out = decide(&mut rooms)?;
             let written: Vec<Stored> = room_ids
                 .iter()
@@ -435,7 +445,7 @@ impl ClusterHub {
             .cloned()
             .ok_or_else(not_joined)?;
         let (_, rooms) = self
-            .read(&[room.as_str()])
+            .read(&[room.as_str()], false)
             .await
             .map_err(|e| Refused::named(unavailable(&e), name))?;
         let route = rooms
