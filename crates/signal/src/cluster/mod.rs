@@ -41,9 +41,13 @@ pub use store::{NODE_REFRESH, NODE_TTL, SWEEP_INTERVAL};
 /// socketioxide's adapter on a cluster node.
 pub type ClusterAdapter = CustomRedisAdapter<Emitter, ManagedDriver>;
 
-/// Pub/sub messages a node may have received and not yet emitted before it drops one (the
-/// crate's default is 1024): a burst of a thousand participants' candidates at once fits.
-const STREAM_BUFFER: usize = 16 * 1024;
+/// Pub/sub messages a node may have received and not yet emitted before it drops one (with
+/// a warning). The crate's default, 1024, dropped offers in the load benchmark: every node
+/// receives every broadcast, and 10k clients each offering to 3 room-mates at once is 30k
+/// messages queued at each node (16k still dropped). tokio's channel allocates as it fills,
+/// so an idle node holds none of this; a full one holds at most this many signalling
+/// messages (each at most `max_payload`).
+const STREAM_BUFFER: usize = 1 << 18;
 
 /// Why a cluster node could not start.
 #[derive(Debug, thiserror::Error)]
@@ -164,11 +168,13 @@ async fn keep_listening(driver: ManagedDriver, store: store::Store) {
         match driver.ping().await {
             Ok(()) if down => {
                 tracing::info!("cluster: Redis is back; listening again");
+                driver.came_back();
                 down = false;
             }
             Ok(()) => {}
             Err(e) if !down => {
                 tracing::warn!("cluster: lost Redis: {e}");
+                driver.went_down();
                 down = true;
             }
             Err(_) => {}
