@@ -19,6 +19,7 @@ use std::time::Instant;
 use socketioxide::SocketIo;
 use socketioxide::extract::SocketRef;
 use socketioxide::handler::{MessageHandler, Value};
+use socketioxide::operators::BroadcastOperators;
 use socketioxide::socket::{DisconnectReason, Sid, Socket};
 use tokio::sync::mpsc;
 
@@ -50,6 +51,9 @@ enum Job {
 }
 
 struct Local {
+    /// Kept here rather than looked up through socketioxide (`SocketIo::get_socket`
+    /// panics once the server has begun closing its namespaces).
+    socket: ClusterSocket,
     queue: mpsc::Sender<Job>,
     /// Taken by the socket's task when the socket is marked connected.
     jobs: Option<mpsc::Receiver<Job>>,
@@ -107,10 +111,23 @@ impl ClusterHub {
         let _ = self.io.set(io);
     }
 
-    fn io(&self) -> &SocketIo<ClusterAdapter> {
-        self.io
+    /// Operators addressing sockets on other nodes by their sid rooms; `None` once the
+    /// server is closing (socketioxide panics on a closed server's operators, and nobody is
+    /// told anything then anyway).
+    fn remote(&self, sids: Vec<String>) -> Option<BroadcastOperators<ClusterAdapter>> {
+        if self.is_shutting_down() {
+            return None;
+        }
+        let io = self
+            .io
             .get()
-            .expect("set before the server accepts connections")
+            .expect("set before the server accepts connections");
+        Some(io.to(sids))
+    }
+
+    /// This node's socket `sid`, while it is connected.
+    fn local_socket(&self, sid: Sid) -> Option<ClusterSocket> {
+        lock(&self.sockets).get(&sid).map(|l| l.socket.clone())
     }
 
     pub(crate) fn begin_shutdown(&self) {
@@ -141,6 +158,7 @@ impl ClusterHub {
         lock(&self.sockets).insert(
             socket.id,
             Local {
+                socket: socket.clone(),
                 queue,
                 jobs: Some(jobs),
                 bucket,
@@ -278,9 +296,7 @@ impl ClusterHub {
             };
             for m in &mut snapshot.members {
                 m.peer.connected = if m.peer.node == me {
-                    self.io()
-                        .get_socket(m.peer.sid)
-                        .is_some_and(|s| s.connected())
+                    self.local_socket(m.peer.sid).is_some_and(|s| s.connected())
                 } else {
                     m.peer.connected && alive.contains(&m.peer.node)
                 };
@@ -457,11 +473,7 @@ impl ClusterHub {
         let mut remote = Vec::new();
         for peer in route.recipients {
             if peer.node == me {
-                match self
-                    .io()
-                    .get_socket(peer.sid)
-                    .map(|s| s.emit(name, &*encoded))
-                {
+                match self.local_socket(peer.sid).map(|s| s.emit(name, &*encoded)) {
                     Some(Ok(())) => delivered += 1,
                     _ => {
                         self.metrics.dropped.inc();
@@ -471,9 +483,9 @@ impl ClusterHub {
                 remote.push(peer.sid.to_string());
             }
         }
-        if !remote.is_empty() {
-            let count = remote.len() as u64;
-            if let Err(e) = self.io().to(remote).emit(name, &*encoded).await {
+        let count = remote.len() as u64;
+        if let Some(ops) = (count > 0).then(|| self.remote(remote)).flatten() {
+            if let Err(e) = ops.emit(name, &*encoded).await {
                 tracing::warn!(event = name, "cluster: relay not published: {e}");
                 return Err(Refused::named(
                     Rejection::new(
@@ -501,7 +513,7 @@ impl ClusterHub {
         let mut remote: Vec<(Notice, Vec<String>)> = Vec::new();
         for (peer, notice) in notices {
             if peer.node == me {
-                let Some(socket) = self.io().get_socket(peer.sid) else {
+                let Some(socket) = self.local_socket(peer.sid) else {
                     continue;
                 };
                 let sent = match &notice {
@@ -521,7 +533,7 @@ impl ClusterHub {
             }
         }
         for (notice, to) in remote {
-            let ops = self.io().to(to);
+            let Some(ops) = self.remote(to) else { return };
             let sent = match &notice {
                 Notice::RoomState(p) => ops.emit(event::ROOM_STATE, p).await,
                 Notice::UserJoined(p) => ops.emit(event::USER_JOINED, p).await,
