@@ -85,6 +85,23 @@ export async function newPage(browser, url, label) {
   page.on("console", (msg) => {
     if (msg.type() === "error") console.error(`[${label}] ${msg.text()}`);
   });
+  // Chromium aborts a page's loads with ERR_NETWORK_CHANGED when the host's network
+  // configuration changes mid-load (docs/STATUS.md, session 12: an address appearing; seen
+  // again in a full run, cause not found), leaving a page without its modules that never
+  // joins. A load that lost requests so is done again (at most twice more), and said so.
+  let changed = false;
+  page.on("requestfailed", (r) => {
+    if (r.failure()?.errorText === "net::ERR_NETWORK_CHANGED") changed = true;
+  });
+  const goto = page.goto.bind(page);
+  page.goto = async (target, options) => {
+    for (let attempt = 1; ; attempt++) {
+      changed = false;
+      const response = await goto(target, options);
+      if (!changed || attempt === 3) return response;
+      console.error(`[${label}] the network changed during the page's load (ERR_NETWORK_CHANGED): loading it again`);
+    }
+  };
   return page;
 }
 
