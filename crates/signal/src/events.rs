@@ -77,6 +77,26 @@ pub(crate) fn text(value: &Value) -> Result<&str, Rejection> {
     }
 }
 
+/// Tells `socket` its event was refused (the `error` event), and counts it. Both hubs refuse
+/// through here.
+pub(crate) fn reject<A: socketioxide::adapter::Adapter>(
+    metrics: &crate::metrics::Metrics,
+    socket: &socketioxide::socket::Socket<A>,
+    rejection: Rejection,
+    event: Option<&str>,
+) {
+    metrics.rejected(rejection.code);
+    tracing::debug!(sid = %socket.id, code = rejection.code.as_str(), event, "rejected: {}", rejection.message);
+    let payload = crate::protocol::ErrorEvent {
+        code: rejection.code,
+        message: rejection.message,
+        event: event.map(str::to_owned),
+        to: rejection.to,
+    };
+    // The sender may already be gone; an error it cannot receive needs no further action.
+    let _ = socket.emit(event::ERROR, &payload);
+}
+
 /// The refusal for a socket over its rate limit.
 pub(crate) fn rate_limited() -> Rejection {
     Rejection::new(ErrorCode::RateLimited, "too many events; slow down")

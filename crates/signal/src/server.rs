@@ -19,7 +19,7 @@ use crate::Config;
 use crate::events::{self, Command, JoinRequest, Refused, RelayRequest};
 use crate::limits::TokenBucket;
 use crate::metrics::Metrics;
-use crate::protocol::{ErrorEvent, RoomsResponse, event};
+use crate::protocol::{RoomsResponse, event};
 use crate::rooms::{Credentials, Notice, Peer, Rejection, Rooms};
 
 impl Peer for SocketRef {
@@ -176,16 +176,7 @@ impl Hub {
     }
 
     fn reject(&self, socket: &Socket, rejection: Rejection, event: Option<&str>) {
-        self.metrics.rejected(rejection.code);
-        tracing::debug!(sid = %socket.id, code = rejection.code.as_str(), event, "rejected: {}", rejection.message);
-        let payload = ErrorEvent {
-            code: rejection.code,
-            message: rejection.message,
-            event: event.map(str::to_owned),
-            to: rejection.to,
-        };
-        // The sender may already be gone; an error it cannot receive needs no further action.
-        let _ = socket.emit(event::ERROR, &payload);
+        events::reject(&self.metrics, socket, rejection, event);
     }
 
     /// Queues membership notices on their sockets. Called with the state lock held, so each

@@ -29,7 +29,7 @@ use crate::Config;
 use crate::events::{self, Command, JoinRequest, Refused, RelayRequest};
 use crate::limits::TokenBucket;
 use crate::metrics::Metrics;
-use crate::protocol::{ErrorCode, ErrorEvent, RoomsResponse, event};
+use crate::protocol::{ErrorCode, RoomsResponse, event};
 use crate::rooms::{Credentials, Notice, Rejection, RoomSnapshot, Rooms};
 
 /// How many times an event re-reads its rooms after another node wrote them first, before
@@ -227,15 +227,7 @@ impl ClusterHub {
     }
 
     fn reject(&self, socket: &Socket<ClusterAdapter>, rejection: Rejection, event: Option<&str>) {
-        self.metrics.rejected(rejection.code);
-        tracing::debug!(sid = %socket.id, code = rejection.code.as_str(), event, "rejected: {}", rejection.message);
-        let payload = ErrorEvent {
-            code: rejection.code,
-            message: rejection.message,
-            event: event.map(str::to_owned),
-            to: rejection.to,
-        };
-        let _ = socket.emit(event::ERROR, &payload);
+        events::reject(&self.metrics, socket, rejection, event);
     }
 
     async fn on_event(&self, socket: &ClusterSocket, value: &Value) {
