@@ -5,27 +5,18 @@
 // moves to another node of its list (`--server` repeated) and keeps its place — nobody sees
 // it leave, the media never stops, and it signals a newcomer's call through its new node.
 
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { startRedis, startNodes } from "./lib/cluster.mjs";
+import { clusterForTests } from "./lib/cluster.mjs";
 import { rustPeer, tempDir } from "./lib/harness.mjs";
 
-let redis;
-let nodes = [];
 const dir = tempDir("confab-cluster-calls-");
 const sha256 = (data) => createHash("sha256").update(data).digest("hex");
 
-before(async () => {
-  redis = await startRedis();
-  nodes = await startNodes(redis, 3);
-});
-after(async () => {
-  for (const n of nodes) await n.stop();
-  await redis?.stop();
-});
+const cluster = clusterForTests(3);
 
 const MEDIA = ["--synthetic-video", "--synthetic-audio"];
 
@@ -36,7 +27,7 @@ test("two peers on different nodes: video, sound, chat and a file both ways", as
     files[name] = randomBytes(1024 * 1024 + i * 7);
     writeFileSync(path.join(dir, `${name}.bin`), files[name]);
     peers[name] = rustPeer({
-      server: nodes[i],
+      server: cluster.nodes[i],
       room: "across",
       name,
       dir,
@@ -65,7 +56,7 @@ test("two peers on different nodes: video, sound, chat and a file both ways", as
 
 test("three peers, one on each node: the whole mesh forms", async () => {
   const names = ["ann", "ben", "cat"];
-  const peers = names.map((name, i) => rustPeer({ server: nodes[i], room: "mesh", name, dir, args: MEDIA }));
+  const peers = names.map((name, i) => rustPeer({ server: cluster.nodes[i], room: "mesh", name, dir, args: MEDIA }));
   for (const [i, me] of peers.entries()) {
     for (const other of names.filter((n) => n !== names[i])) {
       await me.waitFor((e) => e.event === "video" && e.from === other && e.frames >= 30, `30 frames from ${other}`);
@@ -82,22 +73,22 @@ test("three peers, one on each node: the whole mesh forms", async () => {
 
 test("a node killed mid-call: its participant signals through another node and the call goes on", async () => {
   // Each peer's list: its own node first (rustPeer's --server), then the two others.
-  const list = (first) => [0, 1, 2].filter((i) => i !== first).flatMap((i) => ["--server", nodes[i].url]);
-  const alice = rustPeer({ server: nodes[2], room: "failover", name: "alice", dir, args: [...MEDIA, ...list(2)] });
+  const list = (first) => [0, 1, 2].filter((i) => i !== first).flatMap((i) => ["--server", cluster.nodes[i].url]);
+  const alice = rustPeer({ server: cluster.nodes[2], room: "failover", name: "alice", dir, args: [...MEDIA, ...list(2)] });
   await alice.waitFor((e) => e.event === "joined", "alice in the room");
-  const bob = rustPeer({ server: nodes[0], room: "failover", name: "bob", dir, args: [...MEDIA, ...list(0)] });
+  const bob = rustPeer({ server: cluster.nodes[0], room: "failover", name: "bob", dir, args: [...MEDIA, ...list(0)] });
   await alice.waitFor((e) => e.event === "video" && e.from === "bob" && e.frames >= 30, "30 frames from bob");
   await bob.waitFor((e) => e.event === "video" && e.from === "alice" && e.frames >= 30, "30 frames from alice");
 
   const killed = Date.now();
-  nodes[2].child.kill("SIGKILL");
-  await nodes[2].stop();
+  cluster.nodes[2].child.kill("SIGKILL");
+  await cluster.nodes[2].stop();
   await alice.waitFor((e) => e.event === "signalling" && e.state === "reconnecting" && e.at >= killed, "alice losing her node");
   const back = await alice.waitFor((e) => e.event === "signalling" && e.state === "rejoined" && e.at >= killed, "alice back in the room through another node", 15000);
   console.log(`alice signalled again through another node ${back.at - killed} ms after hers was killed`);
   // Past the dead node's expiry and sweep: alice is still in the room on every live node.
   await new Promise((r) => setTimeout(r, 12000));
-  for (const n of nodes.slice(0, 2)) {
+  for (const n of cluster.nodes.slice(0, 2)) {
     const rooms = await (await fetch(`${n.url}/api/rooms`)).json();
     assert.deepEqual(rooms.rooms.find((r) => r.roomId === "failover")?.users, ["alice", "bob"], n.url);
   }
@@ -109,7 +100,7 @@ test("a node killed mid-call: its participant signals through another node and t
     assert.ok(after.every((e) => !e.gap_ms), `a gap in ${other}'s video: ${JSON.stringify(after.find((e) => e.gap_ms))}`);
   }
   // Alice's signalling works through her new node: a newcomer's call with her forms.
-  const carol = rustPeer({ server: nodes[1], room: "failover", name: "carol", dir, args: MEDIA });
+  const carol = rustPeer({ server: cluster.nodes[1], room: "failover", name: "carol", dir, args: MEDIA });
   await alice.waitFor((e) => e.event === "video" && e.from === "carol" && e.frames >= 30, "30 frames from the newcomer", 30000);
   await carol.waitFor((e) => e.event === "video" && e.from === "alice" && e.frames >= 30, "30 frames from alice", 30000);
   for (const [name, p] of [["alice", alice], ["bob", bob], ["carol", carol]]) {

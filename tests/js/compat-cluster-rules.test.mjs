@@ -4,28 +4,20 @@
 // restarted mid-call: events sent while it is away earn the sender an error, then rooms work
 // again with their members.
 
-import { test, before, after } from "node:test";
+import { test, after } from "node:test";
 import assert from "node:assert/strict";
-import { startRedis, startNodes } from "./lib/cluster.mjs";
+import { clusterForTests, startRedis } from "./lib/cluster.mjs";
 import { connectTo, next } from "./lib/compat-suite.mjs";
 
-let redis;
-let nodes = [];
+const cluster = clusterForTests(3, ["--room-capacity", "3"]);
 const sockets = [];
-
-before(async () => {
-  redis = await startRedis();
-  nodes = await startNodes(redis, 3, ["--room-capacity", "3"]);
-});
-after(async () => {
+after(() => {
   for (const s of sockets) s.disconnect();
-  for (const n of nodes) await n.stop();
-  await redis?.stop();
 });
 
 /** A client on node `i`, joined to `room` as `user`; resolves with it and its room-state. */
 async function joined(i, room, user, options = undefined) {
-  const s = await connectTo(nodes[i].url, ["websocket"]);
+  const s = await connectTo(cluster.nodes[i].url, ["websocket"]);
   sockets.push(s);
   const state = next(s, "room-state");
   const refused = next(s, "error").then((e) => {
@@ -38,7 +30,7 @@ async function joined(i, room, user, options = undefined) {
 
 /** Resolves with the error event `s` gets for its next `join-room`. */
 async function refusedJoin(i, room, user, options = undefined) {
-  const s = await connectTo(nodes[i].url, ["websocket"]);
+  const s = await connectTo(cluster.nodes[i].url, ["websocket"]);
   sockets.push(s);
   const err = next(s, "error");
   s.emit("join-room", room, user, {}, options ?? null);
@@ -46,14 +38,14 @@ async function refusedJoin(i, room, user, options = undefined) {
 }
 
 async function listed(i) {
-  const res = await fetch(`${nodes[i].url}/api/rooms`);
+  const res = await fetch(`${cluster.nodes[i].url}/api/rooms`);
   assert.equal(res.status, 200);
   return res.json();
 }
 
 /** A metric's value in node `i`'s /metrics. */
 async function metric(i, name) {
-  const text = await (await fetch(`${nodes[i].url}/metrics`)).text();
+  const text = await (await fetch(`${cluster.nodes[i].url}/metrics`)).text();
   const line = text.split("\n").find((l) => l.startsWith(`${name} `));
   assert.ok(line, `${name} in /metrics of node ${i}`);
   return Number(line.split(" ")[1]);
@@ -89,7 +81,7 @@ test("a resume token taken to another node takes the participant's place silentl
   bob.s.on("user-left", () => told++);
   bob.s.on("user-joined", () => told++);
   // Alice's signalling connection moves to node 2 (say, her node went away).
-  const moved = await connectTo(nodes[2].url, ["websocket"]);
+  const moved = await connectTo(cluster.nodes[2].url, ["websocket"]);
   sockets.push(moved);
   const state = next(moved, "room-state");
   moved.emit("join-room", "resume", "alice", { name: "alice" }, { resumeToken: alice.state.resumeToken });
@@ -111,28 +103,28 @@ test("/metrics: each node counts its own participants and the cluster's", async 
   // Alice's old socket (the test before) may still be leaving node 0: read until the
   // counts settle, for at most 5 s.
   let perNode;
-  let cluster;
+  let whole;
   for (const until = Date.now() + 5000; Date.now() < until; await new Promise((r) => setTimeout(r, 200))) {
     perNode = await Promise.all([0, 1, 2].map((i) => metric(i, "confab_participants")));
-    cluster = await Promise.all([0, 1, 2].map((i) => metric(i, "confab_cluster_participants")));
-    if (perNode.reduce((a, b) => a + b, 0) === cluster[0]) break;
+    whole = await Promise.all([0, 1, 2].map((i) => metric(i, "confab_cluster_participants")));
+    if (perNode.reduce((a, b) => a + b, 0) === whole[0]) break;
   }
-  assert.equal(new Set(cluster).size, 1, `every node sees the same cluster: ${cluster}`);
-  assert.equal(perNode.reduce((a, b) => a + b, 0), cluster[0], `nodes ${perNode} add up to the cluster's ${cluster[0]}`);
+  assert.equal(new Set(whole).size, 1, `every node sees the same cluster: ${whole}`);
+  assert.equal(perNode.reduce((a, b) => a + b, 0), whole[0], `nodes ${perNode} add up to the cluster's ${whole[0]}`);
   assert.ok(perNode.every((n) => n > 0), `every node has participants: ${perNode}`);
 });
 
 test("Redis restarted: events while it is away earn an error, then the room works again", async () => {
   const a = await joined(0, "outage", "ann");
   const b = await joined(1, "outage", "ben");
-  await redis.stop();
+  await cluster.redis.stop();
   const err = next(a.s, "error", 15000);
   a.s.emit("offer", { roomId: "outage", to: "ben", offer: { type: "offer", sdp: "v=0\r\n" } });
   const e = await err;
   assert.equal(e.code, "server-unavailable");
   assert.equal(e.event, "offer");
 
-  redis = await startRedis({ port: redis.port, dir: redis.dir });
+  cluster.redis = await startRedis({ port: cluster.redis.port, dir: cluster.redis.dir });
   const back = Date.now();
   // Back: the room is still there (Redis kept it on disk), and relays cross nodes again once
   // the nodes have reconnected, subscribed again and let the grace pass (each stops
@@ -167,8 +159,8 @@ test("a node killed: its participants leave every room within 15 s", async () =>
   const stays = sockets.at(-2);
   const left = next(stays, "user-left", 20000);
   const t0 = Date.now();
-  nodes[2].child.kill("SIGKILL");
-  await nodes[2].stop();
+  cluster.nodes[2].child.kill("SIGKILL");
+  await cluster.nodes[2].stop();
   assert.deepEqual(await left, { userId: "doomed" });
   const took = Date.now() - t0;
   console.log(`the killed node's participant left ${took} ms after the kill`);

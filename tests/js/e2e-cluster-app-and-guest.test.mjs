@@ -8,12 +8,11 @@ import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { By, until } from "selenium-webdriver";
-import { startRedis, startNodes } from "./lib/cluster.mjs";
+import { startCluster } from "./lib/cluster.mjs";
 import { guestDecodes, launchApp, launchChromium, newPage, openPanel, shotsDir, tempDir } from "./lib/harness.mjs";
 
 const ROOM = "two-nodes";
-let redis;
-let nodes = [];
+let cluster;
 let app;
 let driver;
 let browser;
@@ -21,15 +20,14 @@ let page;
 
 before(async () => {
   if (!process.env.DISPLAY) throw new Error("needs an X server (scripts/test.sh runs this under xvfb-run)");
-  redis = await startRedis();
-  nodes = await startNodes(redis, 2);
-  app = await launchApp(["--server", nodes[0].url, "--room", ROOM, "--name", "host", "--join",
+  cluster = await startCluster(2);
+  app = await launchApp(["--server", cluster.nodes[0].url, "--room", ROOM, "--name", "host", "--join",
     "--ice-bind", "127.0.0.1:0", "--camera", "synthetic", "--mic", "synthetic", "--speakers", "none"],
   { CONFAB_CONFIG_DIR: tempDir("confab-cluster-app-") });
   driver = app.driver;
   await driver.wait(until.elementLocated(By.css('[data-testid="leave"]')), 30000, "the app in the call");
   browser = await launchChromium();
-  const guestUrl = `${nodes[1].url}/?room=${ROOM}&name=guest&autojoin=1`;
+  const guestUrl = `${cluster.nodes[1].url}/?room=${ROOM}&name=guest&autojoin=1`;
   page = await newPage(browser, guestUrl, "guest");
   await page.goto(guestUrl);
 });
@@ -37,8 +35,7 @@ before(async () => {
 after(async () => {
   if (browser) await browser.close();
   if (app) await app.quit();
-  for (const n of nodes) await n.stop();
-  await redis?.stop();
+  await cluster?.stop();
 });
 
 test("the app on node A and a browser guest on node B decode each other's video", async () => {
@@ -50,7 +47,7 @@ test("the app on node A and a browser guest on node B decode each other's video"
   writeFileSync(path.join(shotsDir(), "cluster-app.png"), await driver.takeScreenshot(), "base64");
   await page.screenshot({ path: path.join(shotsDir(), "cluster-guest.png") });
   // Both nodes list the room with both participants.
-  for (const n of nodes) {
+  for (const n of cluster.nodes) {
     const rooms = await (await fetch(`${n.url}/api/rooms`)).json();
     assert.deepEqual(rooms.rooms.find((r) => r.roomId === ROOM)?.users, ["host", "guest"], n.url);
   }

@@ -2,6 +2,7 @@
 // Redis runs from a scratch directory with append-only persistence (as docs/cluster.md asks
 // of a deployment), so a test can restart it and find the rooms again.
 
+import { before, after } from "node:test";
 import { spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import { startServer, freePort, tempDir } from "./harness.mjs";
@@ -47,4 +48,32 @@ export async function startNodes(redis, count, extraArgs = []) {
   const nodes = [];
   for (let i = 0; i < count; i++) nodes.push(await startServer(["--redis", redis.url, ...extraArgs]));
   return nodes;
+}
+
+/** Starts Redis and `count` nodes; `stop()` stops the nodes, then the Redis there by then. */
+export async function startCluster(count, extraArgs = []) {
+  const cluster = { redis: await startRedis(), nodes: [] };
+  cluster.nodes = await startNodes(cluster.redis, count, extraArgs);
+  // A method: called on whatever object holds it, it stops that object's current Redis.
+  cluster.stop = async function stop() {
+    for (const n of this.nodes) await n.stop();
+    await this.redis?.stop();
+  };
+  return cluster;
+}
+
+/**
+ * Registers the test file's hooks for a cluster: Redis and `count` nodes started before its
+ * tests, stopped after. Returns the cluster, filled in once started: `redis` (a test may
+ * replace it, restarting Redis: the one there at the end is stopped) and `nodes`.
+ */
+export function clusterForTests(count, extraArgs = []) {
+  const cluster = { redis: null, nodes: [] };
+  before(async () => {
+    Object.assign(cluster, await startCluster(count, extraArgs));
+  });
+  after(async () => {
+    await cluster.stop?.();
+  });
+  return cluster;
 }
