@@ -184,12 +184,7 @@ impl Hub {
     /// before any `user-joined` that followed its join); `emit` only enqueues, it never waits.
     fn deliver(&self, notices: Vec<(SocketRef, Notice)>) {
         for (peer, notice) in notices {
-            let sent = match &notice {
-                Notice::RoomState(p) => peer.emit(event::ROOM_STATE, p),
-                Notice::UserJoined(p) => peer.emit(event::USER_JOINED, p),
-                Notice::UserLeft(p) => peer.emit(event::USER_LEFT, p),
-            };
-            if let Err(e) = sent {
+            if let Err(e) = peer.emit(notice.event(), &notice) {
                 tracing::debug!(sid = %peer.id, "membership notice dropped: {e}");
                 self.metrics.dropped.inc();
             }

@@ -508,12 +508,7 @@ impl ClusterHub {
                 let Some(socket) = self.local_socket(peer.sid) else {
                     continue;
                 };
-                let sent = match &notice {
-                    Notice::RoomState(p) => socket.emit(event::ROOM_STATE, p),
-                    Notice::UserJoined(p) => socket.emit(event::USER_JOINED, p),
-                    Notice::UserLeft(p) => socket.emit(event::USER_LEFT, p),
-                };
-                if let Err(e) = sent {
+                if let Err(e) = socket.emit(notice.event(), &notice) {
                     tracing::debug!(sid = %peer.sid, "membership notice dropped: {e}");
                     self.metrics.dropped.inc();
                 }
@@ -526,12 +521,7 @@ impl ClusterHub {
         }
         for (notice, to) in remote {
             let Some(ops) = self.remote(to) else { return };
-            let sent = match &notice {
-                Notice::RoomState(p) => ops.emit(event::ROOM_STATE, p).await,
-                Notice::UserJoined(p) => ops.emit(event::USER_JOINED, p).await,
-                Notice::UserLeft(p) => ops.emit(event::USER_LEFT, p).await,
-            };
-            if let Err(e) = sent {
+            if let Err(e) = ops.emit(notice.event(), &notice).await {
                 tracing::warn!("cluster: membership notice not published: {e}");
                 self.metrics.dropped.inc();
             }

@@ -31,12 +31,25 @@ pub trait Peer: Clone {
     fn is_live(&self) -> bool;
 }
 
-/// What one peer must be told after a membership change.
-#[derive(Debug, Clone, PartialEq)]
+/// What one peer must be told after a membership change. Serialises as its payload alone
+/// (untagged), sent under [`Notice::event`].
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(untagged)]
 pub enum Notice {
     RoomState(RoomState),
     UserJoined(UserJoined),
     UserLeft(UserLeft),
+}
+
+impl Notice {
+    /// The Socket.IO event this notice is sent as.
+    pub fn event(&self) -> &'static str {
+        match self {
+            Notice::RoomState(_) => crate::protocol::event::ROOM_STATE,
+            Notice::UserJoined(_) => crate::protocol::event::USER_JOINED,
+            Notice::UserLeft(_) => crate::protocol::event::USER_LEFT,
+        }
+    }
 }
 
 /// A rejection: the code for the client and a sentence for a human.
