@@ -19,6 +19,13 @@ export function inNetns(netns, cmd, args) {
 }
 
 /**
+ * What a test's `confab join` peers log: warnings, but not webrtc-rs's per-packet ones for
+ * packets that arrive before the keys (SRTP) or before the association (SCTP) — normal while
+ * a link sets up, and hundreds of lines that buried the one failure in CI's output.
+ */
+const PEER_LOG = "warn,rtc::peer_connection::handler=error,rtc_sctp::endpoint=error";
+
+/**
  * Starts `confab serve` and resolves once it prints the address it listens on; `bind` picks
  * the address (a fixed port lets a test restart the server where its clients expect it),
  * `netns` a network namespace to run in.
@@ -190,7 +197,7 @@ export function rustPeer({ server, room, name, dir, args = [], bind = "127.0.0.1
   const child = spawn(
     ...inNetns(netns, CONFAB, ["join", "--server", server.url, "--room", room, "--name", name,
       ...(bind ? ["--bind", bind] : []), "--report", report, "--progress", ...args]),
-    { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, CONFAB_LOG: process.env.CONFAB_LOG || "warn,webrtc=off" } },
+    { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, CONFAB_LOG: process.env.CONFAB_LOG || PEER_LOG } },
   );
   const seen = [];
   const waiters = [];
