@@ -1,5 +1,5 @@
 // The desktop app's settings panel: device pickers, download folder (native folder picker),
-// bitrate cap, ICE servers. The app keeps them (src-tauri/src/settings.rs validates and
+// bitrate cap, ICE servers, notifications. The app keeps them (src-tauri/src/settings.rs validates and
 // saves); this file only fills the form from them and sends the form back.
 // Device names come from the system and are set with textContent / option.text only.
 
@@ -101,6 +101,7 @@ export class SettingsPanel {
     $("set-ice").value = (s.iceServers || []).map(formatIce).join("\n");
     $("set-relay").checked = !!s.relayOnly;
     $("set-voice").checked = s.voiceProcessing ?? true;
+    $("set-notifications").checked = s.notifications ?? true;
     this.fillDevices({ cameras: [], microphones: ["default"], speakers: ["default"] });
   }
 
@@ -177,6 +178,7 @@ export class SettingsPanel {
       iceServers: ice,
       relayOnly: $("set-relay").checked,
       voiceProcessing: $("set-voice").checked,
+      notifications: $("set-notifications").checked,
     };
     try {
       // A device or folder changed here has replaced the command line's for this run.

@@ -463,6 +463,7 @@ async fn get_settings(app: State<'_, AppState>) -> Result<SettingsView, String> 
 #[tauri::command]
 async fn save_settings(
     app: State<'_, AppState>,
+    notifications: State<'_, notify::Wanted>,
     settings: Settings,
 ) -> Result<RunOverrides, String> {
     settings.validate().map_err(|e| e.to_string())?;
@@ -490,6 +491,7 @@ async fn save_settings(
     };
     *saved = settings.clone();
     drop(saved);
+    notifications.set(settings.notifications_on());
     // Probing cameras blocks: done before the session is locked.
     let source = match camera_changed {
         true => Some(camera_source(settings.camera.as_deref()).await.0),
@@ -703,6 +705,7 @@ fn main() {
                 }
             };
             let saved_place = settings.window;
+            app.manage(notify::Wanted::new(settings.notifications_on()));
             let downloads = app
                 .path()
                 .download_dir()

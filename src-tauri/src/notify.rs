@@ -2,9 +2,11 @@
 //! message, someone joining, a file offered. What to say and when to stay quiet is decided
 //! by [`Notifier`] without Tauri (time is an input, tested below); [`desktop`] is the glue
 //! that `bridge::forward` calls, showing notices through tauri-plugin-notification (the
-//! desktop's notification server, over D-Bus).
+//! desktop's notification server, over D-Bus), unless the settings turned them off
+//! ([`Wanted`]).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use confab_engine::call::{CallEvent, Direction, TransferStatus};
@@ -44,20 +46,21 @@ impl Notifier {
         }
     }
 
-    /// The notification for `event` at `now`, if it deserves one; `focused` says whether the
-    /// window is in front (then the person sees the call already: nothing is shown, nothing
-    /// counted). Asked only for events worth a notice.
+    /// The notification for `event` at `now`, if it deserves one; `quiet` says whether the
+    /// person wants none now — the window is in front (they see the call already) or they
+    /// turned notifications off: nothing is shown, nothing counted, but the names of those
+    /// who join are still learnt for later notices. Asked only for events worth a notice.
     pub fn on_event(
         &mut self,
         event: &CallEvent,
-        focused: impl FnOnce() -> bool,
+        quiet: impl FnOnce() -> bool,
         now: Instant,
     ) -> Option<Notice> {
         if let CallEvent::ParticipantJoined { id, name } = event {
             self.names.insert(id.clone(), name.clone());
         }
         let notice = self.notice(event)?;
-        if focused() {
+        if quiet() {
             return None;
         }
         self.refill(now);
@@ -143,8 +146,27 @@ fn server_takes_markup() -> bool {
     })
 }
 
+/// Whether the person wants desktop notifications at all: the settings' switch, managed as
+/// app state so that a change applies to the call in progress.
+#[derive(Debug)]
+pub struct Wanted(AtomicBool);
+
+impl Wanted {
+    pub fn new(on: bool) -> Self {
+        Self(AtomicBool::new(on))
+    }
+
+    pub fn set(&self, on: bool) {
+        self.0.store(on, Ordering::Relaxed);
+    }
+
+    pub fn get(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
 /// The function `bridge::forward` gives each event to: shows the [`Notifier`]'s notices for
-/// `window`'s call while that window is not focused.
+/// `window`'s call while that window is not focused and notifications are [`Wanted`].
 pub fn desktop(window: &tauri::Window) -> impl FnMut(&CallEvent) + Send + 'static {
     use tauri::Manager;
     use tauri_plugin_notification::NotificationExt;
@@ -152,12 +174,14 @@ pub fn desktop(window: &tauri::Window) -> impl FnMut(&CallEvent) + Send + 'stati
     let label = window.label().to_owned();
     let mut notifier = Notifier::new(Instant::now());
     move |event| {
-        let focused = || {
-            app.get_webview_window(&label)
-                .and_then(|w| w.is_focused().ok())
-                .unwrap_or(true)
+        let quiet = || {
+            !app.state::<Wanted>().get()
+                || app
+                    .get_webview_window(&label)
+                    .and_then(|w| w.is_focused().ok())
+                    .unwrap_or(true)
         };
-        let Some(notice) = notifier.on_event(event, focused, Instant::now()) else {
+        let Some(notice) = notifier.on_event(event, quiet, Instant::now()) else {
             return;
         };
         let app = app.clone();
@@ -259,6 +283,18 @@ mod tests {
             None
         );
         assert_eq!(n.on_event(&CallEvent::Left, || false, t0), None);
+    }
+
+    #[test]
+    fn names_learnt_while_quiet_title_later_notices() {
+        // Notifications off (or the window in front) when Bob joins, on when he writes.
+        let t0 = Instant::now();
+        let mut n = Notifier::new(t0);
+        assert_eq!(n.on_event(&joined("b1", "Bob"), || true, t0), None);
+        assert_eq!(
+            n.on_event(&chat("b1", "hi"), || false, t0).map(|x| x.title),
+            Some("Bob".into())
+        );
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! The user's settings: devices, download folder, bitrate cap, ICE servers, and the last room
-//! joined. Kept as JSON in the app's config directory and written whole on every change
+//! The user's settings: devices, download folder, bitrate cap, ICE servers, notifications,
+//! and the last room joined. Kept as JSON in the app's config directory and written whole on every change
 //! (to a temporary file, then renamed, so a crash mid-write leaves the old file intact).
 //! No Tauri here: tested without a window.
 
@@ -57,6 +57,9 @@ pub struct Settings {
     pub relay_only: bool,
     /// Echo cancellation and noise suppression on the microphone.
     pub voice_processing: Option<bool>,
+    /// Desktop notifications (chat, joins, files) while the window is not in front; `None`:
+    /// on, as people expect of a call app until they say otherwise.
+    pub notifications: Option<bool>,
     /// What the join form held last time.
     pub server: Option<String>,
     pub room: Option<String>,
@@ -66,6 +69,11 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// Whether the person wants desktop notifications.
+    pub fn notifications_on(&self) -> bool {
+        self.notifications.unwrap_or(true)
+    }
+
     /// Reads `path`; a missing file is the defaults. A file that cannot be parsed is not
     /// overwritten until the user saves: the error says so, the defaults are used meanwhile.
     pub fn load(path: &Path) -> Result<Self, SettingsError> {
@@ -221,12 +229,19 @@ mod tests {
                 credential: "p".into(),
             }],
             relay_only: true,
+            notifications: Some(false),
             room: Some("standup".into()),
             ..Default::default()
         };
         s.validate().unwrap();
         s.save(&path).unwrap();
-        assert_eq!(Settings::load(&path).unwrap(), s);
+        let back = Settings::load(&path).unwrap();
+        assert_eq!(back, s);
+        assert!(!back.notifications_on(), "turned off stays off");
+        assert!(
+            Settings::default().notifications_on(),
+            "on until turned off"
+        );
         assert!(!path.with_extension("json.tmp").exists());
     }
 
