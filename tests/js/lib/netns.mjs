@@ -142,6 +142,7 @@ export class Lan {
     const mine = `cfc${this.tag}`.slice(0, 15);
     const theirs = `cfd${this.tag}`.slice(0, 15);
     ip("link", "add", mine, "type", "veth", "peer", "name", theirs);
+    this.controlLink = mine;
     ip("link", "set", theirs, "netns", host.ns);
     ip("-n", host.ns, "link", "set", theirs, "name", "ctl");
     ip("addr", "add", "10.78.0.1/24", "dev", mine);
@@ -172,7 +173,23 @@ export class Lan {
     host.addr = addr;
   }
 
+  /**
+   * Removes the control link from this process's namespace, then the namespaces. The link
+   * goes first and explicitly: deleting the host's namespace did not take its veth end here
+   * with it — measured still up with 10.78.0.1 (and an IPv6 link-local address) a minute
+   * after this file's last test, with no process left in that namespace. Every later test
+   * file in the same runner then had a second interface that browsers and the app gather
+   * candidates on, and that could vanish mid-test: a network change, the kind that makes
+   * Chromium abort page loads with ERR_NETWORK_CHANGED (seen in sessions 12 and 14, cause
+   * not proven).
+   */
   destroy() {
+    if (this.controlLink) {
+      try {
+        ip("link", "del", this.controlLink);
+      } catch {}
+      this.controlLink = null;
+    }
     for (const ns of this.namespaces.splice(0).reverse()) {
       try {
         ip("netns", "del", ns);
