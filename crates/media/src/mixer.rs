@@ -13,9 +13,13 @@
 //! A source's first audio is cut at once, at the first read: what piled up before the mix
 //! heard it at all (the burst a call's first packets arrive in) has no reason to be delay.
 //!
+//! A cut is no step in the waveform: over [`CUT_FADE`] the audio it skips fades into the
+//! audio it keeps (a hard cut of a tone jumped by up to twice its amplitude from one sample
+//! to the next — a click each time, at most twice a second).
+//!
 //! Written here rather than taken from a library: what does this in WebRTC stacks (NetEq's
-//! time-stretching jitter buffer) is not available as a Rust crate; dropping whole samples
-//! twice a second at most is audible as one click, far less than a tenth of a second of lag.
+//! time-stretching jitter buffer) is not available as a Rust crate; a faded cut at most twice
+//! a second is far less audible than a tenth of a second of lag.
 //! Time is the number of samples mixed, so the policy is tested without a clock.
 
 use std::collections::{HashMap, VecDeque};
@@ -29,6 +33,23 @@ pub const STANDING_KEEP: usize = SAMPLE_RATE as usize / 100;
 /// How long a queue must stay above [`STANDING_KEEP`] to be cut: half a second of mixing
 /// (25 packets: jitter would have emptied it at least once by then).
 pub const STANDING_WINDOW: usize = SAMPLE_RATE as usize / 2;
+/// How long a cut fades from the skipped audio into the kept: 2 ms, long enough that a tone
+/// moves no faster across the cut than it does by itself, short enough not to be heard as
+/// two sounds at once.
+pub const CUT_FADE: usize = SAMPLE_RATE as usize / 500;
+
+/// Drops the oldest `n` samples of `q`, fading what would have played next into what now
+/// plays next over [`CUT_FADE`] samples (fewer when fewer are left after the cut).
+fn cut(q: &mut VecDeque<i16>, n: usize) {
+    let n = n.min(q.len());
+    let fade = CUT_FADE.min(q.len() - n).min(n);
+    for i in 0..fade {
+        let kept = (i + 1) as f32 / (fade + 1) as f32;
+        let mixed = f32::from(q[i]) * (1.0 - kept) + f32::from(q[n + i]) * kept;
+        q[n + i] = mixed.round() as i16;
+    }
+    q.drain(..n);
+}
 
 #[derive(Default)]
 struct Queue {
@@ -54,7 +75,7 @@ impl Mixer {
         let q = &mut self.queues.entry(source.to_owned()).or_default().samples;
         q.extend(samples.iter().copied());
         let excess = q.len().saturating_sub(MAX_QUEUED_SAMPLES);
-        q.drain(..excess);
+        cut(q, excess);
     }
 
     /// The next sample of the mix: the sum of every source's next one (silence where a source
@@ -90,7 +111,7 @@ impl Mixer {
             if let Some(low) = q.low.take()
                 && low > STANDING_KEEP
             {
-                q.samples.drain(..low - STANDING_KEEP);
+                cut(&mut q.samples, low - STANDING_KEEP);
             }
         }
     }
@@ -148,8 +169,9 @@ mod tests {
         m.push("a", &long);
         assert_eq!(m.queued("a"), MAX_QUEUED_SAMPLES);
         assert_eq!(
-            m.queues["a"].samples[0], 100,
-            "the first 100 samples were dropped"
+            m.queues["a"].samples[CUT_FADE],
+            (100 + CUT_FADE) as i16,
+            "the first 100 samples were dropped (what follows faded in)"
         );
     }
 
@@ -195,6 +217,52 @@ mod tests {
             m.mix(&mut out);
             assert_eq!(out, [1; PACKET], "nothing missing once cut");
         }
+    }
+
+    /// A tone whose standing queue is cut moves across the cut no faster than it does by
+    /// itself: a faded cut, not the click of a step in the waveform.
+    #[test]
+    fn a_cut_is_no_step_in_the_waveform() {
+        const AMPLITUDE: f64 = 10_000.0;
+        const HZ: f64 = 440.0;
+        let tone = |from: usize, n: usize| -> Vec<i16> {
+            (from..from + n)
+                .map(|i| {
+                    let t = i as f64 / f64::from(SAMPLE_RATE);
+                    (AMPLITUDE * (2.0 * std::f64::consts::PI * HZ * t).sin()) as i16
+                })
+                .collect()
+        };
+        // The most a 440 Hz tone moves from one sample to the next, by itself.
+        let natural = AMPLITUDE * 2.0 * std::f64::consts::PI * HZ / f64::from(SAMPLE_RATE);
+        let mut m = Mixer::default();
+        let mut out = [0i16; PACKET];
+        let mut sent = 0;
+        m.push("a", &tone(sent, PACKET));
+        sent += PACKET;
+        m.mix(&mut out);
+        // 70 ms ahead (not a whole number of the tone's periods), then in step with the mix.
+        m.push("a", &tone(sent, 3 * PACKET + 480));
+        sent += 3 * PACKET + 480;
+        let mut heard = Vec::new();
+        let mut cut_seen = false;
+        for _ in 0..2 * STANDING_WINDOW / PACKET {
+            m.push("a", &tone(sent, PACKET));
+            sent += PACKET;
+            m.mix(&mut out);
+            heard.extend_from_slice(&out);
+            cut_seen |= m.queued("a") <= STANDING_KEEP;
+        }
+        assert!(cut_seen, "the standing queue was cut");
+        let steepest = heard
+            .windows(2)
+            .map(|w| (i32::from(w[1]) - i32::from(w[0])).abs())
+            .max()
+            .unwrap();
+        assert!(
+            f64::from(steepest) < 1.5 * natural,
+            "a step of {steepest} across the cut; the tone by itself moves at most {natural:.0}"
+        );
     }
 
     /// A jittery source (packets two at a time, then none) runs dry now and then: never cut,
