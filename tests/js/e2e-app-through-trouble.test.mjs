@@ -35,9 +35,16 @@ const SIZES = [
 async function shots(name) {
   for (const [width, height] of SIZES) {
     await driver.manage().window().setRect({ width, height });
-    await driver.executeAsyncScript(
-      "const done = arguments[arguments.length - 1]; requestAnimationFrame(() => requestAnimationFrame(() => done()));",
-    );
+    // Tiles glide to their places for the new size over 0.2 s: the screenshot waits for
+    // the layout (a frame) and for those transitions to end (before, the small window's
+    // shots caught tiles half-way, the self view cut off by the control bar).
+    await driver.executeAsyncScript(`
+      const done = arguments[arguments.length - 1];
+      requestAnimationFrame(() => requestAnimationFrame(async () => {
+        const gliding = document.getAnimations().filter((a) => a instanceof CSSTransition);
+        await Promise.allSettled(gliding.map((a) => a.finished));
+        requestAnimationFrame(() => done());
+      }));`);
     writeFileSync(path.join(shotsDir(), `trouble-app-${name}-${width}x${height}.png`), await driver.takeScreenshot(), "base64");
   }
   await driver.manage().window().setRect({ width: SIZES[0][0], height: SIZES[0][1] });
