@@ -18,7 +18,8 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 # Xvfb and x11-utils (xmessage) for screen capture; coturn (turnserver) for relay-only calls;
 # nftables (nft) for the blackouts of the network-namespace tests, ethtool to turn off the
 # offloads of the veths `confab netem` forwards between; redis-server (7.0: RESP3, sharded
-# pub/sub) for the multi-node tests, each of which starts its own on loopback.
+# pub/sub) for the multi-node tests, each of which starts its own on loopback, and nginx for
+# the one that runs docs/cluster.md's proxy in front of them (its own, from a scratch directory).
 # The desktop app's tests: webkit2gtk-driver (WebDriver), gstreamer1.0-libav (H.264 for
 # WebCodecs), xclip (reads the X clipboard the invite link is copied to), dunst and
 # dbus-daemon (a real notification server on the test's own session bus), xdotool (moves the
@@ -34,7 +35,7 @@ APT_PACKAGES=(
   libasound2-dev pulseaudio pulseaudio-utils libasound2-plugins libwebrtc-audio-processing-dev
   xvfb x11-utils xauth webkit2gtk-driver imagemagick gstreamer1.0-libav xclip
   dunst dbus-daemon xdotool ffmpeg
-  dpkg-dev desktop-file-utils coturn nftables ethtool redis-server
+  dpkg-dev desktop-file-utils coturn nftables ethtool redis-server nginx
 )
 command -v node >/dev/null 2>&1 || APT_PACKAGES+=(nodejs npm)
 
@@ -45,6 +46,14 @@ done
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "setup: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
+  # Installing must not start the packages' own services (nginx on port 80, Redis, coturn):
+  # the tests start their own on loopback. A machine without a policy-rc.d gets one that
+  # forbids it while apt runs.
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+    $SUDO chmod +x /usr/sbin/policy-rc.d
+    trap '$SUDO rm -f /usr/sbin/policy-rc.d' EXIT
+  fi
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
