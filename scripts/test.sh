@@ -15,6 +15,20 @@ case "$TARGET" in /*) export CONFAB_BIN="$TARGET/debug/confab" ;; esac
 # doubles the disk a clean build needs (see the note on debug info in Cargo.toml).
 export CARGO_INCREMENTAL=0
 
+# A build directory kept between runs (CI's) holds every artifact it ever built: after a change
+# of profile (session 15 optimised the dependencies) a second full set is built beside the
+# first. A clean debug build of the test command takes ~6 GB here; with less than 10 GB
+# free, the old debug artifacts go first (rebuilt anyway), rather than the linker failing
+# mid-build as it once did.
+NEEDED_KB=$((10 * 1024 * 1024))
+if [ -d "$TARGET/debug" ]; then
+  free_kb=$(df --output=avail -k "$TARGET" | tail -1)
+  if [ "$free_kb" -lt "$NEEDED_KB" ]; then
+    echo "test: only $((free_kb / 1024 / 1024)) GB free beside $TARGET: removing its debug build to make room"
+    rm -rf "$TARGET/debug"
+  fi
+fi
+
 step() { printf '\n==> %s\n' "$*"; }
 
 step "cargo fmt --check"
