@@ -175,7 +175,8 @@ pub fn desktop(window: &tauri::Window) -> impl FnMut(&CallEvent) + Send + 'stati
     let mut notifier = Notifier::new(Instant::now());
     move |event| {
         let quiet = || {
-            !app.state::<Wanted>().get()
+            // Not managed (never, once the app has started): notifications stay on.
+            !app.try_state::<Wanted>().is_none_or(|w| w.get())
                 || app
                     .get_webview_window(&label)
                     .and_then(|w| w.is_focused().ok())

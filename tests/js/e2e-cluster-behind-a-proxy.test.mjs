@@ -110,14 +110,7 @@ test("their node SIGKILLed: both back through the proxy on another, nobody leave
   assert.deepEqual(now.filter((c) => c > 0), [2], `both on one live node now (${now})`);
   // The media went on between them, over their peer connection, through all of it.
   await driver.wait(async () => (await appDrew("guest")) >= drawnBefore + 30, 15000, "30 more of the guest's frames drawn");
-  await pollPage(page, async ({ id, at }) => {
-    const peer = window.confab.backend?.peers.get(id);
-    let frames = 0;
-    (await peer?.pc.getStats())?.forEach((r) => {
-      if (r.type === "inbound-rtp" && r.kind === "video") frames += r.framesDecoded || 0;
-    });
-    return frames >= at;
-  }, { id: "host", at: decodedBefore + 30 }, { timeout: 15000, what: "the guest decoding 30 more of the app's frames" });
+  await guestDecodes(page, ["host"], { frames: decodedBefore + 30, what: "the guest decoding 30 more of the app's frames" });
   // Past the dead node's expiry and sweep: both still in the room, as every live node says.
   await new Promise((r) => setTimeout(r, Math.max(0, killed + PAST_THE_SWEEP_MS - Date.now())));
   for (const i of live) {
